@@ -1,0 +1,63 @@
+# vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
+#
+#   make figures   run every experiment at SCALE (default) and render every figure
+#   make test      build in release and run the tests
+#   make bench     speed of the tensor core on this machine (not a test)
+#   make setup     install the system packages that are missing
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
+SCALE ?= default
+SWIFT_BUILD_FLAGS := -c release
+
+# Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (Zen 4/5) and falls back to its
+# Haswell kernels at half the speed. The library reads OPENBLAS_CORETYPE once, when it loads, so it
+# has to be in the environment before any of our processes start. A value the user set wins.
+# (Each executable also re-launches itself with it when it is missing: see Tensor/BLAS.swift.)
+ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
+export OPENBLAS_CORETYPE ?= SkylakeX
+endif
+
+.PHONY: help setup build test bench figures clean
+
+help:
+	@sed -n '3,7p' Makefile | sed 's/^# *//'
+
+# Installs the missing Debian packages when run as root; otherwise prints the exact command.
+# apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
+setup:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "setup: missing packages:$$missing" >&2; \
+	  echo "setup: install them with:  sudo apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "setup: installing$$missing"; \
+	log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	if apt-get install -y -q $$missing >$$log 2>&1 \
+	   || { apt-get update -q >>$$log 2>&1 && apt-get install -y -q $$missing >>$$log 2>&1; }; then \
+	  rm -f $$log; \
+	else \
+	  cat $$log >&2; rm -f $$log; echo "setup: apt-get could not install$$missing" >&2; exit 1; \
+	fi
+
+build: setup
+	swift build $(SWIFT_BUILD_FLAGS)
+
+test: setup
+	swift build $(SWIFT_BUILD_FLAGS) --build-tests
+	swift test $(SWIFT_BUILD_FLAGS) --skip-build
+
+bench: setup
+	@swift build $(SWIFT_BUILD_FLAGS) --product bench 2>&1 | grep -v '^\[' >&2
+	@.build/release/bench
+
+figures: setup
+	@echo "figures: no experiment has landed yet; nothing to run."
+
+clean:
+	rm -rf .build

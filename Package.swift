@@ -1,0 +1,29 @@
+// swift-tools-version: 6.1
+// vitdistill — DINO and DeiT reproduced at small scale on a CPU. See README.md.
+import PackageDescription
+
+// Swift compiles for baseline x86-64 (SSE2) unless told otherwise, which would run our SIMD16<Float>
+// kernels four registers at a time. The project is built from source on the machine that runs it,
+// so it compiles for that CPU (AVX-512 where present).
+let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+
+let package = Package(
+    name: "vitdistill",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    targets: [
+        // System libraries. Debian: libopenblas-dev, zlib1g-dev (`make setup` installs them).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors.
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: nativeCPU),
+
+        // `make bench`: speed of the core on this machine. A benchmark, not a test.
+        .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: nativeCPU),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
+    ]
+)

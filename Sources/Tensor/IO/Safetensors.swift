@@ -1,0 +1,172 @@
+// Checkpoints in the safetensors format (huggingface/safetensors), which PyTorch and timm read:
+//
+//   [8 bytes: header length N, little-endian u64][N bytes: JSON header][raw tensor bytes]
+//   header: {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, …,
+//            "__metadata__": {"<key>": "<string>"}}   offsets relative to the data section.
+//
+// Reading treats the file as untrusted: every size the header claims is checked against the
+// file's real size before anything is allocated, and each problem has its own message.
+import Foundation
+
+public struct SafetensorsError: Error, CustomStringConvertible {
+    public let file: String
+    public let problem: String
+    public var description: String { "\(file): not a valid safetensors file: \(problem)" }
+}
+
+public enum Safetensors {
+    /// The reference implementation's limit on the JSON header.
+    static let maxHeaderBytes = 100_000_000
+
+    /// Element types we read (converted to Float32) and their sizes in bytes. F32 is what we write.
+    static let readableTypes: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8]
+    /// Every dtype the format defines, to tell "unknown" from "known but not a float we load".
+    static let knownTypes: Set<String> = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
+                                          "I32", "U32", "F32", "F64", "I64", "U64"]
+
+    /// Writes the tensors (Float32, in the given order) and string metadata. The file appears
+    /// complete or not at all: it is written under a temporary name and renamed.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                             to url: URL) throws {
+        var names = Set<String>()
+        for (name, _) in tensors where !names.insert(name).inserted || name == "__metadata__" {
+            throw SafetensorsError(file: url.path, problem: "tensor name '\(name)' is repeated or reserved")
+        }
+        func quoted(_ s: String) -> String {
+            String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
+        }
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let fields = metadata.keys.sorted().map { "\(quoted($0)):\(quoted(metadata[$0]!))" }
+            entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
+        }
+        var offset = 0
+        for (name, tensor) in tensors {
+            let bytes = tensor.count * 4
+            entries.append("\(quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        var header = Array("{\(entries.joined(separator: ","))}".utf8)
+        // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
+        while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
+
+        var file = Data(capacity: 8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(contentsOf: header)
+        for (_, tensor) in tensors {
+            // Float32 little-endian: this machine's layout (x86-64 and arm64 are little-endian).
+            file.append(UnsafeBufferPointer(start: tensor.data, count: tensor.count))
+        }
+        try file.write(to: url, options: .atomic)
+    }
+
+    /// Reads every tensor in the file, in data-offset order, with the metadata.
+    public static func read(_ url: URL) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        let file = url.path
+        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(file: file, problem: problem) }
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw SafetensorsError(file: file, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes)")
+        }
+        guard headerLength <= UInt64(maxHeaderBytes) else { throw fail("header length \(headerLength) exceeds the 100 MB limit") }
+        let headerEnd = 8 + Int(headerLength)
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) } catch {
+            throw fail("the header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
+        let dataSize = data.count - headerEnd
+
+        var metadata: [String: String] = [:]
+        if let meta = header["__metadata__"] {
+            guard let m = meta as? [String: Any] else { throw fail("__metadata__ is not an object") }
+            for (k, v) in m {
+                guard let s = v as? String else { throw fail("__metadata__ value for '\(k)' is not a string") }
+                metadata[k] = s
+            }
+        }
+
+        struct Entry { let name: String, dtype: String, shape: [Int], begin: Int, end: Int }
+        var entries: [Entry] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
+            guard let dtype = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
+            guard knownTypes.contains(dtype) else { throw fail("tensor '\(name)' has unknown dtype '\(dtype)'") }
+            guard let size = readableTypes[dtype] else {
+                throw fail("tensor '\(name)' has dtype \(dtype); only F32, F16, BF16 and F64 can be loaded")
+            }
+            guard let shapeAny = info["shape"] as? [Any], let shape = integers(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor '\(name)' has a shape that is not a list of non-negative integers")
+            }
+            guard let offsAny = info["data_offsets"] as? [Any], let offsets = integers(offsAny), offsets.count == 2 else {
+                throw fail("tensor '\(name)' has data_offsets that are not two integers")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard 0 <= begin, begin <= end else { throw fail("tensor '\(name)' has data_offsets [\(begin), \(end)] out of order") }
+            guard end <= dataSize else {
+                throw fail("tensor '\(name)' has data_offsets [\(begin), \(end)] past the end of the data (\(dataSize) bytes)")
+            }
+            // The element count cannot overflow here: it is at most (end − begin)/size, checked below,
+            // but the product itself must be formed without trapping.
+            var elements = 1
+            for s in shape {
+                let (p, overflow) = elements.multipliedReportingOverflow(by: s)
+                guard !overflow, p <= dataSize else { throw fail("tensor '\(name)' has shape \(shape), larger than the file") }
+                elements = p
+            }
+            guard elements * size == end - begin else {
+                throw fail("tensor '\(name)' has shape \(shape) (\(elements * size) bytes of \(dtype)) but data_offsets span \(end - begin) bytes")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+        }
+        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var covered = 0
+        for e in entries {
+            if e.begin < covered { throw fail("tensor '\(e.name)' overlaps the tensor before it (bytes \(e.begin)..<\(covered))") }
+            if e.begin > covered { throw fail("bytes \(covered)..<\(e.begin) of the data belong to no tensor") }
+            covered = e.end
+        }
+        guard covered == dataSize else { throw fail("the last \(dataSize - covered) bytes of the data belong to no tensor") }
+
+        let tensors: [(name: String, tensor: Tensor)] = data.withUnsafeBytes { raw in
+            entries.map { e in
+                let t = Tensor(uninitialized: e.shape)
+                let src = raw.baseAddress! + headerEnd + e.begin
+                decode(src, dtype: e.dtype, count: t.count, into: t.data)
+                return (e.name, t)
+            }
+        }
+        return (tensors, metadata)
+    }
+
+    /// JSON numbers that are whole (1.5 and "1" are rejected; sizes above 2^53 are past any file).
+    private static func integers(_ values: [Any]) -> [Int]? {
+        var result: [Int] = []
+        for v in values {
+            guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) else { return nil }
+            result.append(i)
+        }
+        return result
+    }
+
+    /// Little-endian raw elements to Float32.
+    private static func decode(_ src: UnsafeRawPointer, dtype: String, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        switch dtype {
+        case "F32":
+            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+        case "F64":
+            for i in 0..<count { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+        case "BF16":  // the top 16 bits of a Float32
+            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+        case "F16":
+            for i in 0..<count { dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+        default:
+            preconditionFailure("decode: dtype \(dtype) was not validated")
+        }
+    }
+}

@@ -1,0 +1,50 @@
+// Splitting loops over the cores. OpenBLAS threads its own calls; these are for our kernels
+// (elementwise, softmax, layer norm, GELU, im2col), which never run while a BLAS call does.
+import Dispatch
+import Foundation
+
+public enum Parallel {
+    /// Worker count for our kernels: the machine's cores (2 here), at most 8.
+    public static let threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+
+    /// Calls `body` on disjoint chunks that together cover 0..<count, using several cores when
+    /// the work is worth it: `grain` is the smallest chunk worth a thread (waking one costs a few
+    /// microseconds, the time to stream ~50 kB). Chunk boundaries depend only on `count`,
+    /// `grain` and the core count, so results are deterministic on a given machine.
+    @inlinable
+    public static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        forEachChunk(count, grain: grain) { _, range in body(range) }
+    }
+
+    /// How many chunks `forEachChunk` will use for this work.
+    @inlinable
+    public static func chunkCount(_ count: Int, grain: Int) -> Int {
+        max(1, min(threads, count / max(grain, 1)))
+    }
+
+    /// As above, also passing the chunk's index in 0..<chunkCount(count, grain:), for kernels
+    /// that keep per-chunk partial sums (weight gradients) and add them up afterwards.
+    @inlinable
+    public static func forEachChunk(_ count: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(count, grain: grain)
+        if chunks == 1 {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        // concurrentPerform returns only after every chunk has run, so `body` never outlives this
+        // call; the box only tells the compiler so. Chunks write disjoint memory by contract.
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                shared.value(c, count * c / chunks ..< count * (c + 1) / chunks)
+            }
+        }
+    }
+}
+
+/// A value handed to worker threads whose safety the caller guarantees (disjoint writes).
+@usableFromInline
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    @usableFromInline let value: Value
+    @usableFromInline init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,308 @@
+// Elementwise ops: broadcasting + − × ÷ between tensors, the same with a scalar, and the unary
+// functions exp, log, sqrt, square, relu. Each backward sits right after its forward.
+//
+// Gradients of a broadcast operand are summed over the axes it was broadcast along: for
+// c = a + b with a: (B, N, D) and b: (D), dL/db = Σ_{B,N} dL/dc.
+import Foundation
+
+// MARK: - Row kernels
+
+/// y = f(a, b) for one innermost row; strides are 1 (walk) or 0 (repeat element 0).
+protocol BinaryKernel {
+    static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec
+    static func callAsFunction(_ a: Float, _ b: Float) -> Float
+}
+enum AddKernel: BinaryKernel {
+    @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a + b }
+    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
+}
+enum SubKernel: BinaryKernel {
+    @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a - b }
+    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b }
+}
+enum MulKernel: BinaryKernel {
+    @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a * b }
+    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b }
+}
+enum DivKernel: BinaryKernel {
+    @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a / b }
+    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b }
+}
+
+@inline(__always)
+func loadStrided(_ p: UnsafePointer<Float>, _ stride: Int, _ i: Int) -> Vec {
+    stride == 0 ? Vec(repeating: p[0]) : load(p + i)
+}
+
+@inline(__always)
+func binaryRow<K: BinaryKernel>(_: K.Type, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>,
+                                _ sb: Int, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ vecWidth <= n {
+        store(K.callAsFunction(loadStrided(a, sa, i), loadStrided(b, sb, i)), y + i)
+        i &+= vecWidth
+    }
+    while i < n {
+        y[i] = K.callAsFunction(a[i &* sa], b[i &* sb])
+        i &+= 1
+    }
+}
+
+/// The gradient one operand of a binary op receives, per element, from g = dL/dy, the output y
+/// and the two inputs a, b.
+protocol GradientKernel {
+    static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec
+    static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float
+}
+enum PassGrad: GradientKernel {  // ∂(a±b)/∂a = 1
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g }
+}
+enum NegateGrad: GradientKernel {  // ∂(a−b)/∂b = −1
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { -g }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { -g }
+}
+enum MulGradA: GradientKernel {  // ∂(a·b)/∂a = b
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g * b }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g * b }
+}
+enum MulGradB: GradientKernel {  // ∂(a·b)/∂b = a
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g * a }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g * a }
+}
+enum DivGradA: GradientKernel {  // ∂(a/b)/∂a = 1/b
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g / b }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g / b }
+}
+enum DivGradB: GradientKernel {  // ∂(a/b)/∂b = −a/b² = −y/b
+    @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { -g * y / b }
+    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { -g * y / b }
+}
+
+/// dst[i·sd] += K(g[i], y[i], a[i·sa], b[i·sb]) over one row. With sd = 0 the row is summed into
+/// dst[0] (the operand was broadcast along this axis).
+@inline(__always)
+func gradientRow<K: GradientKernel>(_: K.Type, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                    _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                                    _ dst: UnsafeMutablePointer<Float>, _ sd: Int, _ n: Int) {
+    var i = 0
+    if sd == 1 {
+        while i &+ vecWidth <= n {
+            let d = K.callAsFunction(g: load(g + i), y: load(y + i), a: loadStrided(a, sa, i), b: loadStrided(b, sb, i))
+            store(load(dst + i) + d, dst + i)
+            i &+= vecWidth
+        }
+        while i < n {
+            dst[i] += K.callAsFunction(g: g[i], y: y[i], a: a[i &* sa], b: b[i &* sb])
+            i &+= 1
+        }
+    } else {
+        var acc = Vec()
+        while i &+ vecWidth <= n {
+            acc += K.callAsFunction(g: load(g + i), y: load(y + i), a: loadStrided(a, sa, i), b: loadStrided(b, sb, i))
+            i &+= vecWidth
+        }
+        var sum = hsum(acc)
+        while i < n {
+            sum += K.callAsFunction(g: g[i], y: y[i], a: a[i &* sa], b: b[i &* sb])
+            i &+= 1
+        }
+        dst[0] += sum
+    }
+}
+
+// MARK: - Broadcasting binary ops
+
+/// Rows below this many elements are batched per thread; a thread gets at least ~64 k elements.
+private let elementGrain = 1 << 16
+
+func broadcastBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K.Type, op: String) -> Tensor {
+    let shape = a.shape == b.shape ? a.shape : broadcastShape(a.shape, b.shape, op: op)
+    let y = Tensor(uninitialized: shape)
+    let plan = BroadcastPlan(output: shape, a.shape, b.shape)
+    let (_, sa, sb) = plan.innerStride
+    let (pa, pb, py) = (UnsafePointer(a.data), UnsafePointer(b.data), y.data)
+    let n = plan.rowLength
+    if plan.rowCount == 1 {
+        // One long row (same shapes, or a scalar operand): split the row itself.
+        Parallel.forEachChunk(n, grain: elementGrain) { r in
+            binaryRow(K.self, pa + r.lowerBound * sa, sa, pb + r.lowerBound * sb, sb, py + r.lowerBound, r.count)
+        }
+    } else {
+        Parallel.forEachChunk(plan.rowCount, grain: max(1, elementGrain / n)) { rows in
+            plan.forEachRow(rows) { o, oa, ob in binaryRow(K.self, pa + oa, sa, pb + ob, sb, py + o, n) }
+        }
+    }
+    return y
+}
+
+/// Adds K(g, y, a, b), summed over broadcast axes, into `target`'s gradient, where `target` is
+/// operand `which` (1 = a, 2 = b) of the op that produced y.
+func accumulateGradient<K: GradientKernel>(_ kernel: K.Type, into target: Tensor, operand which: Int,
+                                           y: Tensor, a: Tensor, b: Tensor) {
+    let plan = BroadcastPlan(output: y.shape, a.shape, b.shape)
+    let (_, sa, sb) = plan.innerStride
+    let sd = which == 1 ? sa : sb
+    let (g, py, pa, pb, dst) = (UnsafePointer(y.grad!.data), UnsafePointer(y.data), UnsafePointer(a.data),
+                                UnsafePointer(b.data), target.gradPointer())
+    let n = plan.rowLength
+    let fullShape = target.count == y.count  // no broadcast: rows write disjoint gradient elements
+    if plan.rowCount == 1 && fullShape {
+        Parallel.forEachChunk(n, grain: elementGrain) { r in
+            let s = r.lowerBound
+            gradientRow(K.self, g + s, py + s, pa + s * sa, sa, pb + s * sb, sb, dst + s, sd, r.count)
+        }
+    } else if fullShape {
+        Parallel.forEachChunk(plan.rowCount, grain: max(1, elementGrain / n)) { rows in
+            plan.forEachRow(rows) { o, oa, ob in
+                gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (which == 1 ? oa : ob), sd, n)
+            }
+        }
+    } else {
+        plan.forEachRow(0..<plan.rowCount) { o, oa, ob in
+            gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (which == 1 ? oa : ob), sd, n)
+        }
+    }
+}
+
+/// a + b with broadcasting.
+public func + (a: Tensor, b: Tensor) -> Tensor {
+    let y = broadcastBinary(a, b, AddKernel.self, op: "add")
+    y.record([a, b]) { y in
+        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: 1, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(PassGrad.self, into: b, operand: 2, y: y, a: a, b: b) }
+    }
+    return y
+}
+
+/// a − b with broadcasting.
+public func - (a: Tensor, b: Tensor) -> Tensor {
+    let y = broadcastBinary(a, b, SubKernel.self, op: "sub")
+    y.record([a, b]) { y in
+        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: 1, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(NegateGrad.self, into: b, operand: 2, y: y, a: a, b: b) }
+    }
+    return y
+}
+
+/// a · b elementwise, with broadcasting.
+public func * (a: Tensor, b: Tensor) -> Tensor {
+    let y = broadcastBinary(a, b, MulKernel.self, op: "mul")
+    y.record([a, b]) { y in
+        if a.requiresGrad { accumulateGradient(MulGradA.self, into: a, operand: 1, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(MulGradB.self, into: b, operand: 2, y: y, a: a, b: b) }
+    }
+    return y
+}
+
+/// a / b elementwise, with broadcasting.
+public func / (a: Tensor, b: Tensor) -> Tensor {
+    let y = broadcastBinary(a, b, DivKernel.self, op: "div")
+    y.record([a, b]) { y in
+        if a.requiresGrad { accumulateGradient(DivGradA.self, into: a, operand: 1, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(DivGradB.self, into: b, operand: 2, y: y, a: a, b: b) }
+    }
+    return y
+}
+
+// MARK: - Unary maps
+
+/// y = f(x) lane by lane, and the backward dx += g · f'(x) expressed through x and y.
+protocol UnaryKernel {
+    func callAsFunction(_ x: Vec) -> Vec
+    func callAsFunction(_ x: Float) -> Float
+    func derivative(x: Vec, y: Vec) -> Vec
+    func derivative(x: Float, y: Float) -> Float
+}
+
+func unaryMap<K: UnaryKernel>(_ x: Tensor, _ kernel: K) -> Tensor {
+    let y = Tensor(uninitialized: x.shape)
+    let (px, py) = (UnsafePointer(x.data), y.data)
+    Parallel.forEachChunk(x.count, grain: elementGrain) { r in
+        var i = r.lowerBound
+        while i &+ vecWidth <= r.upperBound {
+            store(kernel(load(px + i)), py + i)
+            i &+= vecWidth
+        }
+        while i < r.upperBound { py[i] = kernel(px[i]); i &+= 1 }
+    }
+    y.record([x]) { y in
+        let (g, px, py, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(y.data), x.gradPointer())
+        Parallel.forEachChunk(x.count, grain: elementGrain) { r in
+            var i = r.lowerBound
+            while i &+ vecWidth <= r.upperBound {
+                store(load(dx + i) + load(g + i) * kernel.derivative(x: load(px + i), y: load(py + i)), dx + i)
+                i &+= vecWidth
+            }
+            while i < r.upperBound { dx[i] += g[i] * kernel.derivative(x: px[i], y: py[i]); i &+= 1 }
+        }
+    }
+    return y
+}
+
+struct ExpKernel: UnaryKernel {  // d e^x = e^x = y
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vexp(x) }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { sexp(x) }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { y }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { y }
+}
+struct LogKernel: UnaryKernel {  // d ln x = 1/x. Scalar libm log: rarely on a hot path.
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec {
+        var y = Vec()
+        for i in 0..<vecWidth { y[i] = Foundation.log(x[i]) }
+        return y
+    }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 1 / x }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { 1 / x }
+}
+struct SqrtKernel: UnaryKernel {  // d √x = 1/(2√x) = 0.5/y
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.squareRoot() }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 0.5 / y }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { 0.5 / y }
+}
+struct SquareKernel: UnaryKernel {  // d x² = 2x
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x * x }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * x }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 2 * x }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { 2 * x }
+}
+struct ReLUKernel: UnaryKernel {  // d max(x, 0) = 1[x > 0]
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vmax(x, Vec()) }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { max(x, 0) }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { Vec().replacing(with: 1, where: x .> 0) }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+}
+struct AffineKernel: UnaryKernel {  // scale·x + shift; d/dx = scale
+    let scale: Float, shift: Float
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x * scale + shift }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * scale + shift }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { Vec(repeating: scale) }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { scale }
+}
+struct ReciprocalKernel: UnaryKernel {  // scale/x; d/dx = −scale/x² = −y/x
+    let scale: Float
+    @inline(__always) func callAsFunction(_ x: Vec) -> Vec { scale / x }
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { scale / x }
+    @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { -y / x }
+    @inline(__always) func derivative(x: Float, y: Float) -> Float { -y / x }
+}
+
+public func exp(_ x: Tensor) -> Tensor { unaryMap(x, ExpKernel()) }
+public func log(_ x: Tensor) -> Tensor { unaryMap(x, LogKernel()) }
+public func sqrt(_ x: Tensor) -> Tensor { unaryMap(x, SqrtKernel()) }
+public func square(_ x: Tensor) -> Tensor { unaryMap(x, SquareKernel()) }
+public func relu(_ x: Tensor) -> Tensor { unaryMap(x, ReLUKernel()) }
+
+// MARK: - Scalar operands
+
+public prefix func - (x: Tensor) -> Tensor { unaryMap(x, AffineKernel(scale: -1, shift: 0)) }
+public func + (x: Tensor, s: Float) -> Tensor { unaryMap(x, AffineKernel(scale: 1, shift: s)) }
+public func + (s: Float, x: Tensor) -> Tensor { x + s }
+public func - (x: Tensor, s: Float) -> Tensor { x + (-s) }
+public func - (s: Float, x: Tensor) -> Tensor { unaryMap(x, AffineKernel(scale: -1, shift: s)) }
+public func * (x: Tensor, s: Float) -> Tensor { unaryMap(x, AffineKernel(scale: s, shift: 0)) }
+public func * (s: Float, x: Tensor) -> Tensor { x * s }
+public func / (x: Tensor, s: Float) -> Tensor { x * (1 / s) }
+public func / (s: Float, x: Tensor) -> Tensor { unaryMap(x, ReciprocalKernel(scale: s)) }

@@ -1,0 +1,149 @@
+// Matrix products through OpenBLAS's cblas_sgemm, on the tensors' own storage: transposed
+// operands are passed as BLAS flags with their leading dimensions, never copied, and backward
+// passes accumulate into the gradient buffers with beta = 1.
+//
+//   C = op(A)·op(B)      dop(A) = dC·op(B)ᵀ      dop(B) = op(A)ᵀ·dC
+import CBLAS
+
+/// One row-major sgemm: C (m×n) = alpha·op(A)·op(B) + beta·C, with op(A) m×k and op(B) k×n.
+/// `transA`: A is stored k×m. `transB`: B is stored n×k.
+@inline(__always)
+func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float,
+           _ c: UnsafeMutablePointer<Float>) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {  // empty inner dimension: C = beta·C
+        if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 { for i in 0..<m * n { c[i] *= beta } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha,
+                a, blasint(transA ? m : k), b, blasint(transB ? k : n), beta, c, blasint(n))
+}
+
+/// The naive triple loop sgemm must agree with: C (m×n) = op(A)·op(B) + beta·C. For tests.
+public func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> [Float] {
+    var c = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s: Double = 0
+            for p in 0..<k {
+                let av = transA ? a[p * m + i] : a[i * k + p]
+                let bv = transB ? b[j * k + p] : b[p * n + j]
+                s += Double(av) * Double(bv)
+            }
+            c[i * n + j] = Float(s)
+        }
+    }
+    return c
+}
+
+/// op(a)·op(b) over the last two axes. Shapes: a (…, M, K) — or (…, K, M) with `transposeA` —
+/// and b (…, K, N) — or (…, N, K) with `transposeB`. The leading (batch) axes must be equal, or
+/// one operand has none and is shared by every batch entry (a weight).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    let op = "matmul"
+    guard a.rank >= 2, b.rank >= 2 else {
+        shapeError(op, "needs operands of rank ≥ 2, got \(a.shape) and \(b.shape)")
+    }
+    let (aRows, aCols) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let (bRows, bCols) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+    let (m, k) = transposeA ? (aCols, aRows) : (aRows, aCols)
+    let (kb, n) = transposeB ? (bCols, bRows) : (bRows, bCols)
+    guard k == kb else {
+        shapeError(op, "shapes \(a.shape)\(transposeA ? "ᵀ" : "") and \(b.shape)\(transposeB ? "ᵀ" : "") do not match: inner sizes \(k) and \(kb)")
+    }
+    let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+    guard aBatch == bBatch || aBatch.isEmpty || bBatch.isEmpty else {
+        shapeError(op, "batch axes of \(a.shape) and \(b.shape) differ (they must be equal, or one operand 2-D)")
+    }
+    let batchShape = aBatch.isEmpty ? bBatch : aBatch
+    let batch = batchShape.reduce(1, *)
+    let y = Tensor(uninitialized: batchShape + [m, n])
+    let (sa, sb, sc) = (aBatch.isEmpty ? 0 : m * k, bBatch.isEmpty ? 0 : k * n, m * n)
+
+    // A batched A times a shared B is one tall product: (batch·M, K)·(K, N).
+    let foldBatch = bBatch.isEmpty && !transposeA
+    if foldBatch {
+        sgemm(false, transposeB, m: batch * m, n: n, k: k, a.data, b.data, beta: 0, y.data)
+    } else {
+        for i in 0..<batch {
+            sgemm(transposeA, transposeB, m: m, n: n, k: k, a.data + i * sa, b.data + i * sb, beta: 0, y.data + i * sc)
+        }
+    }
+
+    y.record([a, b]) { y in
+        let g = y.grad!.data
+        if a.requiresGrad {
+            let da = a.gradPointer()
+            if foldBatch {
+                // dA (batch·M, K) = dC (batch·M, N) · op(B)ᵀ
+                sgemm(false, !transposeB, m: batch * m, n: k, k: n, g, b.data, beta: 1, da)
+            } else {
+                for i in 0..<batch {
+                    let (gi, bi, dai) = (g + i * sc, b.data + i * sb, da + i * sa)
+                    if transposeA {  // A stored (K, M): dA = op(B)·dCᵀ
+                        sgemm(transposeB, true, m: k, n: m, k: n, bi, gi, beta: 1, dai)
+                    } else {         // dA = dC·op(B)ᵀ
+                        sgemm(false, !transposeB, m: m, n: k, k: n, gi, bi, beta: 1, dai)
+                    }
+                }
+            }
+        }
+        if b.requiresGrad {
+            let db = b.gradPointer()
+            if foldBatch {
+                if transposeB {  // B stored (N, K): dB = dCᵀ·A over all batch·M rows
+                    sgemm(true, false, m: n, n: k, k: batch * m, g, a.data, beta: 1, db)
+                } else {         // dB = Aᵀ·dC
+                    sgemm(true, false, m: k, n: n, k: batch * m, a.data, g, beta: 1, db)
+                }
+            } else {
+                for i in 0..<batch {
+                    let (gi, ai, dbi) = (g + i * sc, a.data + i * sa, db + i * sb)
+                    if transposeB {  // dB = dCᵀ·op(A)
+                        sgemm(true, transposeA, m: n, n: k, k: m, gi, ai, beta: 1, dbi)
+                    } else {         // dB = op(A)ᵀ·dC
+                        sgemm(!transposeA, false, m: k, n: n, k: m, ai, gi, beta: 1, dbi)
+                    }
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// y = x·Wᵀ + b, PyTorch's `nn.Linear` layout: x (…, in), weight (out, in), bias (out) or nil.
+/// The bias is written first and the product added onto it (beta = 1), one pass fewer than
+/// adding it afterwards.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let op = "linear"
+    guard weight.rank == 2, let inFeatures = x.shape.last, inFeatures == weight.shape[1] else {
+        shapeError(op, "input \(x.shape) does not fit weight \(weight.shape) (expects (…, \(weight.shape.last ?? 0)))")
+    }
+    let outFeatures = weight.shape[0]
+    if let bias, bias.shape != [outFeatures] {
+        shapeError(op, "bias \(bias.shape) does not fit weight \(weight.shape); expected [\(outFeatures)]")
+    }
+    let rows = x.count / max(inFeatures, 1)
+    let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
+    if let bias {
+        for r in 0..<rows { (y.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
+    }
+    sgemm(false, true, m: rows, n: outFeatures, k: inFeatures, x.data, weight.data, beta: bias == nil ? 0 : 1, y.data)
+
+    y.record(bias.map { [x, weight, $0] } ?? [x, weight]) { y in
+        let g = y.grad!.data
+        if x.requiresGrad {       // dx (rows, in) += dy (rows, out) · W (out, in)
+            sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: 1, x.gradPointer())
+        }
+        if weight.requiresGrad {  // dW (out, in) += dyᵀ (out, rows) · x (rows, in)
+            sgemm(true, false, m: outFeatures, n: inFeatures, k: rows, g, x.data, beta: 1, weight.gradPointer())
+        }
+        if let bias, bias.requiresGrad {  // db += Σ_rows dy
+            let db = bias.gradPointer()
+            for r in 0..<rows { addScaledRow(from: g + r * outFeatures, into: db, scale: 1, outFeatures) }
+        }
+    }
+    return y
+}

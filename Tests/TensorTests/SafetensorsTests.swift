@@ -1,0 +1,102 @@
+// Checkpoints: round trip, a file written by the reference library, and every way a file can be
+// broken — each rejected with its own message, none trusted before it is checked.
+import Foundation
+import Testing
+import Tensor
+
+@Suite("safetensors") struct SafetensorsTests {
+    let directory: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("vitdistill-tests-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    @Test func roundTrip() throws {
+        var rng = RNG(seed: 31)
+        let tensors: [(name: String, tensor: Tensor)] = [
+            ("cls_token", Tensor.randn([1, 1, 8], rng: &rng)), ("blocks.0.attn.qkv.weight", Tensor.randn([24, 8], rng: &rng)),
+            ("scalar", Tensor(scalar: -3.5)), ("empty", Tensor(zeros: [0, 4])),
+        ]
+        let url = directory.appendingPathComponent("model.safetensors")
+        try Safetensors.write(tensors, metadata: ["seed": "31", "quote\"d": "ü"], to: url)
+        let (loaded, metadata) = try Safetensors.read(url)
+        #expect(loaded.map(\.name) == tensors.map(\.name))
+        for ((_, a), (_, b)) in zip(loaded, tensors) {
+            #expect(a.shape == b.shape)
+            #expect(a.scalars == b.scalars)
+        }
+        #expect(metadata == ["seed": "31", "quote\"d": "ü"])
+        // The data section starts 8-byte aligned, as the reference writer lays it out.
+        let bytes = try Data(contentsOf: url)
+        let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        #expect((8 + headerLength) % 8 == 0)
+    }
+
+    /// Written by huggingface/safetensors (Fixtures/make_fixtures.py): F32, F16, BF16 and a scalar.
+    @Test func readsTheReferenceLibrarysFile() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/reference.safetensors")
+        let (tensors, metadata) = try Safetensors.read(url)
+        let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })
+        #expect(byName["blocks.0.attn.qkv.weight"]?.shape == [3, 4])
+        #expect(byName["blocks.0.attn.qkv.weight"]?.scalars == (0..<12).map { Float($0) / 8 })
+        #expect(byName["half"]?.scalars == [1.5, -2.25, 65504])
+        #expect(byName["brain"]?.shape == [1, 2])
+        #expect(byName["brain"]?.scalars == [1, -3.5])
+        #expect(byName["scalar"]?.shape == [])
+        #expect(byName["scalar"]?.item == 7)
+        #expect(metadata == ["format": "pt", "note": "fixture"])
+    }
+
+    /// A file from a header string and a data section.
+    func file(header: String, data: [UInt8] = [], claimedLength: UInt64? = nil) -> URL {
+        let h = Array(header.utf8)
+        var bytes = Data()
+        withUnsafeBytes(of: (claimedLength ?? UInt64(h.count)).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: h)
+        bytes.append(contentsOf: data)
+        let url = directory.appendingPathComponent("\(UUID().uuidString).safetensors")
+        try! bytes.write(to: url)
+        return url
+    }
+
+    func expectRejected(_ url: URL, _ phrase: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try Safetensors.read(url)
+            Issue.record("accepted a broken file; expected '\(phrase)'", sourceLocation: sourceLocation)
+        } catch let error as SafetensorsError {
+            #expect(error.description.contains(phrase), "message was: \(error.description)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(url.lastPathComponent), sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func rejectsBrokenFiles() throws {
+        let eight = [UInt8](repeating: 0, count: 8)
+        let truncated = directory.appendingPathComponent("short.safetensors")
+        try Data([1, 0, 0]).write(to: truncated)
+        expectRejected(truncated, "truncated")
+        expectRejected(file(header: "{}", claimedLength: 1 << 62), "runs past the end of the file")
+        expectRejected(file(header: "{\"a\": {", data: eight), "not valid JSON")
+        expectRejected(file(header: "[1, 2]"), "not a JSON object")
+        expectRejected(file(header: #"{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: eight), "unknown dtype 'Q7'")
+        expectRejected(file(header: #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, data: eight), "only F32, F16, BF16 and F64")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: eight), "past the end of the data")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight), "overlaps")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight), "belong to no tensor")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: eight), "belong to no tensor")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: eight), "span 8 bytes")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eight), "larger than the file")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: eight), "non-negative integers")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: eight), "out of order")
+        expectRejected(file(header: #"{"__metadata__":{"k":1}}"#), "not a string")
+        expectRejected(directory.appendingPathComponent("missing.safetensors"), "cannot be read")
+    }
+
+    /// A write that cannot complete leaves nothing behind under the final name.
+    @Test func failedWriteLeavesNoFile() {
+        let url = directory.appendingPathComponent("no-such-folder/model.safetensors")
+        #expect(throws: (any Error).self) { try Safetensors.write([("a", Tensor(scalar: 1))], to: url) }
+        #expect(!FileManager.default.fileExists(atPath: url.path))
+    }
+}
