@@ -52,8 +52,9 @@ test: setup
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
 
+# The build's progress goes to stderr so that stdout is only the benchmark's table.
 bench: setup
-	@swift build $(SWIFT_BUILD_FLAGS) --product bench 2>&1 | grep -v '^\[' >&2
+	@swift build $(SWIFT_BUILD_FLAGS) --product bench >&2
 	@.build/release/bench
 
 figures: setup

@@ -21,36 +21,36 @@ import Tensor
         var rng = RNG(seed: 1)
         let a = param(shapes.0, &rng), b = param(shapes.1, &rng)
         let c = Tensor(b.scalars.map { $0 > 0 ? $0 + 1 : $0 - 1 }, shape: b.shape, requiresGrad: true)  // |c| > 1 for ÷
-        checkOp("add \(shapes)", [a, b], op: { $0[0] + $0[1] }, reference: { Ref.broadcast($0[0], $0[1], +) })
-        checkOp("sub \(shapes)", [a, b], op: { $0[0] - $0[1] }, reference: { Ref.broadcast($0[0], $0[1], -) })
-        checkOp("mul \(shapes)", [a, b], op: { $0[0] * $0[1] }, reference: { Ref.broadcast($0[0], $0[1], *) })
-        checkOp("div \(shapes)", [a, c], op: { $0[0] / $0[1] }, reference: { Ref.broadcast($0[0], $0[1], /) })
+        #expect(checkOp("add \(shapes)", [a, b], op: { $0[0] + $0[1] }, reference: { Ref.broadcast($0[0], $0[1], +) }) == [])
+        #expect(checkOp("sub \(shapes)", [a, b], op: { $0[0] - $0[1] }, reference: { Ref.broadcast($0[0], $0[1], -) }) == [])
+        #expect(checkOp("mul \(shapes)", [a, b], op: { $0[0] * $0[1] }, reference: { Ref.broadcast($0[0], $0[1], *) }) == [])
+        #expect(checkOp("div \(shapes)", [a, c], op: { $0[0] / $0[1] }, reference: { Ref.broadcast($0[0], $0[1], /) }) == [])
         // Operand order reversed: the broadcast operand first.
-        checkOp("mul reversed \(shapes)", [b, a], op: { $0[0] * $0[1] }, reference: { Ref.broadcast($0[0], $0[1], *) })
+        #expect(checkOp("mul reversed \(shapes)", [b, a], op: { $0[0] * $0[1] }, reference: { Ref.broadcast($0[0], $0[1], *) }) == [])
     }
 
     @Test func scalarOperands() {
         var rng = RNG(seed: 2)
         let x = param([3, 19], &rng)
-        checkOp("x + 2", [x], op: { $0[0] + 2 }, reference: { Ref.map($0[0]) { $0 + 2 } })
-        checkOp("3 - x", [x], op: { 3 - $0[0] }, reference: { Ref.map($0[0]) { 3 - $0 } })
-        checkOp("x * -1.5", [x], op: { $0[0] * -1.5 }, reference: { Ref.map($0[0]) { $0 * -1.5 } })
-        checkOp("x / 4", [x], op: { $0[0] / 4 }, reference: { Ref.map($0[0]) { $0 / 4 } })
-        checkOp("-x", [x], op: { -$0[0] }, reference: { Ref.map($0[0]) { -$0 } })
+        #expect(checkOp("x + 2", [x], op: { $0[0] + 2 }, reference: { Ref.map($0[0]) { $0 + 2 } }) == [])
+        #expect(checkOp("3 - x", [x], op: { 3 - $0[0] }, reference: { Ref.map($0[0]) { 3 - $0 } }) == [])
+        #expect(checkOp("x * -1.5", [x], op: { $0[0] * -1.5 }, reference: { Ref.map($0[0]) { $0 * -1.5 } }) == [])
+        #expect(checkOp("x / 4", [x], op: { $0[0] / 4 }, reference: { Ref.map($0[0]) { $0 / 4 } }) == [])
+        #expect(checkOp("-x", [x], op: { -$0[0] }, reference: { Ref.map($0[0]) { -$0 } }) == [])
         let away = Tensor(x.scalars.map { $0 > 0 ? $0 + 0.5 : $0 - 0.5 }, shape: x.shape, requiresGrad: true)
-        checkOp("2 / x", [away], op: { 2 / $0[0] }, reference: { Ref.map($0[0]) { 2 / $0 } })
+        #expect(checkOp("2 / x", [away], op: { 2 / $0[0] }, reference: { Ref.map($0[0]) { 2 / $0 } }) == [])
     }
 
     @Test func unaryFunctions() {
         var rng = RNG(seed: 3)
         let x = param([5, 33], &rng)
         let positive = Tensor(x.scalars.map { abs($0) + 0.1 }, shape: x.shape, requiresGrad: true)
-        checkOp("exp", [x], op: { exp($0[0]) }, reference: { Ref.map($0[0], Foundation.exp) })
-        checkOp("log", [positive], op: { log($0[0]) }, reference: { Ref.map($0[0], Foundation.log) })
-        checkOp("sqrt", [positive], op: { sqrt($0[0]) }, reference: { Ref.map($0[0]) { $0.squareRoot() } })
-        checkOp("square", [x], op: { square($0[0]) }, reference: { Ref.map($0[0]) { $0 * $0 } })
-        checkOp("relu", [x], op: { relu($0[0]) }, reference: { Ref.map($0[0]) { max($0, 0) } })
-        checkOp("gelu", [x], forwardAtol: 3e-7, op: { gelu($0[0]) }, reference: { Ref.gelu($0[0]) })
+        #expect(checkOp("exp", [x], op: { exp($0[0]) }, reference: { Ref.map($0[0], Foundation.exp) }) == [])
+        #expect(checkOp("log", [positive], op: { log($0[0]) }, reference: { Ref.map($0[0], Foundation.log) }) == [])
+        #expect(checkOp("sqrt", [positive], op: { sqrt($0[0]) }, reference: { Ref.map($0[0]) { $0.squareRoot() } }) == [])
+        #expect(checkOp("square", [x], op: { square($0[0]) }, reference: { Ref.map($0[0]) { $0 * $0 } }) == [])
+        #expect(checkOp("relu", [x], op: { relu($0[0]) }, reference: { Ref.map($0[0]) { max($0, 0) } }) == [])
+        #expect(checkOp("gelu", [x], forwardAtol: 3e-7, op: { gelu($0[0]) }, reference: { Ref.gelu($0[0]) }) == [])
     }
 
     // MARK: reductions and layout
@@ -61,33 +61,33 @@ import Tensor
         let x = param([3, 4, 17], &rng)
         let normalized = Set(axes.map { $0 < 0 ? $0 + 3 : $0 })
         let n = Double(normalized.reduce(1) { $0 * x.shape[$1] })
-        checkOp("sum \(axes)", [x], op: { $0[0].sum(axes: axes, keepDims: keepDims) },
-                reference: { Ref.sum($0[0], axes: normalized, keepDims: keepDims) })
-        checkOp("mean \(axes)", [x], op: { $0[0].mean(axes: axes, keepDims: keepDims) },
-                reference: { Ref.sum($0[0], axes: normalized, keepDims: keepDims, scale: 1 / n) })
+        #expect(checkOp("sum \(axes)", [x], op: { $0[0].sum(axes: axes, keepDims: keepDims) },
+                reference: { Ref.sum($0[0], axes: normalized, keepDims: keepDims) }) == [])
+        #expect(checkOp("mean \(axes)", [x], op: { $0[0].mean(axes: axes, keepDims: keepDims) },
+                reference: { Ref.sum($0[0], axes: normalized, keepDims: keepDims, scale: 1 / n) }) == [])
     }
 
     @Test func reshapePermuteTranspose() {
         var rng = RNG(seed: 5)
         let x = param([2, 3, 4, 5], &rng)
-        checkOp("reshape", [x], op: { $0[0].reshaped(6, -1) }, reference: { R([6, 20], $0[0].v) })
+        #expect(checkOp("reshape", [x], op: { $0[0].reshaped(6, -1) }, reference: { R([6, 20], $0[0].v) }) == [])
         for axes in [[0, 2, 1, 3], [3, 2, 1, 0], [1, 0, 2, 3], [0, 1, 3, 2], [2, 0, 3, 1]] {
-            checkOp("permute \(axes)", [x], op: { $0[0].permuted(axes) }, reference: { Ref.permute($0[0], axes) })
+            #expect(checkOp("permute \(axes)", [x], op: { $0[0].permuted(axes) }, reference: { Ref.permute($0[0], axes) }) == [])
         }
-        checkOp("transpose", [x], op: { $0[0].transposed() }, reference: { Ref.permute($0[0], [0, 1, 3, 2]) })
+        #expect(checkOp("transpose", [x], op: { $0[0].transposed() }, reference: { Ref.permute($0[0], [0, 1, 3, 2]) }) == [])
     }
 
     @Test func concatSliceSelect() {
         var rng = RNG(seed: 6)
         let a = param([2, 3, 5], &rng), b = param([2, 1, 5], &rng), c = param([2, 4, 5], &rng)
-        checkOp("concat axis 1", [a, b, c], op: { concat($0, axis: 1) }, reference: { Ref.concat($0, axis: 1) })
+        #expect(checkOp("concat axis 1", [a, b, c], op: { concat($0, axis: 1) }, reference: { Ref.concat($0, axis: 1) }) == [])
         let d = param([2, 3, 2], &rng)
-        checkOp("concat axis -1", [a, d], op: { concat($0, axis: -1) }, reference: { Ref.concat($0, axis: 2) })
+        #expect(checkOp("concat axis -1", [a, d], op: { concat($0, axis: -1) }, reference: { Ref.concat($0, axis: 2) }) == [])
         let e = param([1, 3, 5], &rng)
-        checkOp("concat axis 0", [a, e], op: { concat($0, axis: 0) }, reference: { Ref.concat($0, axis: 0) })
-        checkOp("slice", [a], op: { $0[0].slice(axis: 1, 1..<3) }, reference: { Ref.slice($0[0], axis: 1, 1..<3) })
-        checkOp("select token 0", [c], op: { $0[0].select(axis: 1, 0) },
-                reference: { R([2, 5], Ref.slice($0[0], axis: 1, 0..<1).v) })
+        #expect(checkOp("concat axis 0", [a, e], op: { concat($0, axis: 0) }, reference: { Ref.concat($0, axis: 0) }) == [])
+        #expect(checkOp("slice", [a], op: { $0[0].slice(axis: 1, 1..<3) }, reference: { Ref.slice($0[0], axis: 1, 1..<3) }) == [])
+        #expect(checkOp("select token 0", [c], op: { $0[0].select(axis: 1, 0) },
+                reference: { R([2, 5], Ref.slice($0[0], axis: 1, 0..<1).v) }) == [])
     }
 
     // MARK: products
@@ -97,8 +97,8 @@ import Tensor
         var rng = RNG(seed: 7)
         let (m, k, n) = (5, 7, 3)
         let a = param(transA ? [k, m] : [m, k], &rng), b = param(transB ? [n, k] : [k, n], &rng)
-        checkOp("matmul \(transA) \(transB)", [a, b], op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
-                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) })
+        #expect(checkOp("matmul \(transA) \(transB)", [a, b], op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
+                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) }) == [])
     }
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
@@ -107,26 +107,26 @@ import Tensor
         let (m, k, n) = (4, 6, 3)
         let a = param([2, 3] + (transA ? [k, m] : [m, k]), &rng)
         let b = param([2, 3] + (transB ? [n, k] : [k, n]), &rng)
-        checkOp("bmm \(transA) \(transB)", [a, b], op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
-                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) })
+        #expect(checkOp("bmm \(transA) \(transB)", [a, b], op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
+                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) }) == [])
         // A shared 2-D operand on either side (a weight applied to every batch entry).
         let w = param(transB ? [n, k] : [k, n], &rng)
-        checkOp("batched × shared \(transA) \(transB)", [a, w],
+        #expect(checkOp("batched × shared \(transA) \(transB)", [a, w],
                 op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
-                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) })
+                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) }) == [])
         let v = param(transA ? [k, m] : [m, k], &rng)
-        checkOp("shared × batched \(transA) \(transB)", [v, b],
+        #expect(checkOp("shared × batched \(transA) \(transB)", [v, b],
                 op: { matmul($0[0], $0[1], transposeA: transA, transposeB: transB) },
-                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) })
+                reference: { Ref.matmul($0[0], $0[1], transA: transA, transB: transB) }) == [])
     }
 
     @Test func linearLayer() {
         var rng = RNG(seed: 9)
         let x = param([2, 3, 7], &rng), w = param([5, 7], &rng), b = param([5], &rng)
-        checkOp("linear", [x, w, b], op: { linear($0[0], weight: $0[1], bias: $0[2]) },
-                reference: { Ref.linear($0[0], $0[1], $0[2]) })
-        checkOp("linear, no bias", [x, w], op: { linear($0[0], weight: $0[1], bias: nil) },
-                reference: { Ref.linear($0[0], $0[1], nil) })
+        #expect(checkOp("linear", [x, w, b], op: { linear($0[0], weight: $0[1], bias: $0[2]) },
+                reference: { Ref.linear($0[0], $0[1], $0[2]) }) == [])
+        #expect(checkOp("linear, no bias", [x, w], op: { linear($0[0], weight: $0[1], bias: nil) },
+                reference: { Ref.linear($0[0], $0[1], nil) }) == [])
     }
 
     // MARK: normalizations and losses
@@ -135,8 +135,8 @@ import Tensor
     func softmaxAndLogSoftmax(_ width: Int) {
         var rng = RNG(seed: 10)
         let x = param([3, width], &rng, scale: 3)
-        checkOp("softmax \(width)", [x], op: { softmax($0[0]) }, reference: { Ref.rows($0[0], Ref.softmax) })
-        checkOp("logSoftmax \(width)", [x], op: { logSoftmax($0[0]) }, reference: { Ref.rows($0[0], Ref.logSoftmax) })
+        #expect(checkOp("softmax \(width)", [x], op: { softmax($0[0]) }, reference: { Ref.rows($0[0], Ref.softmax) }) == [])
+        #expect(checkOp("logSoftmax \(width)", [x], op: { logSoftmax($0[0]) }, reference: { Ref.rows($0[0], Ref.logSoftmax) }) == [])
     }
 
     @Test(arguments: [1, 7, 16, 33])
@@ -144,16 +144,16 @@ import Tensor
         var rng = RNG(seed: 11)
         let x = param([2, 3, width], &rng, scale: 2), w = param([width], &rng), b = param([width], &rng)
         let tol = width == 1 ? 1e-2 : 1e-4  // width 1: x̂ = 0/√ε, all gradient lives in ε
-        checkOp("layerNorm \(width)", [x, w, b], forwardRtol: 1e-4, forwardAtol: 1e-4, gradRtol: tol, gradAtol: tol,
-                op: { layerNorm($0[0], weight: $0[1], bias: $0[2]) }, reference: { Ref.layerNorm($0[0], $0[1], $0[2]) })
+        #expect(checkOp("layerNorm \(width)", [x, w, b], forwardRtol: 1e-4, forwardAtol: 1e-4, gradRtol: tol, gradAtol: tol,
+                op: { layerNorm($0[0], weight: $0[1], bias: $0[2]) }, reference: { Ref.layerNorm($0[0], $0[1], $0[2]) }) == [])
     }
 
     @Test(arguments: [0, -1, 1])
     func l2Normalization(_ axis: Int) {
         var rng = RNG(seed: 12)
         let x = param([3, 4, 17], &rng)
-        checkOp("l2Normalize axis \(axis)", [x], op: { l2Normalize($0[0], axis: axis) },
-                reference: { Ref.l2Normalize($0[0], axis: axis < 0 ? axis + 3 : axis) })
+        #expect(checkOp("l2Normalize axis \(axis)", [x], op: { l2Normalize($0[0], axis: axis) },
+                reference: { Ref.l2Normalize($0[0], axis: axis < 0 ? axis + 3 : axis) }) == [])
     }
 
     @Test(arguments: [Float(0), 0.1, 1])
@@ -161,16 +161,16 @@ import Tensor
         var rng = RNG(seed: 13)
         let z = param([6, 11], &rng, scale: 2)
         let labels = [0, 10, 3, 3, 7, 1]
-        checkOp("crossEntropy ε=\(smoothing)", [z], op: { crossEntropy($0[0], labels: labels, labelSmoothing: smoothing) },
-                reference: { Ref.crossEntropy($0[0], labels: labels, smoothing: Double(smoothing)) })
+        #expect(checkOp("crossEntropy ε=\(smoothing)", [z], op: { crossEntropy($0[0], labels: labels, labelSmoothing: smoothing) },
+                reference: { Ref.crossEntropy($0[0], labels: labels, smoothing: Double(smoothing)) }) == [])
     }
 
     @Test(arguments: [Float(1), 3, 0.5])
     func klAtTemperature(_ temperature: Float) {
         var rng = RNG(seed: 14)
         let s = param([4, 9], &rng, scale: 2), t = param([4, 9], &rng, scale: 2)
-        checkOp("KL τ=\(temperature)", [s, t], op: { klDivergence(student: $0[0], teacher: $0[1], temperature: temperature) },
-                reference: { Ref.kl($0[0], $0[1], temperature: Double(temperature)) })
+        #expect(checkOp("KL τ=\(temperature)", [s, t], op: { klDivergence(student: $0[0], teacher: $0[1], temperature: temperature) },
+                reference: { Ref.kl($0[0], $0[1], temperature: Double(temperature)) }) == [])
     }
 
     // MARK: images
@@ -179,37 +179,37 @@ import Tensor
     func convolution(_ stride: Int, _ padding: Int) {
         var rng = RNG(seed: 15)
         let x = param([2, 3, 7, 6], &rng), w = param([4, 3, 3, 3], &rng), b = param([4], &rng)
-        checkOp("conv2d s\(stride) p\(padding)", [x, w, b], forwardRtol: 1e-4,
+        #expect(checkOp("conv2d s\(stride) p\(padding)", [x, w, b], forwardRtol: 1e-4,
                 op: { conv2d($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: padding) },
-                reference: { Ref.conv2d($0[0], $0[1], $0[2], stride: stride, padding: padding) })
+                reference: { Ref.conv2d($0[0], $0[1], $0[2], stride: stride, padding: padding) }) == [])
     }
 
     @Test(arguments: [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)])
     func pooling(_ kernel: Int, _ stride: Int, _ padding: Int) {
         var rng = RNG(seed: 16)
         let x = param([2, 3, 7, 6], &rng)
-        checkOp("maxPool k\(kernel) s\(stride) p\(padding)", [x],
+        #expect(checkOp("maxPool k\(kernel) s\(stride) p\(padding)", [x],
                 op: { maxPool2d($0[0], kernel: kernel, stride: stride, padding: padding) },
-                reference: { Ref.pool($0[0], kernel: kernel, stride: stride, padding: padding, max: true) })
-        checkOp("avgPool k\(kernel) s\(stride) p\(padding)", [x],
+                reference: { Ref.pool($0[0], kernel: kernel, stride: stride, padding: padding, max: true) }) == [])
+        #expect(checkOp("avgPool k\(kernel) s\(stride) p\(padding)", [x],
                 op: { avgPool2d($0[0], kernel: kernel, stride: stride, padding: padding) },
-                reference: { Ref.pool($0[0], kernel: kernel, stride: stride, padding: padding, max: false) })
+                reference: { Ref.pool($0[0], kernel: kernel, stride: stride, padding: padding, max: false) }) == [])
     }
 
     @Test(arguments: [(4, 4, 7, 7), (7, 7, 4, 4), (5, 3, 8, 2), (3, 3, 3, 3)])
     func bicubic(_ h: Int, _ w: Int, _ oh: Int, _ ow: Int) {
         var rng = RNG(seed: 17)
         let grid = param([3, h, w], &rng)
-        checkOp("bicubic \(h)x\(w)→\(oh)x\(ow)", [grid], forwardRtol: 1e-5, forwardAtol: 1e-5,
-                op: { bicubicResize($0[0], height: oh, width: ow) }, reference: { Ref.bicubic($0[0], height: oh, width: ow) })
+        #expect(checkOp("bicubic \(h)x\(w)→\(oh)x\(ow)", [grid], forwardRtol: 1e-5, forwardAtol: 1e-5,
+                op: { bicubicResize($0[0], height: oh, width: ow) }, reference: { Ref.bicubic($0[0], height: oh, width: ow) }) == [])
     }
 
     @Test(arguments: [1, 2, 4])
     func patches(_ patch: Int) {
         var rng = RNG(seed: 18)
         let x = param([2, 3, 8, 4], &rng)
-        checkOp("patchify p\(patch)", [x], op: { patchify($0[0], patch: patch) },
-                reference: { Ref.patchify($0[0], patch: patch) })
+        #expect(checkOp("patchify p\(patch)", [x], op: { patchify($0[0], patch: patch) },
+                reference: { Ref.patchify($0[0], patch: patch) }) == [])
     }
 
     // MARK: compositions
@@ -242,6 +242,6 @@ import Tensor
             let y = Ref.broadcast(t[0], Ref.linear(mixed, t[5], nil), +)
             return Ref.broadcast(y, Ref.linear(Ref.gelu(Ref.linear(y, t[6], nil)), t[7], nil), +)
         }
-        checkOp("transformer block", ps, forwardRtol: 1e-4, forwardAtol: 1e-4, op: block, reference: reference)
+        #expect(checkOp("transformer block", ps, forwardRtol: 1e-4, forwardAtol: 1e-4, op: block, reference: reference) == [])
     }
 }

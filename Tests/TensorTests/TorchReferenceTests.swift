@@ -27,47 +27,48 @@ struct TorchCase {
         grads = raw["grads"] as! [[Double]]
     }
 
-    /// Runs `op` on the fixture's inputs and compares output and input gradients with PyTorch's.
-    func check(_ name: String, rtol: Double = 1e-5, atol: Double = 1e-5, _ op: ([Tensor]) -> Tensor,
-               sourceLocation: SourceLocation = #_sourceLocation) {
+    /// Runs `op` on the fixture's inputs; returns where output or input gradients differ from
+    /// PyTorch's (empty when they agree). Use as `#expect(case.check(…) == [])`.
+    func check(_ name: String, rtol: Double = 1e-5, atol: Double = 1e-5, _ op: ([Tensor]) -> Tensor) -> [String] {
         for x in inputs { x.requiresGrad = true; x.grad = nil }
         let y = op(inputs)
-        expectClose(y.scalars, output.scalars.map(Double.init), rtol: rtol, atol: atol, "\(name) output", sourceLocation: sourceLocation)
+        var problems = mismatches(y.scalars, output.scalars.map(Double.init), rtol: rtol, atol: atol, "\(name) output")
         y.backward(gradient: projection)
         for (k, x) in inputs.enumerated() {
-            expectClose(x.grad?.scalars ?? [], grads[k], rtol: rtol * 10, atol: atol * 10, "\(name) grad \(k)", sourceLocation: sourceLocation)
+            problems += mismatches(x.grad?.scalars ?? [], grads[k], rtol: rtol * 10, atol: atol * 10, "\(name) grad \(k)")
         }
+        return problems
     }
 }
 
 @Suite("PyTorch reference") struct TorchReferenceTests {
     @Test func bicubicMatchesInterpolate() {
-        TorchCase("bicubic_5_to_8").check("bicubic up") { bicubicResize($0[0], height: 8, width: 8) }
-        TorchCase("bicubic_5_to_3x7").check("bicubic mixed") { bicubicResize($0[0], height: 3, width: 7) }
+        #expect(TorchCase("bicubic_5_to_8").check("bicubic up") { bicubicResize($0[0], height: 8, width: 8) } == [])
+        #expect(TorchCase("bicubic_5_to_3x7").check("bicubic mixed") { bicubicResize($0[0], height: 3, width: 7) } == [])
     }
 
     @Test func crossEntropyMatchesLabelSmoothing() {
         let c = TorchCase("cross_entropy_ls0.1")
         let labels = c.raw["labels"] as! [Int]
-        c.check("cross entropy") { crossEntropy($0[0], labels: labels, labelSmoothing: 0.1) }
+        #expect(c.check("cross entropy") { crossEntropy($0[0], labels: labels, labelSmoothing: 0.1) } == [])
     }
 
     @Test func klMatchesBatchmean() {
-        TorchCase("kl_t3").check("kl") { klDivergence(student: $0[0], teacher: $0[1], temperature: 3) }
+        #expect(TorchCase("kl_t3").check("kl") { klDivergence(student: $0[0], teacher: $0[1], temperature: 3) } == [])
     }
 
     @Test func convolutionAndPooling() {
-        TorchCase("conv2d_s2_p1").check("conv2d", rtol: 1e-4, atol: 1e-4) {
+        #expect(TorchCase("conv2d_s2_p1").check("conv2d", rtol: 1e-4, atol: 1e-4) {
             conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1)
-        }
-        TorchCase("max_pool_k3_s2_p1").check("max pool") { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1) }
-        TorchCase("avg_pool_k3_s2_p1").check("avg pool") { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) }
+        } == [])
+        #expect(TorchCase("max_pool_k3_s2_p1").check("max pool") { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1) } == [])
+        #expect(TorchCase("avg_pool_k3_s2_p1").check("avg pool") { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) } == [])
     }
 
     @Test func normalizeGeluLayerNorm() {
-        TorchCase("normalize_dim1").check("normalize") { l2Normalize($0[0], axis: 1) }
-        TorchCase("gelu").check("gelu", atol: 1e-6) { gelu($0[0]) }
-        TorchCase("layer_norm").check("layer norm", rtol: 1e-4, atol: 1e-4) { layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+        #expect(TorchCase("normalize_dim1").check("normalize") { l2Normalize($0[0], axis: 1) } == [])
+        #expect(TorchCase("gelu").check("gelu", atol: 1e-6) { gelu($0[0]) } == [])
+        #expect(TorchCase("layer_norm").check("layer norm", rtol: 1e-4, atol: 1e-4) { layerNorm($0[0], weight: $0[1], bias: $0[2]) } == [])
     }
 
     /// f = Σ (p ⊙ c)² + Σ q³; group 0 (p) decays, group 1 (q) does not.
