@@ -1,6 +1,7 @@
 # vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
 #
 #   make figures   run every experiment at SCALE (default) and render every figure
+#   make plots     render every figure from the data in figures/data, without training
 #   make test      build in release and run the tests
 #   make bench     speed of the tensor core on this machine (not a test)
 #   make setup     install the system packages that are missing
@@ -9,6 +10,9 @@ SHELL := /bin/bash
 
 PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
+# The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
+EXPERIMENTS := supervised
+FIGURE_SCRIPTS := $(filter-out style.gp,$(notdir $(wildcard figures/*.gp)))
 SWIFT_BUILD_FLAGS := -c release
 
 # Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (Zen 4/5) and falls back to its
@@ -19,7 +23,7 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench figures clean
+.PHONY: help setup build test bench figures plots clean
 
 help:
 	@sed -n '3,7p' Makefile | sed 's/^# *//'
@@ -57,8 +61,20 @@ bench: setup
 	@swift build $(SWIFT_BUILD_FLAGS) --product bench >&2
 	@.build/release/bench
 
+# Each experiment prints its progress and writes figures/data/<experiment>*; the time each took
+# is printed at the end.
 figures: setup
-	@echo "figures: no experiment has landed yet; nothing to run."
+	swift build $(SWIFT_BUILD_FLAGS) $(addprefix --product ,$(EXPERIMENTS))
+	@times=""; for e in $(EXPERIMENTS); do \
+	  start=$$(date +%s); \
+	  .build/release/$$e --scale $(SCALE) || exit 1; \
+	  times="$$times  $$e $$(( $$(date +%s) - start )) s"; \
+	done; \
+	echo "figures: experiments took:$$times"
+	@$(MAKE) --no-print-directory plots
+
+plots: setup
+	@cd figures && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: figures/$${f%.gp}.png, .svg"; done
 
 clean:
 	rm -rf .build

@@ -12,6 +12,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Data", targets: ["Data"]),
+        .library(name: "Lab", targets: ["Lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries. Debian: libopenblas-dev, zlib1g-dev (`make setup` installs them).
@@ -20,10 +26,22 @@ let package = Package(
 
         // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: nativeCPU),
+        // Modules (ViT, ConvNet, heads) and the data pipeline, side by side on the core.
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: nativeCPU),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: nativeCPU),
+        // What every experiment shares: training loops, evaluation, progress, results, scales.
+        .target(name: "Lab", dependencies: ["NN", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: nativeCPU),
+
+        // One executable per experiment.
+        .executableTarget(name: "supervised", dependencies: ["Lab"], swiftSettings: nativeCPU),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
         .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: nativeCPU),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
+        .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),
+        .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: nativeCPU),
+        .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: nativeCPU),
     ]
 )

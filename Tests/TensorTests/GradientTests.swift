@@ -67,6 +67,15 @@ import Tensor
                 reference: { Ref.sum($0[0], axes: normalized, keepDims: keepDims, scale: 1 / n) }) == [])
     }
 
+    @Test func broadcastTo() {
+        var rng = RNG(seed: 27)
+        let token = param([1, 1, 5], &rng), column = param([3, 1], &rng)
+        #expect(checkOp("broadcast token", [token], op: { $0[0].broadcast(to: [4, 1, 5]) },
+                        reference: { Ref.broadcast($0[0], R([4, 1, 5], Array(repeating: 0, count: 20)), +) }) == [])
+        #expect(checkOp("broadcast column", [column], op: { $0[0].broadcast(to: [2, 3, 17]) },
+                        reference: { Ref.broadcast($0[0], R([2, 3, 17], Array(repeating: 0, count: 102)), +) }) == [])
+    }
+
     @Test func reshapePermuteTranspose() {
         var rng = RNG(seed: 5)
         let x = param([2, 3, 4, 5], &rng)
@@ -182,6 +191,27 @@ import Tensor
         #expect(checkOp("conv2d s\(stride) p\(padding)", [x, w, b], forwardRtol: 1e-4,
                 op: { conv2d($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: padding) },
                 reference: { Ref.conv2d($0[0], $0[1], $0[2], stride: stride, padding: padding) }) == [])
+    }
+
+    @Test func batchNormalization() {
+        var rng = RNG(seed: 20)
+        let x = param([4, 3, 5, 3], &rng, scale: 2), w = param([3], &rng), b = param([3], &rng)
+        let (runningMean, runningVar) = (Tensor(zeros: [3]), Tensor(repeating: 1, shape: [3]))
+        #expect(checkOp("batchNorm training", [x, w, b], forwardRtol: 1e-4, forwardAtol: 1e-4, op: {
+            batchNorm2d($0[0], weight: $0[1], bias: $0[2], runningMean: runningMean, runningVar: runningVar, training: true)
+        }, reference: { Ref.batchNorm($0[0], $0[1], $0[2]) }) == [])
+        // Evaluation uses fixed statistics: an affine map per channel.
+        let (mean, variance) = (Tensor([0.5, -1, 2], shape: [3]), Tensor([4, 0.25, 1], shape: [3]))
+        #expect(checkOp("batchNorm eval", [x, w, b], op: {
+            batchNorm2d($0[0], weight: $0[1], bias: $0[2], runningMean: mean, runningVar: variance, training: false)
+        }, reference: { t in
+            var y = t[0]
+            for j in 0..<y.count {
+                let c = (j / 15) % 3
+                y.v[j] = (y.v[j] - Double(mean.scalars[c])) / (Double(variance.scalars[c]) + 1e-5).squareRoot() * t[1].v[c] + t[2].v[c]
+            }
+            return y
+        }) == [])
     }
 
     @Test(arguments: [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)])

@@ -64,6 +64,41 @@ import Tensor
         expectClose(gelu(hidden), Ref.gelu(R(hidden)), rtol: 1e-5, atol: 5e-7, "gelu")
     }
 
+    /// A batch large enough to be unfolded in several groups gives what each image alone gives,
+    /// forward and backward.
+    @Test(arguments: [(1, 1), (2, 0)])
+    func convolutionGroups(_ stride: Int, _ padding: Int) {
+        var rng = RNG(seed: 26)
+        let x = Tensor.randn([9, 64, 32, 32], rng: &rng, requiresGrad: true)  // 576 × 1024 columns per image: groups of 7
+        let w = Tensor.randn([3, 64, 3, 3], std: 0.1, rng: &rng, requiresGrad: true), b = Tensor.randn([3], rng: &rng, requiresGrad: true)
+        let y = conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
+        let g = Tensor.randn(y.shape, rng: &rng)
+        y.backward(gradient: g)
+        let (dx, dw, db) = (x.grad!.scalars, w.grad!.scalars, b.grad!.scalars)
+        var ys: [Float] = [], dxs: [Float] = []
+        let (dwSum, dbSum) = (Tensor(zeros: w.shape), Tensor(zeros: b.shape))
+        let perImage = y.count / 9
+        for i in 0..<9 {
+            let xi = x.slice(axis: 0, i..<i + 1).detached()
+            xi.requiresGrad = true
+            w.grad = nil; b.grad = nil
+            let yi = conv2d(xi, weight: w, bias: b, stride: stride, padding: padding)
+            ys += yi.scalars
+            yi.backward(gradient: g.slice(axis: 0, i..<i + 1))
+            dxs += xi.grad!.scalars
+            for j in 0..<w.count { dwSum.data[j] += w.grad!.data[j] }
+            for j in 0..<b.count { dbSum.data[j] += b.grad!.data[j] }
+        }
+        #expect(y.count == 9 * perImage)
+        expectClose(y.scalars, ys.map(Double.init), rtol: 1e-5, atol: 1e-5, "grouped forward")
+        expectClose(dx, dxs.map(Double.init), rtol: 1e-5, atol: 1e-5, "grouped dx")
+        expectClose(dw, dwSum.scalars.map(Double.init), rtol: 1e-4, atol: 1e-3, "grouped dW")
+        expectClose(db, dbSum.scalars.map(Double.init), rtol: 1e-4, atol: 1e-3, "grouped db")
+        // And the first image against the Double loop, for one output channel's worth of truth.
+        let first = Ref.conv2d(R(x.slice(axis: 0, 0..<1)), R(w), R(b), stride: stride, padding: padding)
+        expectClose(Array(y.scalars[0..<perImage]), first.v, rtol: 1e-4, atol: 1e-4, "first image vs naive")
+    }
+
     /// Softmax of a row with a huge spread: the max subtraction keeps it finite and exact.
     @Test func softmaxIsStable() {
         let x = Tensor([1000, 0, -1000, 999], shape: [1, 4])

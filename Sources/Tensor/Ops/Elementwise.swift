@@ -165,6 +165,28 @@ func accumulateGradient<K: GradientKernel>(_ kernel: K.Type, into target: Tensor
     }
 }
 
+extension Tensor {
+    /// The tensor repeated along broadcast axes to `shape` (NumPy rules), e.g. a (1, 1, D) class
+    /// token to (B, 1, D). The backward sums the gradient over the repeated axes.
+    public func broadcast(to shape: [Int]) -> Tensor {
+        guard broadcastShape(self.shape, shape, op: "broadcast") == shape else {
+            shapeError("broadcast", "shape \(self.shape) cannot be broadcast to \(shape)")
+        }
+        let y = Tensor(uninitialized: shape)
+        let plan = BroadcastPlan(output: shape, self.shape, [])
+        let (_, stride, _) = plan.innerStride
+        let n = plan.rowLength
+        plan.forEachRow(0..<plan.rowCount) { o, source, _ in
+            if stride == 1 { (y.data + o).update(from: data + source, count: n) }
+            else { (y.data + o).update(repeating: data[source], count: n) }
+        }
+        y.record([self]) { [self] y in
+            accumulateGradient(PassGrad.self, into: self, operand: 1, y: y, a: self, b: Tensor(zeros: []))
+        }
+        return y
+    }
+}
+
 /// a + b with broadcasting.
 public func + (a: Tensor, b: Tensor) -> Tensor {
     let y = broadcastBinary(a, b, AddKernel.self, op: "add")

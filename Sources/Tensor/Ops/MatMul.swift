@@ -6,19 +6,21 @@
 import CBLAS
 
 /// One row-major sgemm: C (m×n) = alpha·op(A)·op(B) + beta·C, with op(A) m×k and op(B) k×n.
-/// `transA`: A is stored k×m. `transB`: B is stored n×k.
+/// `transA`: A is stored k×m. `transB`: B is stored n×k. Leading dimensions default to packed
+/// rows; larger ones address a sub-matrix in place (one image's columns of a wider matrix).
 @inline(__always)
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float,
-           _ c: UnsafeMutablePointer<Float>) {
+           _ a: UnsafePointer<Float>, lda: Int? = nil, _ b: UnsafePointer<Float>, ldb: Int? = nil, beta: Float,
+           _ c: UnsafeMutablePointer<Float>, ldc: Int? = nil) {
     guard m > 0, n > 0 else { return }
+    let ldc = ldc ?? n
     guard k > 0 else {  // empty inner dimension: C = beta·C
-        if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 { for i in 0..<m * n { c[i] *= beta } }
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k), alpha,
-                a, blasint(transA ? m : k), b, blasint(transB ? k : n), beta, c, blasint(n))
+                a, blasint(lda ?? (transA ? m : k)), b, blasint(ldb ?? (transB ? k : n)), beta, c, blasint(ldc))
 }
 
 /// The naive triple loop sgemm must agree with: C (m×n) = op(A)·op(B) + beta·C. For tests.

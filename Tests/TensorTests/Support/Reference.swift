@@ -193,6 +193,22 @@ enum Ref {
         } } } }
         return y
     }
+    /// Per-channel normalization over (B, H, W) with the batch's biased variance.
+    static func batchNorm(_ x: R, _ w: R, _ b: R, eps: Double = 1e-5) -> R {
+        let (bs, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        var y = x
+        for ch in 0..<c {
+            var values: [Double] = []
+            for n in 0..<bs { values += x.v[(n * c + ch) * plane..<(n * c + ch + 1) * plane] }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
+            for n in 0..<bs { for i in 0..<plane {
+                let j = (n * c + ch) * plane + i
+                y.v[j] = (x.v[j] - mean) / (variance + eps).squareRoot() * w.v[ch] + b.v[ch]
+            } }
+        }
+        return y
+    }
     static func pool(_ x: R, kernel: Int, stride: Int, padding: Int, max isMax: Bool) -> R {
         let (bs, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1)

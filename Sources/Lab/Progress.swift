@@ -1,0 +1,50 @@
+// Progress of a long run. On a terminal, one line rewritten in place (step, loss, images/s, ETA);
+// otherwise (CI, a pipe, a log file) one line per epoch.
+import Foundation
+
+public final class Progress {
+    public let label: String
+    let totalSteps: Int
+    let interactive: Bool
+    private var stepsDone = 0
+    private var images = 0
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+
+    /// `totalSteps`: optimizer steps in the whole run, for the ETA.
+    public init(_ label: String, totalSteps: Int) {
+        self.label = label
+        self.totalSteps = max(totalSteps, 1)
+        let env = ProcessInfo.processInfo.environment
+        interactive = isatty(STDOUT_FILENO) != 0 && env["CI"] == nil && env["TERM"] != "dumb"
+    }
+
+    public var elapsed: TimeInterval { Date().timeIntervalSince(start) }
+    public var imagesPerSecond: Double { Double(images) / max(elapsed, 1e-9) }
+
+    /// After each step: redraws the status line at most five times a second.
+    public func step(epoch: Int, epochs: Int, loss: Float, images batch: Int) {
+        stepsDone += 1
+        images += batch
+        guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 || stepsDone == totalSteps else { return }
+        lastDraw = Date()
+        let eta = elapsed / Double(stepsDone) * Double(totalSteps - stepsDone)
+        let line = "\(label)  epoch \(epoch)/\(epochs)  step \(stepsDone)/\(totalSteps)  loss \(String(format: "%.4f", loss))"
+            + "  \(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(Progress.clock(eta))"
+        print("\r\u{1B}[2K" + line, terminator: "")
+        fflush(nil)
+    }
+
+    /// At the end of an epoch: one permanent line.
+    public func epoch(_ summary: String) {
+        if interactive { print("\r\u{1B}[2K", terminator: "") }
+        print("\(label)  \(summary)  [\(Progress.clock(elapsed)), \(String(format: "%.0f", imagesPerSecond)) img/s]")
+        fflush(nil)
+    }
+
+    /// 75 → "1:15", 3700 → "1:01:40"
+    public static func clock(_ seconds: TimeInterval) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

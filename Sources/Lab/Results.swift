@@ -1,0 +1,105 @@
+// Results files: TSV tables gnuplot reads, and a JSON summary tests and the claims tables read.
+// Both are written under a temporary name and renamed, so a crash never leaves half a file.
+//
+// The JSON summary holds only what the seed and scale determine (config, seed, provenance,
+// results), never wall-clock times, so two runs of the same seed write identical summaries;
+// times go in the TSV files.
+import Foundation
+import Tensor
+
+/// A table of numbers (or strings) with named, unit-carrying columns.
+public struct Table {
+    public struct Column { public let name: String, unit: String
+        public init(_ name: String, _ unit: String = "") { (self.name, self.unit) = (name, unit) }
+    }
+    public let columns: [Column]
+    public private(set) var rows: [[String]] = []
+
+    public init(_ columns: [Column]) { self.columns = columns }
+
+    /// Appends a row; numbers are written with enough digits to round-trip a Float.
+    public mutating func append(_ values: [Any]) {
+        precondition(values.count == columns.count, "Table.append: \(values.count) values for \(columns.count) columns")
+        rows.append(values.map(Table.format))
+    }
+
+    static func format(_ value: Any) -> String {
+        switch value {
+        case let f as Float: return f.isFinite ? String(format: "%.7g", f) : "nan"
+        case let d as Double: return d.isFinite ? String(format: "%.7g", d) : "nan"
+        default: return "\(value)"
+        }
+    }
+
+    /// `#`-comment lines first (config, seed, provenance), then `# name [unit]` headers, then
+    /// the rows, tab-separated.
+    public func tsv(comments: [String]) -> String {
+        let header = "# " + columns.map { $0.unit.isEmpty ? $0.name : "\($0.name) [\($0.unit)]" }.joined(separator: "\t")
+        return (comments.map { "# \($0)" } + [header] + rows.map { $0.joined(separator: "\t") })
+            .joined(separator: "\n") + "\n"
+    }
+}
+
+/// Where a result came from: the code's revision and the machine that ran it.
+public struct Provenance: Codable, Sendable {
+    public let gitRevision: String
+    public let cpu: String
+    public let blasKernel: String
+    public let threads: Int
+
+    public static var current: Provenance {
+        Provenance(gitRevision: gitRevision(), cpu: BLAS.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
+    }
+
+    /// `git rev-parse --short HEAD`, with "-dirty" if the sources differ from it; "unknown"
+    /// outside a checkout.
+    static func gitRevision() -> String {
+        func git(_ args: [String]) -> String? {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["git"] + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return nil }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        }
+        guard let head = git(["rev-parse", "--short=12", "HEAD"]) else { return "unknown" }
+        let dirty = git(["status", "--porcelain", "--", "Sources", "Package.swift"]).map { !$0.isEmpty } ?? false
+        return dirty ? head + "-dirty" : head
+    }
+}
+
+public enum Results {
+    /// Writes `contents` to `url` through a temporary file in the same folder, then renames it.
+    public static func writeAtomically(_ contents: String, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(contents.utf8).write(to: url, options: .atomic)
+    }
+
+    public static func writeTSV(_ table: Table, comments: [String], to url: URL) throws {
+        try writeAtomically(table.tsv(comments: comments), to: url)
+    }
+
+    /// Pretty-printed JSON with sorted keys, so identical results give identical files.
+    public static func writeJSON(_ object: [String: Any], to url: URL) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: url)
+    }
+
+    /// A Codable value as a JSON object (for configs inside a summary).
+    public static func jsonObject<T: Encodable>(_ value: T) -> Any {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = try! encoder.encode(value)
+        return try! JSONSerialization.jsonObject(with: data)
+    }
+
+    /// The summary every experiment writes: what ran, from which seed, where, and its numbers.
+    public static func summary(experiment: String, scale: Scale, seed: UInt64, config: Any, results: Any) -> [String: Any] {
+        ["experiment": experiment, "scale": scale.rawValue, "seed": seed, "config": config,
+         "provenance": jsonObject(Provenance.current), "results": results]
+    }
+}

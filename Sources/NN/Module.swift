@@ -1,0 +1,98 @@
+// What every model part shares: its parameters under the names timm's state dicts use, its
+// sub-modules, checkpoints, and the train/eval switch.
+//
+// A module lists its own tensors and its children explicitly, in a fixed order; a protocol
+// extension builds the dotted names ("blocks.3.attn.qkv.weight"). The names drive weight-decay
+// groups, freezing and the EMA teacher's pairing; the fixed order makes zip(student, teacher)
+// safe. (A test walks each module with Mirror and fails if a stored tensor or module is missing
+// from the lists.)
+import Foundation
+import Tensor
+
+public protocol Module: AnyObject {
+    /// This module's own trained tensors, named as in timm ("weight", "cls_token").
+    var ownParameters: [(name: String, tensor: Tensor)] { get }
+    /// This module's own state that is saved but not trained (BatchNorm's running statistics).
+    var ownBuffers: [(name: String, tensor: Tensor)] { get }
+    /// Sub-modules, named as in timm ("blocks.0", "attn").
+    var children: [(name: String, module: any Module)] { get }
+}
+
+/// A module whose forward pass differs between training and evaluation (BatchNorm, drop path).
+public protocol TrainingModeDependent: Module {
+    var training: Bool { get set }
+}
+
+extension Module {
+    public var ownParameters: [(name: String, tensor: Tensor)] { [] }
+    public var ownBuffers: [(name: String, tensor: Tensor)] { [] }
+    public var children: [(name: String, module: any Module)] { [] }
+
+    /// Every trained tensor, depth first, own tensors before children's — PyTorch's order.
+    public func namedParameters(prefix: String = "") -> [(name: String, tensor: Tensor)] {
+        ownParameters.map { (prefix + $0.name, $0.tensor) }
+            + children.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
+    }
+
+    public func namedBuffers(prefix: String = "") -> [(name: String, tensor: Tensor)] {
+        ownBuffers.map { (prefix + $0.name, $0.tensor) }
+            + children.flatMap { $0.module.namedBuffers(prefix: prefix + $0.name + ".") }
+    }
+
+    public var parameters: [Tensor] { namedParameters().map(\.tensor) }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    /// Parameters and buffers, per module own parameters then own buffers then children, as
+    /// PyTorch's `state_dict()` orders them.
+    public func stateDict(prefix: String = "") -> [(name: String, tensor: Tensor)] {
+        ownParameters.map { (prefix + $0.name, $0.tensor) } + ownBuffers.map { (prefix + $0.name, $0.tensor) }
+            + children.flatMap { $0.module.stateDict(prefix: prefix + $0.name + ".") }
+    }
+
+    /// Every module in the tree, this one first.
+    public var modules: [any Module] { [self] + children.flatMap { $0.module.modules } }
+
+    /// Switches BatchNorm and drop path between their training and evaluation behaviour.
+    public func setTraining(_ training: Bool) {
+        for case let m as any TrainingModeDependent in modules { m.training = training }
+    }
+
+    /// Saves the state dict as safetensors (written under a temporary name, then renamed).
+    public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        try Safetensors.write(stateDict(), metadata: metadata, to: url)
+    }
+
+    /// Loads a state dict saved by `save` (or by PyTorch for the same architecture): every name
+    /// must be present with its shape. Returns the file's metadata.
+    @discardableResult
+    public func load(from url: URL) throws -> [String: String] {
+        let (tensors, metadata) = try Safetensors.read(url)
+        try load(tensors, source: url.path)
+        return metadata
+    }
+
+    /// Copies named tensors into this module's state; names and shapes must match exactly.
+    public func load(_ tensors: [(name: String, tensor: Tensor)], source: String) throws {
+        let given = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        let state = stateDict()
+        let missing = state.map(\.name).filter { given[$0] == nil }
+        let unexpected = Set(given.keys).subtracting(state.map(\.name)).sorted()
+        guard missing.isEmpty && unexpected.isEmpty else {
+            throw CheckpointError("\(source) does not fit this model: "
+                + (missing.isEmpty ? "" : "missing \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? " and \(missing.count - 5) more" : ""); ")
+                + (unexpected.isEmpty ? "" : "unexpected \(unexpected.prefix(5).joined(separator: ", "))"))
+        }
+        for (name, tensor) in state {
+            let source = given[name]!
+            guard source.shape == tensor.shape else {
+                throw CheckpointError("\(source) does not fit this model: \(name) has shape \(source.shape), expected \(tensor.shape)")
+            }
+            tensor.assign(source)
+        }
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,87 @@
+// supervised — How well do a small ConvNet and a small ViT learn Fashion-MNIST from labels alone,
+// and how fast? These are the teachers of the DeiT experiments (the ConvNet; the ViT as the
+// "transformer teacher") and the undistilled reference. Their recipes per scale live in
+// Lab/Teachers.swift, shared with every experiment that loads them.
+//
+// Writes figures/data/supervised-{convnet,vit}.tsv (one row per epoch) and supervised.json;
+// figures/supervised.gp draws the training curves. The trained models go to the teacher cache.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+@main
+struct Supervised: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the ConvNet and ViT teachers on Fashion-MNIST; write their training curves.")
+
+    @OptionGroup var options: ExperimentOptions
+
+    @Option(help: "Models to train: convnet, vit, or both (comma-separated).")
+    var models: String = "convnet,vit"
+
+    @Option(help: "Override the scale's epoch count (the cached teacher then differs from the default one).")
+    var epochs: Int?
+
+    mutating func validate() throws {
+        let names = models.split(separator: ",").map(String.init)
+        guard !names.isEmpty, names.allSatisfy({ ["convnet", "vit"].contains($0) }) else {
+            throw ValidationError("--models takes convnet, vit or both, comma-separated; got '\(models)'")
+        }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("supervised: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        var results: [String: Any] = [:], configs: [String: Any] = [:]
+        for name in models.split(separator: ",").map(String.init) {
+            var rng = Teachers.rng(name, seed: options.seed)
+            let model: any Classifier
+            var recipe: SupervisedRecipe
+            let architecture: Any
+            if name == "convnet" {
+                let (config, r) = Teachers.convNet(options.scale)
+                (model, recipe, architecture) = (ConvNet(config, rng: &rng), r, Results.jsonObject(config))
+            } else {
+                let (config, r) = Teachers.vit(options.scale)
+                (model, recipe, architecture) = (try VisionTransformer(config, rng: &rng), r, Results.jsonObject(config))
+            }
+            if let epochs { recipe.epochs = epochs }
+            print("\(name): \(model.parameterCount) parameters, \(recipe.epochs) epochs, batch \(recipe.batchSize), lr \(recipe.learningRate)")
+
+            var table = Table([.init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "%"),
+                               .init("seconds", "s"), .init("images_per_second", "1/s")])
+            let comments = ["supervised training of the \(name) on Fashion-MNIST", "scale \(options.scale.rawValue), seed \(options.seed)",
+                            "architecture \(jsonText(architecture))", "recipe \(jsonText(Results.jsonObject(recipe)))",
+                            "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
+            let tsv = options.outputURL.appendingPathComponent("supervised-\(name).tsv")
+            let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng) { record in
+                table.append([record.epoch, record.trainLoss, record.testAccuracy, record.seconds, record.imagesPerSecond])
+                try Results.writeTSV(table, comments: comments, to: tsv)  // rewritten each epoch: a crash loses nothing finished
+            }
+            let total = history.reduce(0) { $0 + $1.seconds }
+            try Results.writeTSV(table, comments: comments + ["training time \(String(format: "%.0f", total)) s"], to: tsv)
+            print("\(name): test accuracy \(String(format: "%.2f", history.last!.testAccuracy))% after \(history.count) epochs, \(Progress.clock(total)) of training")
+
+            // The distillation experiments reuse this model as their teacher.
+            if epochs == nil {
+                try TeacherCache(root: options.cacheURL).store(
+                    model, at: Teachers.cacheFile(name, scale: options.scale, seed: options.seed, cache: options.cacheURL))
+            }
+            results[name] = ["final_test_accuracy": history.last!.testAccuracy, "epochs": history.count,
+                             "test_accuracy_per_epoch": history.map(\.testAccuracy), "parameters": model.parameterCount]
+            configs[name] = ["architecture": architecture, "recipe": Results.jsonObject(recipe)]
+        }
+        try Results.writeJSON(Results.summary(experiment: "supervised", scale: options.scale, seed: options.seed,
+                                              config: configs, results: results),
+                              to: options.outputURL.appendingPathComponent("supervised.json"))
+    }
+
+    func jsonText(_ object: Any) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
+    }
+}

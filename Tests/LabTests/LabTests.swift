@@ -1,0 +1,82 @@
+// The shared experiment machinery: a quick training run learns, results files are well formed and
+// written whole, the teacher cache trains once and reloads, and retrains a broken checkpoint.
+import Foundation
+import Testing
+import Data
+import Lab
+import NN
+import Tensor
+
+/// Fashion-MNIST, when installed (make test installs it).
+let dataset: FashionMNIST? = try? FashionMNIST.load()
+
+func temporaryFolder() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("lab-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("lab") struct LabTests {
+    /// A small ViT and ConvNet on 2 048 images for two epochs (128 steps): the loss falls well
+    /// below its start and the accuracy is far above chance (10 %). (Models this small learn
+    /// slowly from timm's init — PyTorch's do too — so the bar is "learning", not "learned".)
+    @Test(.enabled(if: dataset != nil), arguments: ["vit", "convnet"])
+    func aQuickRunLowersTheLoss(_ kind: String) throws {
+        let data = dataset!
+        var rng = RNG(seed: 11)
+        let model: any Classifier = kind == "vit"
+            ? try VisionTransformer(ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2), rng: &rng)
+            : ConvNet(ConvNetConfig(widths: [8, 16, 32]), rng: &rng)
+        var recipe = SupervisedRecipe(epochs: 2, batchSize: 32, learningRate: 2e-3)
+        recipe.trainImages = 2048
+        recipe.warmupEpochs = 0
+        let initial = crossEntropy(withNoGrad { model.logits(data.normalize(data.train.images(Array(0..<256)))) },
+                                   labels: data.train.labels(Array(0..<256))).item
+        let history = try trainClassifier(model, recipe: recipe, data: data, label: "test \(kind)", rng: &rng)
+        #expect(history.count == 2)
+        #expect(history.last!.trainLoss < Double(initial) - 0.25, "loss \(initial) → \(history.map(\.trainLoss))")
+        #expect(history.last!.testAccuracy > 25, "test accuracy \(history.map(\.testAccuracy))")
+    }
+
+    @Test func tablesAreTabSeparatedWithUnits() throws {
+        var table = Table([.init("epoch"), .init("loss", "nats"), .init("model")])
+        table.append([1, Float(0.5), "vit"])
+        table.append([2, 0.25, "vit"])
+        #expect(table.tsv(comments: ["seed 0"]) == "# seed 0\n# epoch\tloss [nats]\tmodel\n1\t0.5\tvit\n2\t0.25\tvit\n")
+        let folder = temporaryFolder()
+        try Results.writeTSV(table, comments: [], to: folder.appendingPathComponent("deep/t.tsv"))
+        try Results.writeJSON(["b": 1, "a": [2.5, 3]], to: folder.appendingPathComponent("s.json"))
+        #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8)
+                == "{\n  \"a\" : [\n    2.5,\n    3\n  ],\n  \"b\" : 1\n}\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["deep", "s.json"])  // no temporaries
+    }
+
+    @Test func provenanceNamesTheMachine() {
+        let p = Provenance.current
+        #expect(!p.blasKernel.isEmpty && !p.cpu.isEmpty && p.threads >= 1)
+        #expect(p.gitRevision == "unknown" || p.gitRevision.count >= 12)
+    }
+
+    @Test func teacherCacheTrainsOnceThenLoadsAndRetrainsABrokenFile() throws {
+        let cache = TeacherCache(root: temporaryFolder())
+        var rng = RNG(seed: 1)
+        let config = ConvNetConfig(widths: [4, 8, 16])
+        let trained = ConvNet(config, rng: &rng)
+        var trainings = 0
+        let file = cache.url(name: "t", scale: .quick, seed: 0, recipe: ["recipe": 1])
+        #expect(try cache.loadOrTrain(trained, at: file) { trainings += 1 })
+        let reloaded = ConvNet(config, rng: &rng)
+        #expect(try !cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        #expect(trainings == 1 && reloaded.conv1.weight.scalars == trained.conv1.weight.scalars)
+        // Another recipe is another file; a corrupt file is retrained, not trusted.
+        #expect(file != cache.url(name: "t", scale: .quick, seed: 0, recipe: ["recipe": 2]))
+        #expect(file != cache.url(name: "t", scale: .quick, seed: 1, recipe: ["recipe": 1]))
+        try Data("garbage".utf8).write(to: file)
+        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        #expect(trainings == 2)
+    }
+
+    @Test func clockFormat() {
+        #expect(Progress.clock(75) == "1:15" && Progress.clock(3700) == "1:01:40" && Progress.clock(0.4) == "0:00")
+    }
+}
