@@ -41,7 +41,7 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),
-        .testTarget(name: "NNTests", dependencies: ["NN"], swiftSettings: nativeCPU),
+        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py"], swiftSettings: nativeCPU),
         .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: nativeCPU),
     ]
 )
