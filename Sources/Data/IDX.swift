@@ -19,8 +19,7 @@ func readMaybeGzipped(_ path: String) throws -> [UInt8] {
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
         let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 { break }
-        if n == 0 { break }
+        guard n > 0 else { break }  // 0 at the end, −1 on an error (reported below)
         bytes.append(contentsOf: chunk[0..<Int(n)])
     }
     var code: Int32 = 0
