@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(name: "supervised", dependencies: ["Lab"], swiftSettings: nativeCPU),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
-        .executableTarget(name: "bench", dependencies: ["Tensor"], swiftSettings: nativeCPU),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "NN"], swiftSettings: nativeCPU),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),

@@ -8,30 +8,22 @@ import Tensor
 public final class Attention: Module {
     public let qkv: Linear, proj: Linear
     public let heads: Int
-    let scale: Float
 
     public init(dim: Int, heads: Int, qkvBias: Bool = true, rng: inout RNG) {
         precondition(dim % heads == 0, "Attention: width \(dim) is not divisible by \(heads) heads")
         qkv = Linear(dim, 3 * dim, bias: qkvBias, rng: &rng)
         proj = Linear(dim, dim, rng: &rng)
         self.heads = heads
-        scale = 1 / Float(dim / heads).squareRoot()
     }
 
     public var children: [(name: String, module: any Module)] { [("qkv", qkv), ("proj", proj)] }
 
     /// x (B, N, D) → (B, N, D); with `returnWeights`, also softmax(q·kᵀ/√Dh): (B, H, N, N).
+    /// The heads are computed by the core's fused `multiHeadAttention`, straight from the qkv
+    /// projection's output — timm's reshape (B, N, 3·D) → (3, B, H, N, Dh) without the copies.
     public func callAsFunction(_ x: Tensor, returnWeights: Bool = false) -> (Tensor, Tensor?) {
-        let (b, n, d) = (x.shape[0], x.shape[1], x.shape[2])
-        let qkv = self.qkv(x)
-            .reshaped(b, n, 3, heads, d / heads)            // (B, N, 3·D) → (B, N, 3, H, Dh)
-            .permuted(2, 0, 3, 1, 4)                        // → (3, B, H, N, Dh)
-        let (q, k, v) = (qkv.select(axis: 0, 0), qkv.select(axis: 0, 1), qkv.select(axis: 0, 2))
-        let weights = softmax(matmul(q, k, transposeB: true) * scale)  // (B, H, N, N)
-        let mixed = matmul(weights, v)                      // (B, H, N, Dh)
-            .permuted(0, 2, 1, 3)                           // → (B, N, H, Dh)
-            .reshaped(b, n, d)                              // → (B, N, D)
-        return (proj(mixed), returnWeights ? weights : nil)
+        let (mixed, weights) = multiHeadAttention(qkv(x), heads: heads, returnWeights: returnWeights)  // (B, N, D), (B, H, N, N)
+        return (proj(mixed), weights)
     }
 }
 
@@ -70,9 +62,14 @@ public final class Block: Module {
     /// x (B, N, D) → (B, N, D). `rng` is drawn only when drop path is active.
     public func callAsFunction(_ x: Tensor, training: Bool, returnWeights: Bool = false,
                                rng: inout RNG) -> (Tensor, Tensor?) {
-        let (a, weights) = attn(norm1(x), returnWeights: returnWeights)
-        let x = x + stochasticDepth(a, training: training, rng: &rng)
-        return (x + stochasticDepth(mlp(norm2(x)), training: training, rng: &rng), weights)
+        let (mixed, weights) = multiHeadAttention(attn.qkv(norm1(x)), heads: attn.heads, returnWeights: returnWeights)
+        guard training && dropPath > 0 else {
+            // The residual adds ride on the output projections: y = x + proj(a), x + fc2(·).
+            let y = attn.proj(mixed, residual: x)
+            return (mlp.fc2(gelu(mlp.fc1(norm2(y))), residual: y), weights)
+        }
+        let y = x + stochasticDepth(attn.proj(mixed), training: training, rng: &rng)
+        return (y + stochasticDepth(mlp(norm2(y)), training: training, rng: &rng), weights)
     }
 
     /// Drop path: each sample's branch is kept with probability 1 − p and then scaled by 1/(1 − p),

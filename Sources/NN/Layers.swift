@@ -25,6 +25,9 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+
+    /// residual + x·Wᵀ + b in one pass (a transformer block's output projections).
+    public func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor { linear(x, weight: weight, bias: bias, residual: residual) }
 }
 
 /// Layer normalization over the last axis: weight 1, bias 0; ε 1e-6 as timm's ViT factories.

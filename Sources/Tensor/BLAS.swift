@@ -17,10 +17,29 @@ public enum BLAS {
         String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
     }
 
-    /// Threads OpenBLAS uses per call (the core count unless OPENBLAS_NUM_THREADS says otherwise).
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+    /// Cores used for a large product: the core's threads, each running single-threaded OpenBLAS.
+    public static var threads: Int { Parallel.threads }
+
+    /// OpenBLAS runs every call on one thread; the core splits large products across its own
+    /// threads (`sgemm` in MatMul.swift), so that one pool of threads does all the parallel work.
+    ///
+    /// Why: after each multi-threaded call, OpenBLAS's worker threads keep spinning on
+    /// sched_yield for ~2^28 cycles (~0.1 s). On a 2-core machine that takes a core from whatever
+    /// runs next — our softmax, GELU, layer norm and attention kernels. Measured: ViT-S/16's
+    /// attention core took 8.1 ms right after a two-threaded sgemm and 5.0 ms alone. Set once, on
+    /// the first product; the workers OpenBLAS started at load never get work and fall asleep.
+    /// (Concurrent single-threaded calls are safe and give the same bits as serial ones: checked on
+    /// OpenBLAS 0.3.21 with its Haswell, SkylakeX and Cooperlake kernels.)
+    static func configureThreads() { _ = singleThreaded }
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// Runs `body` with OpenBLAS's own threading on (all cores), for comparisons with a raw
+    /// multi-threaded cblas_sgemm call; restores single-threaded calls afterwards.
+    public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
+        configureThreads()
+        openblas_set_num_threads(Int32(Parallel.threads))
+        defer { openblas_set_num_threads(1) }
+        return try body()
     }
 
     /// OpenBLAS kernel families that use AVX-512.

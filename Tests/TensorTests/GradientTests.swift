@@ -136,6 +136,11 @@ import Tensor
                 reference: { Ref.linear($0[0], $0[1], $0[2]) }) == [])
         #expect(checkOp("linear, no bias", [x, w], op: { linear($0[0], weight: $0[1], bias: nil) },
                 reference: { Ref.linear($0[0], $0[1], nil) }) == [])
+        let res = param([2, 3, 5], &rng)
+        #expect(checkOp("linear + residual", [x, w, b, res], op: { linear($0[0], weight: $0[1], bias: $0[2], residual: $0[3]) },
+                        reference: { Ref.broadcast(Ref.linear($0[0], $0[1], $0[2]), $0[3], +) }) == [])
+        #expect(checkOp("linear + residual, no bias", [x, w, res], op: { linear($0[0], weight: $0[1], bias: nil, residual: $0[2]) },
+                        reference: { Ref.broadcast(Ref.linear($0[0], $0[1], nil), $0[2], +) }) == [])
     }
 
     // MARK: normalizations and losses
@@ -240,6 +245,26 @@ import Tensor
         let x = param([2, 3, 8, 4], &rng)
         #expect(checkOp("patchify p\(patch)", [x], op: { patchify($0[0], patch: patch) },
                 reference: { Ref.patchify($0[0], patch: patch) }) == [])
+    }
+
+    /// The fused attention against the definition: q, k, v sliced out of qkv (B, N, 3, H, Dh),
+    /// softmax(q·kᵀ/√Dh)·v per head, heads concatenated. Sizes cross the SIMD width (N = 17).
+    @Test(arguments: [(2, 17, 2, 8), (3, 5, 4, 4), (1, 33, 1, 16)])
+    func fusedAttention(_ b: Int, _ n: Int, _ heads: Int, _ dh: Int) {
+        var rng = RNG(seed: 21)
+        let d = heads * dh
+        let qkv = param([b, n, 3 * d], &rng)
+        #expect(checkOp("attention \(b)×\(n), \(heads) heads", [qkv], forwardRtol: 1e-4, forwardAtol: 1e-5,
+                        op: { multiHeadAttention($0[0], heads: heads).output }, reference: { t in
+            let split = Ref.permute(R([b, n, 3, heads, dh], t[0].v), [2, 0, 3, 1, 4])
+            let part = { (i: Int) in R([b, heads, n, dh], Ref.slice(split, axis: 0, i..<i + 1).v) }
+            let scores = Ref.map(Ref.matmul(part(0), part(1), transB: true)) { $0 / Double(dh).squareRoot() }
+            return R([b, n, d], Ref.permute(Ref.matmul(Ref.rows(scores, Ref.softmax), part(2)), [0, 2, 1, 3]).v)
+        }) == [])
+        let weights = multiHeadAttention(qkv, heads: heads, returnWeights: true).weights!
+        #expect(weights.shape == [b, heads, n, n])
+        #expect(weights.sum(axis: -1).scalars.allSatisfy { abs($0 - 1) < 1e-5 })
+        #expect(multiHeadAttention(qkv, heads: heads).weights == nil)
     }
 
     // MARK: compositions

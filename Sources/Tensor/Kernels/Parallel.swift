@@ -1,9 +1,14 @@
-// Splitting loops over the cores. OpenBLAS threads its own calls; these are for our kernels
-// (elementwise, softmax, layer norm, GELU, im2col), which never run while a BLAS call does.
+// Splitting loops over the cores: our kernels (elementwise, softmax, layer norm, GELU, im2col,
+// attention heads) and the blocks of large matrix products, each block a single-threaded
+// OpenBLAS call. One pool of threads does all the parallel work (BLAS.swift says why).
 import Dispatch
 import Foundation
 
 public enum Parallel {
+    /// True inside a parallel region: work there is already spread over the cores, so nested
+    /// kernels (a product inside a per-head loop) run on the calling thread.
+    @TaskLocal public static var isWorker = false
+
     /// Worker count for our kernels: the machine's cores (2 here), at most 8.
     public static let threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
 
@@ -26,7 +31,7 @@ public enum Parallel {
     /// that keep per-chunk partial sums (weight gradients) and add them up afterwards.
     @inlinable
     public static func forEachChunk(_ count: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
-        let chunks = chunkCount(count, grain: grain)
+        let chunks = isWorker ? 1 : chunkCount(count, grain: grain)
         if chunks == 1 {
             if count > 0 { body(0, 0..<count) }
             return
@@ -36,7 +41,9 @@ public enum Parallel {
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                shared.value(c, count * c / chunks ..< count * (c + 1) / chunks)
+                Parallel.$isWorker.withValue(true) {
+                    shared.value(c, count * c / chunks ..< count * (c + 1) / chunks)
+                }
             }
         }
     }
