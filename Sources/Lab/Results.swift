@@ -1,9 +1,10 @@
 // Results files: TSV tables gnuplot reads, and a JSON summary tests and the claims tables read.
 // Both are written under a temporary name and renamed, so a crash never leaves half a file.
 //
-// The JSON summary holds only what the seed and scale determine (config, seed, provenance,
-// results), never wall-clock times, so two runs of the same seed write identical summaries;
-// times go in the TSV files.
+// The JSON summary holds what the seed and scale determine (config, seed, provenance, results),
+// so two runs of the same seed write identical summaries — except under the one key "timings",
+// where an experiment whose result is a speed puts its measurements (machine- and run-dependent).
+// Training times go in the TSV files.
 import Foundation
 import Tensor
 
@@ -98,8 +99,11 @@ public enum Results {
     }
 
     /// The summary every experiment writes: what ran, from which seed, where, and its numbers.
-    public static func summary(experiment: String, scale: Scale, seed: UInt64, config: Any, results: Any) -> [String: Any] {
-        ["experiment": experiment, "scale": scale.rawValue, "seed": seed, "config": config,
-         "provenance": jsonObject(Provenance.current), "results": results]
+    public static func summary(experiment: String, scale: Scale, seed: UInt64, config: Any, results: Any,
+                               timings: Any? = nil) -> [String: Any] {
+        var s: [String: Any] = ["experiment": experiment, "scale": scale.rawValue, "seed": seed, "config": config,
+                                "provenance": jsonObject(Provenance.current), "results": results]
+        if let timings { s["timings"] = timings }
+        return s
     }
 }

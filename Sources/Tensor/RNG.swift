@@ -79,13 +79,21 @@ public struct RNG: Sendable {
     }
 
     /// Normal(mean, std) restricted to [low, high] — absolute bounds, as PyTorch's and timm's
-    /// `trunc_normal_(tensor, mean, std, a, b)`. Sampled by inverting the CDF, so narrow
-    /// intervals far in the tails cost no more than wide ones.
+    /// `trunc_normal_(tensor, mean, std, a, b)`. Both methods below are exact: when the interval
+    /// holds at least half the mass (timm's std 0.02 in [−2, 2] holds all of it), normal draws
+    /// are rejected until one falls inside; otherwise the CDF is inverted, so narrow intervals far
+    /// in the tails cost no more than wide ones.
     public mutating func truncatedNormal(mean: Float = 0, std: Float, low: Float, high: Float) -> Float {
         precondition(std > 0 && low < high, "truncatedNormal: needs std > 0 and low < high")
         let a = (Double(low) - Double(mean)) / Double(std)
         let b = (Double(high) - Double(mean)) / Double(std)
         let pa = standardNormalCDF(a), pb = standardNormalCDF(b)
+        if pb - pa >= 0.5 {
+            while true {
+                let z = normalDouble()
+                if z >= a && z <= b { return Float(Double(mean) + Double(std) * z) }
+            }
+        }
         let u = pa + (pb - pa) * uniformDouble()
         let z = inverseStandardNormalCDF(u)
         let x = Double(mean) + Double(std) * min(max(z, a), b)

@@ -132,6 +132,17 @@ import Tensor
         }
     }
 
+    /// The papers count multiply-adds and call them FLOPs: DeiT Table 1 lists 1.3, 4.6 and 17.6
+    /// for DeiT-Ti/S/B at 224². Our count is 2 FLOPs per multiply-add, so half of it must round
+    /// to theirs; and halving the patch size multiplies the work by at least 4 (4× the tokens).
+    @Test func flopCountsMatchDeiTsTable() {
+        for (config, paper) in [(ViTConfig.deitTi16, 1.3), (.vitS16, 4.6), (.vitB16, 17.6)] {
+            let macs = config.forwardFLOPs() / 2e9
+            #expect(abs(macs - paper) < 0.05, "\(config.width)-wide ViT: \(macs) GMACs, DeiT Table 1 says \(paper)")
+        }
+        #expect(ViTConfig.vitS8.forwardFLOPs() > 4 * ViTConfig.vitS16.forwardFLOPs())
+    }
+
     @Test func impossibleConfigurationsAreRefused() {
         var rng = RNG(seed: 0)
         #expect(throws: CheckpointError.self) { try VisionTransformer(ViTConfig(patchSize: 5), rng: &rng) }

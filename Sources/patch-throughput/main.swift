@@ -1,0 +1,196 @@
+// patch-throughput — How fast does a ViT run as its patches shrink, and what do smaller patches
+// buy? DINO's Table 2 lists ViT-S/16 at 1007 images/s and ViT-S/8 at 180 (5.6×), ViT-B/16 at 312
+// and ViT-B/8 at 63 (5.0×), on a V100; DeiT's Table 5 lists DeiT-Ti/S/B at 2536/940/292 and their
+// distilled versions, whose extra token costs almost nothing.
+//
+// Part 1: gradient-free forward throughput of the papers' 224² models (3 channels, 1000 classes,
+// random weights) on this CPU, with GFLOP per image counted from the shapes, the achieved GFLOP/s
+// beside a raw sgemm of the same run, and peak memory. Part 2: the small 28² ViTs at patch 7, 4
+// and 2 — their throughput, and their test accuracy after the same training budget.
+//
+// Writes figures/data/patch-throughput-{imagenet,small}.tsv and patch-throughput.json;
+// figures/patch-throughput.gp draws them.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+/// Every knob; the papers' values beside ours.
+struct Config: Codable {
+    struct Model: Codable {
+        var name: String
+        var vit: ViTConfig
+        var batch: Int           // paper: 128 (DINO), the largest that fits a 16 GB V100 (DeiT)
+        var paperImagesPerSecond: Double
+        var source: String
+    }
+    var imagenet: [Model]
+    var repeatSeconds = 3.0      // timed repeats fill this long, at least 3 of them (DeiT: 30 runs)
+    var smallPatches = [7, 4, 2]
+    var smallViT = ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4)  // the supervised ViT's family
+    var smallForwardBatch = 256
+    var training: SupervisedRecipe  // the same for every patch size
+
+    static func preset(_ scale: Scale) -> Config {
+        func m(_ name: String, _ vit: ViTConfig, _ batch: Int, _ paper: Double, _ source: String) -> Model {
+            Model(name: name, vit: vit, batch: batch, paperImagesPerSecond: paper, source: source)
+        }
+        var distilledS = ViTConfig.vitS16, distilledB = ViTConfig.vitB16
+        (distilledS.prefix, distilledB.prefix) = (.clsAndDist, .clsAndDist)
+        let models = [
+            m("ViT-S/16", .vitS16, 16, 1007, "DINO Tab.2"), m("ViT-S/8", .vitS8, 4, 180, "DINO Tab.2"),
+            m("ViT-B/16", .vitB16, 8, 312, "DINO Tab.2"), m("ViT-B/8", .vitB8, 2, 63, "DINO Tab.2"),
+            m("DeiT-Ti", .deitTi16, 32, 2536.5, "DeiT Tab.5"),
+            m("DeiT-S⚗", distilledS, 16, 936.2, "DeiT Tab.5"), m("DeiT-B⚗", distilledB, 8, 290.9, "DeiT Tab.5"),
+        ]
+        switch scale {
+        case .quick:
+            var r = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
+            r.trainImages = 512
+            var c = Config(imagenet: [m("DeiT-Ti", .deitTi16, 2, 2536.5, "DeiT Tab.5")], training: r)
+            (c.repeatSeconds, c.smallPatches, c.smallForwardBatch) = (0.2, [7, 4], 32)
+            c.smallViT = ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2)
+            return c
+        case .default:
+            // A 15 000-image subset, 3 epochs: the patch-2 model (197 tokens) trains ~15× slower
+            // than the patch-7 one (~110 images/s here), and the whole run must fit in 15 minutes.
+            var r = SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3)
+            r.trainImages = 15_000
+            return Config(imagenet: models, training: r)
+        case .full:
+            return Config(imagenet: models, training: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+        }
+    }
+}
+
+@main
+struct PatchThroughput: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patch-throughput",
+        abstract: "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5) and accuracy against images/s at 28².")
+
+    @OptionGroup var options: ExperimentOptions
+
+    @Option(help: "Patch sizes of the small 28² ViTs (comma-separated divisors of 28).")
+    var patches: String?
+
+    mutating func validate() throws {
+        if let patches {
+            let values = patches.split(separator: ",").map { Int($0) }
+            guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && 28 % $0! == 0 }) else {
+                throw ValidationError("--patches takes divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated; got '\(patches)'")
+            }
+        }
+    }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        var config = Config.preset(options.scale)
+        if let patches { config.smallPatches = patches.split(separator: ",").map { Int($0)! } }
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("patch-throughput: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+
+        let sgemm = BLAS.measureSgemm()
+        print(String(format: "raw sgemm 1024³: %.0f GFLOP/s", sgemm))
+        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName), \(Parallel.threads) threads"
+
+        // Part 1: the papers' models at 224².
+        var big = Table([.init("model"), .init("patch"), .init("width"), .init("tokens"), .init("batch"),
+                         .init("images_per_second", "1/s"), .init("low", "1/s"), .init("high", "1/s"),
+                         .init("gflop_per_image", "GFLOP"), .init("gflops", "GFLOP/s"), .init("percent_of_sgemm", "%"),
+                         .init("peak_memory", "MB"), .init("paper_images_per_second", "1/s (V100)")])
+        var speeds: [String: Double] = [:]
+        var rng = RNG(seed: options.seed)
+        for model in config.imagenet {
+            let vit = try VisionTransformer(model.vit, rng: &rng)
+            vit.setTraining(false)
+            let x = Tensor.randn([model.batch, 3, 224, 224], rng: &rng)
+            BufferPool.resetPeak()
+            let (median, low, high) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
+            let peakMB = Double(BufferPool.peakLiveBytes) / 1e6
+            let ips = Double(model.batch) / median
+            let gflop = model.vit.forwardFLOPs() / 1e9
+            let tokens = model.vit.prefix.count + model.vit.grid * model.vit.grid
+            speeds[model.name] = ips
+            big.append([model.name, model.vit.patchSize, model.vit.width, tokens, model.batch, ips,
+                        Double(model.batch) / high, Double(model.batch) / low, gflop, gflop * ips, 100 * gflop * ips / sgemm,
+                        peakMB, model.paperImagesPerSecond])
+            print(String(format: "%@: %.2f images/s (%.2f–%.2f), %.1f GFLOP/image, %.0f GFLOP/s = %.0f%% of sgemm, peak %.0f MB; paper %.0f on a V100",
+                         model.name, ips, Double(model.batch) / high, Double(model.batch) / low, gflop, gflop * ips,
+                         100 * gflop * ips / sgemm, peakMB, model.paperImagesPerSecond))
+            fflush(nil)
+        }
+        let comments = ["forward throughput at 224², 3 channels, 1000 classes, random weights, no gradient",
+                        "scale \(options.scale.rawValue), seed \(options.seed); raw sgemm 1024³ in this run: \(String(format: "%.1f", sgemm)) GFLOP/s",
+                        "peak memory: the most bytes live tensors held during a forward pass, weights and input included",
+                        provenance]
+        try Results.writeTSV(big, comments: comments, to: options.outputURL.appendingPathComponent("patch-throughput-imagenet.tsv"))
+
+        // Part 2: the small ViTs at 28², the same training budget for every patch size.
+        var small = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
+                           .init("train_images_per_second", "1/s"), .init("test_accuracy", "%"), .init("training_seconds", "s")])
+        var accuracies: [String: Double] = [:], smallSpeeds: [String: Double] = [:]
+        for patch in config.smallPatches {
+            var vitConfig = config.smallViT
+            vitConfig.patchSize = patch
+            var modelRNG = RNG(seed: options.seed ^ fnv1a("patch-\(patch)"))
+            let vit = try VisionTransformer(vitConfig, rng: &modelRNG)
+            let history = try trainClassifier(vit, recipe: config.training, data: data, label: "patch \(patch)", rng: &modelRNG)
+            vit.setTraining(false)
+            let x = data.normalize(data.test.images(Array(0..<config.smallForwardBatch)))
+            let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
+            let ips = Double(config.smallForwardBatch) / median
+            let trainSeconds = history.reduce(0) { $0 + $1.seconds }
+            let stepsPerEpoch = (config.training.trainImages ?? data.train.count) / config.training.batchSize  // the last partial batch is dropped
+            let trainIPS = Double(history.count * stepsPerEpoch * config.training.batchSize) / trainSeconds
+            accuracies["\(patch)"] = history.last!.testAccuracy
+            smallSpeeds["\(patch)"] = ips
+            small.append([patch, vitConfig.prefix.count + vitConfig.grid * vitConfig.grid, ips, vitConfig.forwardFLOPs() / 1e9,
+                          trainIPS, history.last!.testAccuracy, trainSeconds])
+            print(String(format: "patch %d: %.0f images/s forward, %.0f training; test accuracy %.2f%% after %d epochs on %d images",
+                         patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? data.train.count))
+            fflush(nil)
+        }
+        try Results.writeTSV(small, comments: [
+            "28×28 Fashion-MNIST ViTs (width \(config.smallViT.width), depth \(config.smallViT.depth), \(config.smallViT.heads) heads) by patch size",
+            "forward throughput at batch \(config.smallForwardBatch); the same training budget for every patch size: "
+                + "\(config.training.epochs) epochs on \(config.training.trainImages.map { "the first \($0)" } ?? "all 60000") training images",
+            "scale \(options.scale.rawValue), seed \(options.seed)", provenance,
+        ], to: options.outputURL.appendingPathComponent("patch-throughput-small.tsv"))
+
+        // Summary: the seed-determined results at the top level; the speeds under "timings".
+        func ratio(_ a: String, _ b: String) -> Any { (speeds[a] != nil && speeds[b] != nil) ? speeds[a]! / speeds[b]! : NSNull() }
+        let timings: [String: Any] = [
+            "sgemm_gflops": sgemm, "images_per_second": speeds, "small_images_per_second": smallSpeeds,
+            "ratio_S16_over_S8": ratio("ViT-S/16", "ViT-S/8"), "ratio_B16_over_B8": ratio("ViT-B/16", "ViT-B/8"),
+            "paper_ratio_S16_over_S8": 1007.0 / 180, "paper_ratio_B16_over_B8": 312.0 / 63,
+        ]
+        let results: [String: Any] = [
+            "gflop_per_image": Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
+            "small_test_accuracy": accuracies,
+        ]
+        try Results.writeJSON(Results.summary(experiment: "patch-throughput", scale: options.scale, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results, timings: timings),
+                              to: options.outputURL.appendingPathComponent("patch-throughput.json"))
+        if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {
+            print(String(format: "S/16 ÷ S/8 = %.2f (paper 5.6); B/16 ÷ B/8 = %.2f (paper 5.0)", s / s8, b / b8))
+        }
+    }
+}
+
+/// Median, fastest and slowest seconds of a forward pass: one warm-up, then repeats filling
+/// `repeatSeconds` (at least three).
+func timeForward(repeatSeconds: Double, _ body: () -> Void) -> (median: Double, low: Double, high: Double) {
+    body()
+    var samples: [Double] = []
+    let start = Date()
+    repeat {
+        let t0 = Date()
+        body()
+        samples.append(Date().timeIntervalSince(t0))
+    } while samples.count < 3 || Date().timeIntervalSince(start) < repeatSeconds
+    samples.sort()
+    return (samples[samples.count / 2], samples.first!, samples.last!)
+}
