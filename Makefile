@@ -64,7 +64,7 @@ bench: setup
 # Each experiment prints its progress and writes figures/data/<experiment>*; the time each took
 # is printed at the end.
 figures: setup
-	swift build $(SWIFT_BUILD_FLAGS) $(addprefix --product ,$(EXPERIMENTS))
+	swift build $(SWIFT_BUILD_FLAGS)  # every product: `--product` takes only one
 	@times=""; for e in $(EXPERIMENTS); do \
 	  start=$$(date +%s); \
 	  .build/release/$$e --scale $(SCALE) || exit 1; \
