@@ -36,6 +36,8 @@ let package = Package(
         // One executable per experiment.
         .executableTarget(name: "supervised", dependencies: ["Lab"], swiftSettings: nativeCPU),
         .executableTarget(name: "patch-throughput", dependencies: ["Lab"], swiftSettings: nativeCPU),
+        .executableTarget(name: "ema-teacher", dependencies: ["Lab"], swiftSettings: nativeCPU),
+        .executableTarget(name: "collapse", dependencies: ["Lab"], swiftSettings: nativeCPU),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
         .executableTarget(name: "bench", dependencies: ["Tensor", "NN"], swiftSettings: nativeCPU),

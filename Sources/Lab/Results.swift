@@ -98,6 +98,11 @@ public enum Results {
         return try! JSONSerialization.jsonObject(with: data)
     }
 
+    /// `object` as one line of JSON with sorted keys, for TSV comments.
+    public static func jsonText(_ object: Any) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
+    }
+
     /// The summary every experiment writes: what ran, from which seed, where, and its numbers.
     public static func summary(experiment: String, scale: Scale, seed: UInt64, config: Any, results: Any,
                                timings: Any? = nil) -> [String: Any] {

@@ -113,6 +113,17 @@ public final class Tensor {
         data.update(from: other.data, count: count)
     }
 
+    /// self ← m·self + (1 − m)·other, outside autograd: the EMA of DINO's teacher (θt ← mθt +
+    /// (1 − m)θs) and of its center. m = 1 leaves self unchanged, m = 0 copies other.
+    public func interpolate(towards other: Tensor, keeping m: Float) {
+        guard other.count == count else {
+            fatalError("interpolate: shapes \(shape) and \(other.shape) differ in size")
+        }
+        let (p, q) = (data, UnsafePointer(other.data))
+        let step = 1 - m
+        for i in 0..<count { p[i] += step * (q[i] - p[i]) }
+    }
+
     /// Gradient buffer for accumulation, created zeroed on first use.
     @usableFromInline func gradPointer() -> UnsafeMutablePointer<Float> {
         if let g = grad { return g.data }

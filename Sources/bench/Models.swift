@@ -49,56 +49,32 @@ func nanoTrainCase() {
 }
 
 /// The DINO step of torch_reference.py: student and EMA teacher ViTs (patch 4, width 128, depth
-/// 6) with a head 128 → 256 → 256 → 64 → L2-normalize → weight-normalized 64 → 1024; 2 global
-/// 28² and 6 local 12² crops; teacher softmax at τ 0.04 after centering, student log-softmax at
-/// τ 0.1; cross-entropy over the 14 (teacher crop, other student crop) pairs; AdamW; EMA 0.996.
-/// Crops of one size go through the network as one batch, as DINO's MultiCropWrapper does.
+/// 6) with DINO's head 128 → 256 → 256 → 64 → L2-normalize → weight-normalized 64 → 1024 (NN's
+/// DINONetwork); 2 global 28² and 6 local 12² crops; NN's DINOLoss (teacher τ 0.04 after
+/// centering, student τ 0.1, the 14 cross-view pairs); AdamW; EMA 0.996. Crops of one size go
+/// through the backbone as one batch, as DINO's MultiCropWrapper does.
 @MainActor
 func nanoDINOCase(batch: Int = 128, outDim: Int = 1024, localCrops: Int = 6) {
     var rng = RNG(seed: 3)
-    final class Network {
-        let backbone: VisionTransformer
-        let fc: [Linear]
-        let lastLayer: Tensor  // v of the weight-normalized layer; weight = v / ‖v‖ per row (g fixed at 1)
-        init(outDim: Int, rng: inout RNG) {
-            backbone = try! VisionTransformer(ViTConfig(patchSize: 4, width: 128, depth: 6, heads: 4, classes: 0), rng: &rng)
-            fc = [Linear(128, 256, rng: &rng), Linear(256, 256, rng: &rng), Linear(256, 64, rng: &rng)]
-            lastLayer = Tensor.truncatedNormal([outDim, 64], std: 0.02, rng: &rng, requiresGrad: true)
-        }
-        var parameters: [Tensor] { backbone.parameters + fc.flatMap(\.parameters) + [lastLayer] }
-        func callAsFunction(_ x: Tensor) -> Tensor {
-            var h = backbone(x).features
-            h = fc[2](gelu(fc[1](gelu(fc[0](h)))))
-            return linear(l2Normalize(h), weight: l2Normalize(lastLayer, axis: 1), bias: nil)
-        }
-    }
-    let student = Network(outDim: outDim, rng: &rng), teacher = Network(outDim: outDim, rng: &rng)
+    let backbone = ViTConfig(patchSize: 4, width: 128, depth: 6, heads: 4, classes: 0)
+    let head = DINOHeadConfig(outDim: outDim, hiddenDim: 256, bottleneckDim: 64)
+    let student = try! DINONetwork(backbone: backbone, head: head, rng: &rng)
+    let teacher = try! DINONetwork(backbone: backbone, head: head, rng: &rng)
     for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s); t.requiresGrad = false }
     let optimizer = AdamW(student.parameters, learningRate: 5e-4)
-    let center = Tensor(zeros: [1, outDim])
-    let globals = Tensor.randn([2 * batch, 1, 28, 28], rng: &rng)           // crops 0, 1
-    let locals = Tensor.randn([localCrops * batch, 1, 12, 12], rng: &rng)   // crops 2 …
-    let crops = 2 + localCrops
+    let loss = try! DINOLoss(outDim: outDim)
+    let globals = Tensor.randn([batch, 1, 28, 28], rng: &rng)
+    let locals = Tensor.randn([batch, 1, 12, 12], rng: &rng)
+    let crops = [globals, globals] + Array(repeating: locals, count: localCrops)
 
     let r = stepsPerSecond {
-        let t = withNoGrad { softmax((teacher(globals) - center) * (1 / 0.04)) }          // (2B, K)
-        let s = concat([logSoftmax(student(globals) * 10), logSoftmax(student(locals) * 10)], axis: 0)  // (8B, K)
-        var loss: Tensor? = nil
-        var terms = 0
-        for i in 0..<2 {
-            let ti = t.slice(axis: 0, i * batch..<(i + 1) * batch)
-            for j in 0..<crops where j != i {
-                let term = -(ti * s.slice(axis: 0, j * batch..<(j + 1) * batch)).sum(axis: -1).mean()
-                loss = loss.map { $0 + term } ?? term
-                terms += 1
-            }
-        }
+        let t = withNoGrad { teacher(Array(crops.prefix(2))).outputs }       // (2B, K)
+        let (value, _) = loss(student: student(crops).outputs, teacher: t, teacherTemperature: 0.04)
         optimizer.zeroGrad()
-        (loss! / Float(terms)).backward()
+        value.backward()
         optimizer.step()
-        for (pt, ps) in zip(teacher.parameters, student.parameters) {  // EMA: θt ← 0.996·θt + 0.004·θs
-            for k in 0..<pt.count { pt.data[k] = 0.996 * pt.data[k] + 0.004 * ps.data[k] }
-        }
+        for (pt, ps) in zip(teacher.parameters, student.parameters) { pt.interpolate(towards: ps, keeping: 0.996) }
+        loss.updateCenter(teacher: t)
     }
     emit("nano-dino", Double(batch) * r.median,
          "DINO step, 2x28x28 + \(localCrops)x12x12 crops, patch=4 dim=128 depth=6 heads=4 out_dim=\(outDim) batch=\(batch); "

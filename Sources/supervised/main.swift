@@ -56,7 +56,7 @@ struct Supervised: ParsableCommand {
             var table = Table([.init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "%"),
                                .init("seconds", "s"), .init("images_per_second", "1/s")])
             let comments = ["supervised training of the \(name) on Fashion-MNIST", "scale \(options.scale.rawValue), seed \(options.seed)",
-                            "architecture \(jsonText(architecture))", "recipe \(jsonText(Results.jsonObject(recipe)))",
+                            "architecture \(Results.jsonText(architecture))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
                             "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
             let tsv = options.outputURL.appendingPathComponent("supervised-\(name).tsv")
             let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng) { record in
@@ -79,9 +79,5 @@ struct Supervised: ParsableCommand {
         try Results.writeJSON(Results.summary(experiment: "supervised", scale: options.scale, seed: options.seed,
                                               config: configs, results: results),
                               to: options.outputURL.appendingPathComponent("supervised.json"))
-    }
-
-    func jsonText(_ object: Any) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
     }
 }

@@ -87,7 +87,10 @@ import Tensor
         #expect(s.count == 500)
         #expect(s[0] == 0.996)
         #expect(zip(s, s.dropFirst()).allSatisfy { $0 <= $1 })
-        #expect(s.last! > 0.99999 && s.last! < 1)
+        #expect(s.last! > 0.99999 && s.last! < 1)  // the official formula stops one step short …
+        // … reachFinal ends exactly at 1: 1 − 0.002·(1 + cos(πi/2)) for i = 0, 1, 2.
+        expectClose(cosineSchedule(base: 0.996, final: 1, epochs: 1, iterationsPerEpoch: 3, reachFinal: true),
+                    [0.996, 0.998, 1], rtol: 1e-7, atol: 1e-7, "momentum reaching 1")
     }
 
     @Test func linearWarmupAndLinspace() {

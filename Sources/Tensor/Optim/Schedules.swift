@@ -17,17 +17,20 @@ public func linspace(_ start: Float, _ end: Float, count: Int) -> [Float] {
 ///   v_i = final + ½(base − final)(1 + cos(π·i/I)),  i = 0 … I−1 counted after the warmup.
 ///
 /// Length `epochs · iterationsPerEpoch`. Used for the learning rate (warmup, base → min_lr), the
-/// weight decay (0.04 → 0.4, no warmup) and the teacher momentum (0.996 → 1).
+/// weight decay (0.04 → 0.4, no warmup) and the teacher momentum (0.996 → 1). As in the official
+/// code the last value stops one step short of `final`; `reachFinal` divides by I − 1 instead,
+/// so the last value is `final` (the paper's momentum "increased to 1 during training").
 public func cosineSchedule(base: Float, final: Float, epochs: Int, iterationsPerEpoch: Int,
-                           warmupEpochs: Int = 0, warmupStart: Float = 0) -> [Float] {
+                           warmupEpochs: Int = 0, warmupStart: Float = 0, reachFinal: Bool = false) -> [Float] {
     precondition(epochs >= 0 && iterationsPerEpoch >= 0 && warmupEpochs >= 0 && warmupEpochs <= epochs,
                  "cosineSchedule: needs 0 ≤ warmupEpochs ≤ epochs and non-negative sizes")
     let warmupIterations = warmupEpochs * iterationsPerEpoch
     let total = epochs * iterationsPerEpoch
     let warmup = linspace(warmupStart, base, count: warmupIterations)
     let remaining = total - warmupIterations
+    let period = Double(reachFinal ? max(remaining - 1, 1) : remaining)
     let decay = (0..<remaining).map { i in
-        Float(Double(final) + 0.5 * (Double(base) - Double(final)) * (1 + cos(Double.pi * Double(i) / Double(remaining))))
+        Float(Double(final) + 0.5 * (Double(base) - Double(final)) * (1 + cos(Double.pi * Double(i) / period)))
     }
     let schedule = warmup + decay
     assert(schedule.count == total)

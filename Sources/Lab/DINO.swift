@@ -1,0 +1,263 @@
+// DINO's training loop (the official main_dino.py `train_one_epoch`), with the teacher built in
+// any of the ways the paper's §5.2 compares, and the diagnostics of its §5.3 logged as it runs.
+import Data
+import Foundation
+import NN
+import Tensor
+
+/// How the teacher's weights follow the student's (DINO §5.2, Fig. 6 right).
+public enum TeacherKind: String, Codable, CaseIterable, Sendable {
+    case momentum = "momentum"                       // θt ← λθt + (1 − λ)θs after each step: DINO
+    case studentCopy = "student-copy"                // θt = θs at every forward
+    case previousIteration = "previous-iteration"    // θt = θs of the step before
+    case previousEpoch = "previous-epoch"            // θt = θs at the end of the previous epoch
+    case fixedRandom = "fixed-random"                // θt = θs at initialization, forever
+}
+
+/// Every knob of a DINO run; the official defaults (main_dino.py, ViT-S/16, and the paper)
+/// beside each.
+public struct DINORecipe: Codable, Hashable, Sendable {
+    public var backbone: ViTConfig                     // paper ViT-S/16 at 224² (patch 16, width 384, depth 12, 6 heads)
+    public var head = DINOHeadConfig()                 // paper K 65 536, hidden 2048, bottleneck 256
+    public var globalCrops = 2                         // paper 2, 224² of scale (0.4, 1)
+    public var localCrops = 6                          // official 8 (the paper's Tab. 8 also 2, 6, 10), 96² of scale (0.05, 0.4)
+    public var localSize = 14                          // paper 96 = 0.43 of 224; must be a multiple of the patch size
+    public var globalScale: ClosedRange<Float> = 0.4...1    // paper (0.4, 1)
+    public var localScale: ClosedRange<Float> = 0.05...0.4  // paper (0.05, 0.4)
+    public var epochs: Int                             // paper 100–800; the teacher study 300
+    public var batchSize: Int                          // paper 1024 (16 GPUs × 64)
+    public var trainImages: Int? = nil                 // nil: all 60 000 (ImageNet: 1.28 M)
+    public var learningRate: Float = 5e-4              // peak = this × batch/256, paper 5e-4 × batch/256
+    public var minLearningRate: Float = 1e-6           // paper 1e-6
+    public var warmupEpochs = 10                       // paper 10
+    public var weightDecay: ClosedRange<Float> = 0.04...0.4  // paper cosine 0.04 → 0.4, weights only
+    public var teacherMomentum: Float = 0.996          // paper 0.996 → 1 on a cosine, per iteration
+    public var teacherTemperature: Float = 0.04        // paper 0.04 (official default) …
+    public var warmupTeacherTemperature: Float = 0.04  // … the paper's text: 0.04 → 0.07 over 30 epochs
+    public var warmupTeacherTemperatureEpochs = 0      // official default 0 (its help text says 30)
+    public var studentTemperature: Float = 0.1         // paper 0.1
+    public var centerMomentum: Float = 0.9             // paper 0.9
+    public var centering = true                        // the collapse study turns these off
+    public var clipGrad: Float = 3.0                   // paper 3.0, per parameter
+    public var freezeLastLayerEpochs = 1               // paper 1
+    public var dropPathRate: Float = 0.1               // paper 0.1, student only
+    public var teacher = TeacherKind.momentum
+
+    public init(backbone: ViTConfig, epochs: Int, batchSize: Int) {
+        (self.backbone, self.epochs, self.batchSize) = (backbone, epochs, batchSize)
+    }
+
+    public var crops: Int { globalCrops + localCrops }
+
+    /// What would make the run impossible or meaningless, with the fix in the message.
+    public func validate() throws {
+        func fail(_ s: String) -> TrainingError { TrainingError("DINO recipe: \(s)") }
+        guard (0...1).contains(teacherMomentum) else { throw fail("the teacher momentum must be in [0, 1], got \(teacherMomentum) (the paper's is 0.996)") }
+        guard (0...1).contains(centerMomentum) else { throw fail("the center momentum must be in [0, 1], got \(centerMomentum) (the paper's is 0.9)") }
+        for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)] where !(t > 0) {
+            throw fail("the \(name) temperature must be > 0, got \(t)")
+        }
+        let p = backbone.patchSize
+        guard backbone.imageSize % p == 0, localSize % p == 0, localSize > 0 else {
+            throw fail("crops of \(backbone.imageSize)² and \(localSize)² must be multiples of the patch size \(p); choose a local size in "
+                + "\(stride(from: p, through: backbone.imageSize, by: p).map(String.init).joined(separator: ", "))")
+        }
+        guard globalCrops >= 1, localCrops >= 0, globalCrops * crops - globalCrops > 0 else {
+            throw fail("\(globalCrops) global and \(localCrops) local crops give the loss no (teacher crop, other student crop) pair; "
+                + "use 2 global crops or add local crops")
+        }
+        guard epochs >= 1, batchSize >= 2 else { throw fail("needs at least 1 epoch and a batch of at least 2 (the center is a batch mean)") }
+        guard warmupEpochs <= epochs, warmupTeacherTemperatureEpochs <= epochs else {
+            throw fail("warmup epochs (\(warmupEpochs), teacher temperature \(warmupTeacherTemperatureEpochs)) exceed the \(epochs) epochs")
+        }
+        guard clipGrad >= 0, (0..<1).contains(dropPathRate) else { throw fail("clip_grad must be ≥ 0 and drop path in [0, 1)") }
+    }
+
+    /// The multi-crop augmentation these settings describe (Data's MultiCrop, scaled to 28²).
+    public var multiCrop: MultiCrop {
+        var m = MultiCrop()
+        (m.globalCrops, m.globalSize, m.globalScale) = (globalCrops, backbone.imageSize, globalScale)
+        (m.localCrops, m.localSize, m.localScale) = (localCrops, localSize, localScale)
+        return m
+    }
+}
+
+/// One training step's diagnostics (DINO Fig. 7 and the collapse signatures people check).
+public struct DINOStepRecord: Codable, Sendable {
+    public var step: Int
+    public var loss: Float               // H(Pt, Ps), averaged over crop pairs and images
+    public var teacherEntropy: Float     // h(Pt); ln K is a uniform teacher, 0 a one-hot one
+    public var kl: Float                 // KL(Pt‖Ps) = loss − h(Pt); 0 means the student copies a constant
+    public var centerNorm: Float         // ‖c‖
+    public var featureStd: Float         // mean over dimensions of the std over the batch of the student's
+                                         // L2-normalized features; 0 when collapsed, ~1/√D when spread
+}
+
+/// One epoch: the step diagnostics averaged, and the k-NN accuracy of the teacher's features.
+public struct DINOEpochRecord: Codable, Sendable {
+    public var epoch: Int
+    public var loss: Float, teacherEntropy: Float, kl: Float, centerNorm: Float, featureStd: Float
+    public var knn: [Int: Double]        // k → top-1 percent
+    public var seconds: Double           // training steps only
+    public var imagesPerSecond: Double
+}
+
+/// A student, its teacher, the loss with its center, and the loop that trains them.
+public final class DINOTrainer {
+    public let recipe: DINORecipe
+    public let student: DINONetwork
+    public let teacher: DINONetwork
+    public let loss: DINOLoss
+    let data: FashionMNIST
+    let train: ImageSet
+    public let stepsPerEpoch: Int
+    /// The schedules, indexed by global step (learning rate, weight decay, teacher momentum) or
+    /// by epoch (teacher temperature).
+    public let learningRates: [Float], weightDecays: [Float], momenta: [Float], teacherTemperatures: [Float]
+    let optimizer: AdamW
+    var rng: RNG
+    public private(set) var step = 0
+    /// The teacher's normalized features of the training and test sets at the last k-NN.
+    public private(set) var lastFeatures: (train: Tensor, test: Tensor)?
+
+    public init(recipe: DINORecipe, data: FashionMNIST, seed: UInt64) throws {
+        try recipe.validate()
+        self.recipe = recipe
+        self.data = data
+        train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
+        stepsPerEpoch = train.count / recipe.batchSize
+        guard stepsPerEpoch >= 1 else {
+            throw TrainingError("DINO recipe: a batch of \(recipe.batchSize) is larger than the \(train.count) training images")
+        }
+        rng = RNG(seed: seed)
+        var studentConfig = recipe.backbone
+        studentConfig.dropPathRate = recipe.dropPathRate
+        student = try DINONetwork(backbone: studentConfig, head: recipe.head, rng: &rng)
+        var teacherRNG = rng  // the teacher's own initialization is overwritten by the student's just below
+        teacher = try DINONetwork(backbone: recipe.backbone, head: recipe.head, rng: &teacherRNG)
+        // The teacher starts as a copy of the student (main_dino.py: load_state_dict), in its own
+        // storage: sharing it would make every teacher a student copy (dinov2#407).
+        for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s); t.requiresGrad = false }
+        for (t, s) in zip(teacher.namedBuffers(), student.namedBuffers()) { t.tensor.assign(s.tensor) }
+        teacher.setTraining(false)  // no drop path in the teacher
+        loss = try DINOLoss(outDim: recipe.head.outDim, globalCrops: recipe.globalCrops, studentTemperature: recipe.studentTemperature,
+                            centerMomentum: recipe.centerMomentum, centering: recipe.centering)
+        let e = recipe.epochs, n = stepsPerEpoch
+        learningRates = cosineSchedule(base: recipe.learningRate * Float(recipe.batchSize) / 256, final: recipe.minLearningRate,
+                                       epochs: e, iterationsPerEpoch: n, warmupEpochs: recipe.warmupEpochs)
+        weightDecays = cosineSchedule(base: recipe.weightDecay.lowerBound, final: recipe.weightDecay.upperBound, epochs: e, iterationsPerEpoch: n)
+        // The paper's text: λ reaches 1 at the last step (the official code stops a hair short).
+        momenta = cosineSchedule(base: recipe.teacherMomentum, final: 1, epochs: e, iterationsPerEpoch: n, reachFinal: true)
+        teacherTemperatures = linearWarmupSchedule(start: recipe.warmupTeacherTemperature, end: recipe.teacherTemperature,
+                                                   warmupSteps: recipe.warmupTeacherTemperatureEpochs, totalSteps: e)
+        // DINO's groups: biases and norms without decay; everything else (tokens too) decays.
+        optimizer = AdamW(ParameterGroup.weightDecaySplit(student.namedParameters()), learningRate: learningRates[0],
+                          weightDecay: weightDecays[0])
+    }
+
+    /// The crops of one batch, normalized: globals first, then locals.
+    func crops(_ indices: [Int]) -> [Tensor] {
+        recipe.multiCrop(train.images(indices), rng: &rng).map { data.normalize($0) }
+    }
+
+    /// One optimizer step on the batch `indices` of the training set in epoch `epoch` (0-based).
+    public func trainStep(_ indices: [Int], epoch: Int) throws -> DINOStepRecord {
+        try trainStep(crops: crops(indices), epoch: epoch)
+    }
+
+    /// One optimizer step on normalized crops (B, 1, size, size), the global ones first.
+    public func trainStep(crops views: [Tensor], epoch: Int) throws -> DINOStepRecord {
+        precondition((0..<recipe.epochs).contains(epoch), "DINO step: epoch \(epoch) is outside the recipe's 0..<\(recipe.epochs)")
+        let b = views[0].shape[0]
+        let teacherOutput = withNoGrad { teacher(Array(views.prefix(recipe.globalCrops))).outputs }  // (G·B, K)
+        let (studentOutput, studentFeatures) = student(views)                                     // (C·B, K), (C·B, D)
+        let (value, statistics) = loss(student: studentOutput, teacher: teacherOutput,
+                                       teacherTemperature: teacherTemperatures[epoch])
+        guard value.item.isFinite else {
+            throw TrainingError("DINO (\(recipe.teacher.rawValue) teacher): the loss is \(value.item) at epoch \(epoch + 1), step \(step + 1); "
+                + "lower the learning rate (now \(learningRates[step])) or raise the teacher temperature")
+        }
+        optimizer.zeroGrad()
+        value.backward()
+        clipGradientsPerParameter(optimizer.parameters, maxNorm: recipe.clipGrad)
+        // The student's last layer does not move during the first epoch(s) (main_dino.py
+        // cancel_gradients_last_layer): with no gradient AdamW skips it entirely.
+        if epoch < recipe.freezeLastLayerEpochs {
+            for p in student.head.lastLayer.parameters { p.grad = nil }
+        }
+        if recipe.teacher == .previousIteration { copyStudentIntoTeacher() }  // θt = θs before this step's update
+        optimizer.learningRate = learningRates[step]
+        optimizer.weightDecay = weightDecays[step]
+        optimizer.step()
+        switch recipe.teacher {
+        case .momentum:
+            let m = momenta[step]
+            for (t, s) in zip(teacher.parameters, student.parameters) { t.interpolate(towards: s, keeping: m) }
+        case .studentCopy: copyStudentIntoTeacher()
+        case .previousIteration, .previousEpoch, .fixedRandom: break
+        }
+        loss.updateCenter(teacher: teacherOutput)
+        step += 1
+        let std = withNoGrad { featureSpread(studentFeatures.slice(axis: 0, 0..<recipe.globalCrops * b)) }
+        return DINOStepRecord(step: step, loss: statistics.crossEntropy, teacherEntropy: statistics.teacherEntropy, kl: statistics.kl,
+                              centerNorm: loss.centerNorm, featureStd: std)
+    }
+
+    func copyStudentIntoTeacher() {
+        for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s) }
+    }
+
+    /// Trains every epoch; after each, k-NN of the teacher's backbone on the test set with the
+    /// training set as memory bank (when `knnEvery` divides the epoch, and always at the end).
+    public func train(label: String, ks: [Int] = [20, 200], knnEvery: Int = 1,
+                      onStep: (DINOStepRecord) throws -> Void = { _ in },
+                      onEpoch: (DINOEpochRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
+        let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch)
+        var history: [DINOEpochRecord] = []
+        let bank = ks.isEmpty ? nil : data.train
+        for epoch in 0..<recipe.epochs {
+            student.setTraining(true)
+            let start = Date()
+            var sums = [Float](repeating: 0, count: 5)
+            for batch in epochBatches(count: train.count, batchSize: recipe.batchSize, rng: &rng).prefix(stepsPerEpoch) {
+                let record = try trainStep(batch, epoch: epoch)
+                for (i, v) in [record.loss, record.teacherEntropy, record.kl, record.centerNorm, record.featureStd].enumerated() { sums[i] += v }
+                try onStep(record)
+                progress.step(epoch: epoch + 1, epochs: recipe.epochs, loss: record.loss, images: batch.count)
+            }
+            if recipe.teacher == .previousEpoch { copyStudentIntoTeacher() }
+            let seconds = Date().timeIntervalSince(start)
+            var knn: [Int: Double] = [:]
+            if let bank, (epoch + 1) % knnEvery == 0 || epoch + 1 == recipe.epochs {
+                let features = (train: normalizedFeatures(teacher.backbone, of: bank, data: data),
+                                test: normalizedFeatures(teacher.backbone, of: data.test, data: data))
+                knn = weightedKNN(train: features.train, trainLabels: bank.labels, test: features.test, testLabels: data.test.labels, ks: ks)
+                lastFeatures = features
+            }
+            let mean = sums.map { $0 / Float(stepsPerEpoch) }
+            let record = DINOEpochRecord(epoch: epoch + 1, loss: mean[0], teacherEntropy: mean[1], kl: mean[2], centerNorm: mean[3],
+                                         featureStd: mean[4], knn: knn, seconds: seconds,
+                                         imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
+            let knnText = ks.compactMap { k in knn[k].map { "k-NN\(k) \(String(format: "%.2f", $0))%" } }.joined(separator: "  ")
+            progress.epoch("epoch \(epoch + 1)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
+            history.append(record)
+            try onEpoch(record)
+        }
+        return history
+    }
+}
+
+/// Mean over dimensions of the standard deviation over the batch of the L2-normalized rows of
+/// `features` (B, D): 0 when every row is the same vector (collapse), about 1/√D when they spread.
+public func featureSpread(_ features: Tensor) -> Float {
+    let x = l2Normalize(features)
+    let (b, d) = (x.shape[0], x.shape[1])
+    var total: Double = 0
+    for j in 0..<d {
+        var s: Double = 0, s2: Double = 0
+        for i in 0..<b { let v = Double(x.data[i * d + j]); s += v; s2 += v * v }
+        let mean = s / Double(b)
+        total += max(s2 / Double(b) - mean * mean, 0).squareRoot()
+    }
+    return Float(total / Double(d))
+}

@@ -1,0 +1,111 @@
+// collapse — Why does DINO need both centering and sharpening? DINO §5.3 (Fig. 7) splits the
+// loss as H(Pt, Ps) = h(Pt) + KL(Pt‖Ps): with one operation missing, KL goes to 0 (the student
+// copies a constant teacher) — towards a uniform teacher, h → ln K, with centering only, and
+// towards a one-hot teacher, h → 0, with sharpening only. With both, KL stays above 0.
+//
+// Writes figures/data/collapse.tsv (every step of the three runs) and collapse.json;
+// figures/collapse.gp draws them.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+/// The three runs of Fig. 7: what each does to the teacher's output.
+enum Variant: String, CaseIterable, Codable {
+    case centeringOnly = "centering-only"      // τt = τs: no sharpening
+    case sharpeningOnly = "sharpening-only"    // c = 0: no centering
+    case both = "both"                         // DINO
+
+    func apply(to recipe: inout DINORecipe) {
+        switch self {
+        case .centeringOnly:
+            (recipe.warmupTeacherTemperature, recipe.teacherTemperature) = (recipe.studentTemperature, recipe.studentTemperature)
+        case .sharpeningOnly: recipe.centering = false
+        case .both: break
+        }
+    }
+}
+
+/// Every knob: the ema-teacher recipe with the momentum teacher, the paper's values beside each
+/// field of DINORecipe (Lab/DINO.swift). The teacher temperature stays at 0.04 (no warmup):
+/// Fig. 7's point is what each operation does alone.
+struct Config: Codable {
+    var recipe: DINORecipe
+    var variants = Variant.allCases
+    var ks = [20]
+
+    static func preset(_ scale: Scale) -> Config {
+        var r: DINORecipe
+        switch scale {
+        case .quick:
+            r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: 2, batchSize: 64)
+            r.head = DINOHeadConfig(outDim: 256, hiddenDim: 64, bottleneckDim: 32)
+            (r.trainImages, r.localCrops, r.warmupEpochs) = (1024, 2, 1)
+        case .default, .full:
+            r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0),
+                           epochs: scale == .full ? 20 : 4, batchSize: 256)
+            r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
+            r.trainImages = scale == .full ? nil : 20_000
+            (r.localCrops, r.localSize, r.learningRate, r.warmupEpochs) = (4, 14, 1e-3, 1)
+        }
+        (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
+        return Config(recipe: r)
+    }
+}
+
+@main
+struct Collapse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7).")
+
+    @OptionGroup var options: ExperimentOptions
+
+    @Option(help: "Override the scale's epoch count.")
+    var epochs: Int?
+
+    mutating func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        var config = Config.preset(options.scale)
+        if let epochs { config.recipe.epochs = epochs; config.recipe.warmupEpochs = min(config.recipe.warmupEpochs, epochs) }
+        try config.recipe.validate()
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        let lnK = Foundation.log(Double(config.recipe.head.outDim))
+        let comments = ["DINO's collapse study (§5.3, Fig. 7): the teacher entropy h(Pt) and KL(Pt‖Ps) per training step",
+                        "ln K = \(lnK) (K = \(config.recipe.head.outDim)); scale \(options.scale.rawValue), seed \(options.seed)",
+                        "recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
+                        "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
+        var table = Table([.init("variant"), .init("step"), .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"),
+                           .init("center_norm"), .init("feature_std"), .init("ln_k", "nats")])
+        let tsv = options.outputURL.appendingPathComponent("collapse.tsv")
+        var results: [String: Any] = ["ln_k": lnK]
+        for variant in config.variants {
+            var recipe = config.recipe
+            variant.apply(to: &recipe)
+            let trainer = try DINOTrainer(recipe: recipe, data: data, seed: options.seed ^ fnv1a("collapse"))
+            var last: [DINOStepRecord] = []
+            let history = try trainer.train(label: variant.rawValue, ks: config.ks, knnEvery: recipe.epochs, onStep: { r in
+                table.append([variant.rawValue, r.step, r.loss, r.teacherEntropy, r.kl, r.centerNorm, r.featureStd, lnK])
+                last = Array((last + [r]).suffix(trainer.stepsPerEpoch))
+            }, onEpoch: { _ in try Results.writeTSV(table, comments: comments, to: tsv) })
+            // The state at the end: the last epoch's steps averaged.
+            func mean(_ f: (DINOStepRecord) -> Float) -> Double { last.reduce(0) { $0 + Double(f($1)) } / Double(last.count) }
+            let final: [String: Any] = ["teacher_entropy": mean(\.teacherEntropy), "kl": mean(\.kl), "loss": mean(\.loss),
+                                        "feature_std": mean(\.featureStd), "knn20": history.last!.knn[20] ?? NSNull(),
+                                        "teacher_temperature": recipe.teacherTemperature, "centering": recipe.centering]
+            results[variant.rawValue] = final
+            print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
+                         mean(\.teacherEntropy), lnK, mean(\.kl), history.last!.knn[20] ?? .nan))
+            fflush(nil)
+        }
+        try Results.writeJSON(Results.summary(experiment: "collapse", scale: options.scale, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results),
+                              to: options.outputURL.appendingPathComponent("collapse.json"))
+    }
+}

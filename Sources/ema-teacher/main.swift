@@ -1,0 +1,164 @@
+// ema-teacher — Which teacher lets a student learn without labels? DINO §5.2 (Fig. 6 right)
+// builds the teacher from the student in four ways and reports ImageNet k-NN after 300 epochs:
+// momentum (EMA) 72.8, previous epoch 66.6, previous iteration 0.1, student copy 0.1. We add a
+// teacher frozen at its random initialization, and report each over 3 seeds.
+//
+// Writes figures/data/ema-teacher-{runs,curves,final}.tsv and ema-teacher.json;
+// figures/ema-teacher.gp draws them.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+/// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO.swift).
+struct Config: Codable {
+    var recipe: DINORecipe
+    var teachers = TeacherKind.allCases
+    var seeds = 3                   // paper: one run per teacher
+    var ks = [20, 200]              // paper 20 (official eval_knn.py default); 200 as some reimplementations
+    var probe = LinearProbeRecipe()
+    /// The paper's k-NN after 300 epochs on ImageNet (DINO §5.2, Fig. 6 right); nil: not in it.
+    static let paper: [TeacherKind: Double] = [.momentum: 72.8, .previousEpoch: 66.6, .previousIteration: 0.1, .studentCopy: 0.1]
+
+    static func preset(_ scale: Scale) -> Config {
+        switch scale {
+        case .quick:
+            var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: 2, batchSize: 64)
+            r.head = DINOHeadConfig(outDim: 256, hiddenDim: 64, bottleneckDim: 32)
+            (r.trainImages, r.localCrops, r.warmupEpochs) = (1024, 2, 1)
+            var c = Config(recipe: r)
+            c.seeds = 1
+            c.probe.epochs = 2
+            return c
+        case .default, .full:
+            // Scaled to fit 15 runs (5 teachers × 3 seeds) in about ten minutes; the paper's
+            // values beside each field of DINORecipe.
+            var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0),
+                               epochs: scale == .full ? 30 : 5, batchSize: 256)
+            r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
+            r.trainImages = scale == .full ? nil : 20_000
+            r.localCrops = 4
+            r.localSize = 14
+            r.learningRate = 1e-3
+            r.warmupEpochs = 1
+            (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.07, scale == .full ? 3 : 1)
+            return Config(recipe: r)
+        }
+    }
+}
+
+@main
+struct EMATeacher: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ema-teacher",
+        abstract: "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2).")
+
+    @OptionGroup var options: ExperimentOptions
+
+    @Option(help: "Teachers to train, comma-separated: \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var teachers: String?
+
+    @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
+    var seeds: Int?
+
+    @Option(help: "Override the scale's epoch count.")
+    var epochs: Int?
+
+    @Option(help: "Teacher momentum at the first step (the paper's 0.996); it rises to 1 on a cosine.")
+    var momentum: Float?
+
+    mutating func validate() throws {
+        if let teachers {
+            let names = teachers.split(separator: ",").map(String.init)
+            if let bad = names.first(where: { TeacherKind(rawValue: $0) == nil }) {
+                throw ValidationError("unknown teacher '\(bad)'; choose from \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let momentum, !(0...1).contains(momentum) {
+            throw ValidationError("--momentum must be in [0, 1], got \(momentum) (the paper's is 0.996)")
+        }
+    }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        var config = Config.preset(options.scale)
+        if let teachers { config.teachers = teachers.split(separator: ",").map { TeacherKind(rawValue: String($0))! } }
+        if let seeds { config.seeds = seeds }
+        if let epochs { config.recipe.epochs = epochs; config.recipe.warmupEpochs = min(config.recipe.warmupEpochs, epochs)
+                        config.recipe.warmupTeacherTemperatureEpochs = min(config.recipe.warmupTeacherTemperatureEpochs, epochs) }
+        if let momentum { config.recipe.teacherMomentum = momentum }
+        try config.recipe.validate()
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+
+        let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
+                                   test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
+        print("raw pixels: " + config.ks.map { "k-NN\($0) \(String(format: "%.2f", pixelKNN[$0]!))%" }.joined(separator: "  "))
+        fflush(nil)
+
+        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
+        let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 60 000-image bank, 10 000 test images",
+                        "scale \(options.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", provenance]
+        var runs = Table([.init("teacher"), .init("seed"), .init("epoch"), .init("knn20", "%"), .init("knn200", "%"), .init("loss", "nats"),
+                          .init("teacher_entropy", "nats"), .init("kl", "nats"), .init("center_norm"), .init("feature_std"), .init("seconds", "s")])
+        var finals: [TeacherKind: [(knn: [Int: Double], probe: Double)]] = [:]
+        var curves: [TeacherKind: [[Double]]] = [:]  // per seed, k-NN20 per epoch
+        for kind in config.teachers {
+            for s in 0..<config.seeds {
+                let seed = options.seed + UInt64(s)
+                var recipe = config.recipe
+                recipe.teacher = kind
+                let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))
+                let history = try trainer.train(label: "\(kind.rawValue) seed \(seed)", ks: config.ks, onEpoch: { r in
+                    runs.append([kind.rawValue, seed, r.epoch, r.knn[20] ?? Double.nan, r.knn[200] ?? Double.nan, r.loss, r.teacherEntropy,
+                                 r.kl, r.centerNorm, r.featureStd, r.seconds])
+                    try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("ema-teacher-runs.tsv"))
+                })
+                var probeRNG = RNG(seed: seed ^ fnv1a("probe"))
+                let (trainFeatures, testFeatures) = trainer.lastFeatures!
+                let probe = linearProbe(train: trainFeatures, trainLabels: data.train.labels, test: testFeatures, testLabels: data.test.labels,
+                                        recipe: config.probe, rng: &probeRNG)
+                let final = history.last!.knn[20] ?? Double.nan
+                print("\(kind.rawValue) seed \(seed): k-NN20 \(String(format: "%.2f", final))%, linear probe \(String(format: "%.2f", probe))%")
+                fflush(nil)
+                finals[kind, default: []].append((history.last!.knn, probe))
+                curves[kind, default: []].append(history.map { $0.knn[20] ?? Double.nan })
+            }
+        }
+
+        // Mean and std over seeds: per epoch (the curves) and at the end.
+        var curveTable = Table([.init("epoch")] + config.teachers.flatMap { [.init("\($0.rawValue)_mean", "%"), .init("\($0.rawValue)_std", "%")] }
+                               + [.init("raw_pixels", "%")])
+        for e in 0..<config.recipe.epochs {
+            curveTable.append([e + 1] + config.teachers.flatMap { kind -> [Any] in
+                let (m, s) = meanAndStd(curves[kind]!.map { $0[e] }); return [m, s]
+            } + [pixelKNN[20] ?? Double.nan])
+        }
+        try Results.writeTSV(curveTable, comments: comments + ["k-NN20 per epoch, mean and std over \(config.seeds) seeds"],
+                             to: options.outputURL.appendingPathComponent("ema-teacher-curves.tsv"))
+        var finalTable = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
+                                .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)")])
+        var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
+        for (i, kind) in config.teachers.enumerated() {
+            let runs = finals[kind]!
+            let k20 = meanAndStd(runs.map { $0.knn[20]! }), k200 = meanAndStd(runs.map { $0.knn[200]! }), probe = meanAndStd(runs.map(\.probe))
+            finalTable.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind] ?? Double.nan])
+            results[kind.rawValue] = ["knn20": runs.map { $0.knn[20]! }, "knn200": runs.map { $0.knn[200]! }, "probe": runs.map(\.probe),
+                                      "knn20_mean": k20.mean, "knn20_std": k20.std, "knn200_mean": k200.mean, "knn200_std": k200.std,
+                                      "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] ?? NSNull(),
+                                      "knn20_per_epoch": curves[kind]!]
+            print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
+                         k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
+        }
+        try Results.writeTSV(finalTable, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
+                                                               + Results.jsonText(Results.jsonObject(config.probe))],
+                             to: options.outputURL.appendingPathComponent("ema-teacher-final.tsv"))
+        try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results),
+                              to: options.outputURL.appendingPathComponent("ema-teacher.json"))
+    }
+}
