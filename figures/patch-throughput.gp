@@ -31,7 +31,7 @@ do for [fmt in formats] {
     set xtics autofreq
     set key bottom right
     set offsets graph 0.1, graph 0.1, graph 0.15, graph 0.15
-    plot small using 3:6 with linespoints lt 3 title "same training budget", \
+    plot small using 3:6 with linespoints lt 3 title "3 epochs on 15 000 images each", \
          small using 3:6:(sprintf("patch %d", $1)) with labels offset char 0, char 1 notitle
     unset offsets
     unset multiplot
