@@ -11,7 +11,7 @@ SHELL := /bin/bash
 PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
-EXPERIMENTS := supervised patch-throughput
+EXPERIMENTS := supervised patch-throughput collapse
 FIGURE_SCRIPTS := $(filter-out style.gp,$(notdir $(wildcard figures/*.gp)))
 SWIFT_BUILD_FLAGS := -c release
 

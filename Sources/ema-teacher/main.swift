@@ -69,6 +69,18 @@ struct EMATeacher: ParsableCommand {
     @Option(help: "Teacher momentum at the first step (the paper's 0.996); it rises to 1 on a cosine.")
     var momentum: Float?
 
+    @Option(help: "Teacher temperature after its warmup (the paper's 0.04 → 0.07); lower it if the teacher entropy stays near ln K.")
+    var teacherTemperature: Float?
+
+    @Option(help: "Peak learning rate per 256 images (the paper's 5e-4).")
+    var learningRate: Float?
+
+    @Option(help: "Images per batch.")
+    var batchSize: Int?
+
+    @Option(help: "Training images per epoch: the first N of the 60 000 (the k-NN bank is always all 60 000).")
+    var trainImages: Int?
+
     mutating func validate() throws {
         if let teachers {
             let names = teachers.split(separator: ",").map(String.init)
@@ -91,6 +103,10 @@ struct EMATeacher: ParsableCommand {
         if let epochs { config.recipe.epochs = epochs; config.recipe.warmupEpochs = min(config.recipe.warmupEpochs, epochs)
                         config.recipe.warmupTeacherTemperatureEpochs = min(config.recipe.warmupTeacherTemperatureEpochs, epochs) }
         if let momentum { config.recipe.teacherMomentum = momentum }
+        if let teacherTemperature { config.recipe.teacherTemperature = teacherTemperature }
+        if let learningRate { config.recipe.learningRate = learningRate }
+        if let batchSize { config.recipe.batchSize = batchSize }
+        if let trainImages { config.recipe.trainImages = trainImages }
         try config.recipe.validate()
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")

@@ -1,0 +1,46 @@
+// DINO's claims at a small scale, with a fixed seed: each test fails if the mechanism it names
+// does not act as the paper says. The runs are short (a few hundred steps of a tiny ViT), so the
+// bars are the claims' directions, not the paper's numbers.
+import Foundation
+import Testing
+import Data
+import Lab
+import NN
+import Tensor
+
+/// The last epoch's step diagnostics averaged, for one recipe.
+func finalDiagnostics(_ recipe: DINORecipe, seed: UInt64 = 7) throws -> (entropy: Float, kl: Float) {
+    let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: seed)
+    var last: [DINOStepRecord] = []
+    _ = try trainer.train(label: "claim", ks: [], onStep: { last.append($0) })
+    let tail = last.suffix(trainer.stepsPerEpoch)
+    return (tail.map(\.teacherEntropy).reduce(0, +) / Float(tail.count), tail.map(\.kl).reduce(0, +) / Float(tail.count))
+}
+
+/// A tiny DINO: patch 7, width 32, depth 2, K = 256, 4 epochs of 32 steps of 64 images.
+func claimRecipe() -> DINORecipe {
+    var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: 4, batchSize: 64)
+    r.head = DINOHeadConfig(outDim: 256, hiddenDim: 64, bottleneckDim: 32)
+    (r.trainImages, r.localCrops, r.warmupEpochs, r.learningRate) = (2048, 2, 1, 1e-3)
+    (r.warmupTeacherTemperature, r.teacherTemperature) = (0.04, 0.04)
+    return r
+}
+
+@Suite("DINO claims", .serialized) struct DINOClaimTests {
+    /// DINO §5.3, Fig. 7: with one operation missing the teacher degenerates — centering alone
+    /// makes it uniform (h → ln K), sharpening alone one-hot (h → 0) — and the student follows
+    /// (KL falls); with both, KL stays above either.
+    @Test(.enabled(if: dataset != nil))
+    func centeringAndSharpeningBalanceEachOther() throws {
+        let lnK = Float(Foundation.log(256.0))
+        var centeringOnly = claimRecipe()
+        (centeringOnly.warmupTeacherTemperature, centeringOnly.teacherTemperature) = (0.1, 0.1)  // τt = τs: no sharpening
+        var sharpeningOnly = claimRecipe()
+        sharpeningOnly.centering = false
+        let c = try finalDiagnostics(centeringOnly), s = try finalDiagnostics(sharpeningOnly), both = try finalDiagnostics(claimRecipe())
+        #expect(c.entropy > 0.9 * lnK, "centering only: h(Pt) \(c.entropy), ln K \(lnK)")
+        #expect(s.entropy < 0.15 * lnK, "sharpening only: h(Pt) \(s.entropy)")
+        #expect(both.entropy > s.entropy + 1 && both.entropy < c.entropy, "both: h(Pt) \(both.entropy)")
+        #expect(both.kl > c.kl && both.kl > s.kl && both.kl > 0.1, "KL: both \(both.kl), centering \(c.kl), sharpening \(s.kl)")
+    }
+}
