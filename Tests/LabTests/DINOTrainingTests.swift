@@ -110,6 +110,22 @@ func values(_ ts: [Tensor]) -> [[Float]] { ts.map(\.scalars) }
         #expect(message { ($0.globalCrops, $0.localCrops) = (1, 0) }.contains("no (teacher crop, other student crop) pair"))
     }
 
+    /// A non-finite loss stops training with the step and the value, before any update.
+    @Test(.enabled(if: dataset != nil))
+    func aNaNLossStopsWithTheStepAndTheValue() throws {
+        let trainer = try DINOTrainer(recipe: tinyRecipe(), data: dataset!, seed: 8)
+        trainer.student.head.mlp[0].weight.data[0] = .nan
+        let teacherBefore = values(trainer.teacher.parameters)
+        do {
+            _ = try trainer.trainStep(Array(0..<16), epoch: 0)
+            Issue.record("a NaN loss did not stop training")
+        } catch {
+            #expect("\(error)".contains("the loss is nan at epoch 1, step 1"), "\(error)")
+        }
+        #expect(values(trainer.teacher.parameters) == teacherBefore)
+        #expect(trainer.step == 0)
+    }
+
     /// eval_knn.py's rule on raw pixels: the issue quotes 84.6 % for k = 20 with the 60 000-image
     /// bank. This checks the whole k-NN (similarities, top-k, exp(s/T) votes) against that number.
     @Test(.enabled(if: dataset != nil))
