@@ -81,6 +81,12 @@ struct EMATeacher: ParsableCommand {
     @Option(help: "Training images per epoch: the first N of the 60 000 (the k-NN bank is always all 60 000).")
     var trainImages: Int?
 
+    @Option(help: "Local crops per image (the official 8; the paper's Tab. 8 also 2, 6, 10).")
+    var localCrops: Int?
+
+    @Option(help: "Area range of the local crops, as 'low,high' (the paper's 0.05,0.4; global crops take 'high' to 1).")
+    var localScale: String?
+
     mutating func validate() throws {
         if let teachers {
             let names = teachers.split(separator: ",").map(String.init)
@@ -90,6 +96,12 @@ struct EMATeacher: ParsableCommand {
         }
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let localScale {
+            let v = localScale.split(separator: ",").compactMap { Float($0) }
+            guard v.count == 2, 0 < v[0], v[0] < v[1], v[1] < 1 else {
+                throw ValidationError("--local-scale takes 'low,high' with 0 < low < high < 1, got '\(localScale)'")
+            }
+        }
         if let momentum, !(0...1).contains(momentum) {
             throw ValidationError("--momentum must be in [0, 1], got \(momentum) (the paper's is 0.996)")
         }
@@ -107,6 +119,11 @@ struct EMATeacher: ParsableCommand {
         if let learningRate { config.recipe.learningRate = learningRate }
         if let batchSize { config.recipe.batchSize = batchSize }
         if let trainImages { config.recipe.trainImages = trainImages }
+        if let localCrops { config.recipe.localCrops = localCrops }
+        if let localScale {
+            let v = localScale.split(separator: ",").map { Float($0)! }
+            (config.recipe.localScale, config.recipe.globalScale) = (v[0]...v[1], v[1]...1)
+        }
         try config.recipe.validate()
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
