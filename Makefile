@@ -12,7 +12,8 @@ PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
 EXPERIMENTS := supervised patch-throughput collapse
-FIGURE_SCRIPTS := $(filter-out style.gp,$(notdir $(wildcard figures/*.gp)))
+# One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
+FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release
 
 # Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (Zen 4/5) and falls back to its
