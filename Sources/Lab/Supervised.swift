@@ -53,12 +53,17 @@ public func augmentedBatch(_ indices: [Int], from set: ImageSet, data: FashionMN
     return x
 }
 
-/// Trains `model` with AdamW, a cosine learning rate after a linear warmup, and label-smoothed
-/// cross-entropy; measures test accuracy after every epoch. Stops with an error on a non-finite
-/// loss (as DINO's and DeiT's loops do).
+/// The loss of one training step: augmented, normalized images and their labels → a scalar.
+public typealias Objective = (_ images: Tensor, _ labels: [Int]) -> Tensor
+
+/// Trains `model` with AdamW, a cosine learning rate after a linear warmup, and `objective` —
+/// by default label-smoothed cross-entropy on the model's logits; DeiT's distillation passes its
+/// own — and measures the (class-head) test accuracy after every epoch. Stops with an error on a
+/// non-finite loss (as DINO's and DeiT's loops do).
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
-                            label: String, rng: inout RNG,
+                            label: String, rng: inout RNG, objective: Objective? = nil,
                             onEpoch: (EpochRecord) throws -> Void = { _ in }) throws -> [EpochRecord] {
+    let objective = objective ?? { x, y in crossEntropy(model.logits(x), labels: y, labelSmoothing: recipe.labelSmoothing) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
@@ -75,7 +80,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         var lossSum: Double = 0
         for (step, batch) in epochBatches(count: train.count, batchSize: recipe.batchSize, rng: &rng).prefix(stepsPerEpoch).enumerated() {
             let x = augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
-            let loss = crossEntropy(model.logits(x), labels: train.labels(batch), labelSmoothing: recipe.labelSmoothing)
+            let loss = objective(x, train.labels(batch))
             guard loss.item.isFinite else {
                 throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(step + 1); lower the learning rate (now \(schedule[iteration]))")
             }

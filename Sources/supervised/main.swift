@@ -59,10 +59,10 @@ struct Supervised: ParsableCommand {
                             "architecture \(Results.jsonText(architecture))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
                             "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
             let tsv = options.outputURL.appendingPathComponent("supervised-\(name).tsv")
-            let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng) { record in
+            let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng, onEpoch: { record in
                 table.append([record.epoch, record.trainLoss, record.testAccuracy, record.seconds, record.imagesPerSecond])
                 try Results.writeTSV(table, comments: comments, to: tsv)  // rewritten each epoch: a crash loses nothing finished
-            }
+            })
             let total = history.reduce(0) { $0 + $1.seconds }
             try Results.writeTSV(table, comments: comments + ["training time \(String(format: "%.0f", total)) s"], to: tsv)
             print("\(name): test accuracy \(String(format: "%.2f", history.last!.testAccuracy))% after \(history.count) epochs, \(Progress.clock(total)) of training")
