@@ -49,6 +49,13 @@ public struct DINORecipe: Codable, Hashable, Sendable {
 
     public var crops: Int { globalCrops + localCrops }
 
+    /// Sets the epoch count, shortening the warmups to fit inside it.
+    public mutating func setEpochs(_ count: Int) {
+        epochs = count
+        warmupEpochs = min(warmupEpochs, count)
+        warmupTeacherTemperatureEpochs = min(warmupTeacherTemperatureEpochs, count)
+    }
+
     /// What would make the run impossible or meaningless, with the fix in the message.
     public func validate() throws {
         func fail(_ s: String) -> TrainingError { TrainingError("DINO recipe: \(s)") }

@@ -38,6 +38,7 @@ public func weightedKNN(train: Tensor, trainLabels: [Int], test: Tensor, testLab
     precondition(ks.allSatisfy { $0 > 0 } && kMax <= train.shape[0], "weightedKNN: 0 < k ≤ the bank's size")
     let (n, nTest) = (train.shape[0], test.shape[0])
     var correct = [Int: Int](uniqueKeysWithValues: ks.map { ($0, 0) })
+    let order = ks.enumerated().sorted { $0.element < $1.element }  // the ks, smallest first, with their positions
     let chunk = 500  // test rows per similarity block: 500 × 60 000 floats = 120 MB
     for start in stride(from: 0, to: nTest, by: chunk) {
         let rows = min(chunk, nTest - start)
@@ -55,7 +56,6 @@ public func weightedKNN(train: Tensor, trainLabels: [Int], test: Tensor, testLab
                     var votes = [Float](repeating: 0, count: classes)
                     var result = [Int](repeating: 0, count: ks.count)
                     var next = 0
-                    let order = ks.enumerated().sorted { $0.element < $1.element }
                     for (rank, (value, index)) in top.enumerated() {
                         votes[trainLabels[index]] += Foundation.exp(value / temperature)
                         while next < order.count && order[next].element == rank + 1 {

@@ -72,7 +72,7 @@ struct Collapse: ParsableCommand {
     mutating func run() throws {
         BLAS.useFastKernels()
         var config = Config.preset(options.scale)
-        if let epochs { config.recipe.epochs = epochs; config.recipe.warmupEpochs = min(config.recipe.warmupEpochs, epochs) }
+        if let epochs { config.recipe.setEpochs(epochs) }
         try config.recipe.validate()
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")

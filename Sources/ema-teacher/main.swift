@@ -120,8 +120,7 @@ struct EMATeacher: ParsableCommand {
         var config = Config.preset(options.scale)
         if let teachers { config.teachers = teachers.split(separator: ",").map { TeacherKind(rawValue: String($0))! } }
         if let seeds { config.seeds = seeds }
-        if let epochs { config.recipe.epochs = epochs; config.recipe.warmupEpochs = min(config.recipe.warmupEpochs, epochs)
-                        config.recipe.warmupTeacherTemperatureEpochs = min(config.recipe.warmupTeacherTemperatureEpochs, epochs) }
+        if let epochs { config.recipe.setEpochs(epochs) }
         if let momentum { config.recipe.teacherMomentum = momentum }
         if let teacherTemperature { config.recipe.teacherTemperature = teacherTemperature }
         if let learningRate { config.recipe.learningRate = learningRate }
