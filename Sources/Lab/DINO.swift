@@ -74,6 +74,9 @@ public struct DINORecipe: Codable, Hashable, Sendable {
                 + "use 2 global crops or add local crops")
         }
         guard epochs >= 1, batchSize >= 2 else { throw fail("needs at least 1 epoch and a batch of at least 2 (the center is a batch mean)") }
+        guard warmupEpochs >= 0, warmupTeacherTemperatureEpochs >= 0, freezeLastLayerEpochs >= 0 else {
+            throw fail("warmup and freeze epochs must be ≥ 0")
+        }
         guard warmupEpochs <= epochs, warmupTeacherTemperatureEpochs <= epochs else {
             throw fail("warmup epochs (\(warmupEpochs), teacher temperature \(warmupTeacherTemperatureEpochs)) exceed the \(epochs) epochs")
         }

@@ -50,7 +50,7 @@ public enum Teachers {
         let key: [AnyHashableCodable] = name == "convnet"
             ? [AnyHashableCodable(convNet(scale).config), AnyHashableCodable(convNet(scale).recipe)]
             : [AnyHashableCodable(vit(scale).config), AnyHashableCodable(vit(scale).recipe)]
-        return TeacherCache(root: cache).url(name: name, scale: scale, seed: seed, recipe: key)
+        return ModelCache(root: cache).url(name: name, scale: scale, seed: seed, recipe: key)
     }
 
     /// Loads the ConvNet teacher for (scale, seed) from the cache, or trains and caches it.
@@ -58,7 +58,7 @@ public enum Teachers {
         let (config, recipe) = convNet(scale)
         var rng = rng("convnet", seed: seed)
         let model = ConvNet(config, rng: &rng)
-        try TeacherCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache)) {
+        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache)) {
             _ = try trainClassifier(model, recipe: recipe, data: data, label: "convnet teacher", rng: &rng)
         }
         return model
@@ -69,7 +69,7 @@ public enum Teachers {
         let (config, recipe) = vit(scale)
         var rng = rng("vit", seed: seed)
         let model = try VisionTransformer(config, rng: &rng)
-        try TeacherCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache)) {
+        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache)) {
             _ = try trainClassifier(model, recipe: recipe, data: data, label: "vit teacher", rng: &rng)
         }
         return model
@@ -86,46 +86,4 @@ public struct AnyHashableCodable: Encodable {
     let encodeValue: (Encoder) throws -> Void
     public init<T: Encodable>(_ value: T) { encodeValue = value.encode }
     public func encode(to encoder: Encoder) throws { try encodeValue(encoder) }
-}
-
-/// Checkpoints of trained teachers in `<cache>/teachers/`, keyed by name, scale, seed and a hash
-/// of the architecture and recipe, so changing a hyperparameter never reuses a stale model.
-public struct TeacherCache {
-    public let directory: URL
-
-    public init(root: URL) { directory = root.appendingPathComponent("teachers", isDirectory: true) }
-
-    public func url(name: String, scale: Scale, seed: UInt64, recipe: some Encodable) -> URL {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let fingerprint = fnv1a(String(decoding: try! encoder.encode(recipe), as: UTF8.self))
-        return directory.appendingPathComponent("\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors")
-    }
-
-    /// Loads `model` from `file` if a readable checkpoint is there; otherwise runs `train` (saying
-    /// why) and stores the result there. Returns whether it trained.
-    @discardableResult
-    public func loadOrTrain(_ model: any Module, at file: URL, train: () throws -> Void) throws -> Bool {
-        let name = file.lastPathComponent
-        if FileManager.default.fileExists(atPath: file.path) {
-            do {
-                try model.load(from: file)
-                print("teacher cache: loaded \(file.path)")
-                return false
-            } catch {
-                print("teacher cache: \(name) is unreadable (\(error)); retraining it")
-            }
-        } else {
-            print("teacher cache: no \(name) in \(directory.path); training it")
-        }
-        try train()
-        try store(model, at: file)
-        return true
-    }
-
-    /// Saves a trained model under its cache key (atomically).
-    public func store(_ model: any Module, at file: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try model.save(to: file)
-    }
 }

@@ -69,7 +69,7 @@ struct Supervised: ParsableCommand {
 
             // The distillation experiments reuse this model as their teacher.
             if epochs == nil {
-                try TeacherCache(root: options.cacheURL).store(
+                try ModelCache(root: options.cacheURL).store(
                     model, at: Teachers.cacheFile(name, scale: options.scale, seed: options.seed, cache: options.cacheURL))
             }
             results[name] = ["final_test_accuracy": history.last!.testAccuracy, "epochs": history.count,

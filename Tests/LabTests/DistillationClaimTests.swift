@@ -11,14 +11,20 @@ import Tensor
     /// DeiT Tab. 4: a student distilled with the teacher's hard labels disagrees with its teacher
     /// less often than the same student trained on the labels alone (0.112 against 0.133 there).
     /// Teacher: a small ConvNet; students: identical tiny ViTs, same seed, same images.
+    /// A small ConvNet trained for one epoch on 4096 images (~80 %).
+    static func smallTeacher(_ data: FashionMNIST) throws -> ConvNet {
+        var rng = RNG(seed: 21)
+        let teacher = ConvNet(ConvNetConfig(widths: [8, 16, 32], stemPool: true), rng: &rng)
+        var recipe = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 2e-3)
+        recipe.trainImages = 4096
+        _ = try trainClassifier(teacher, recipe: recipe, data: data, label: "claim teacher", rng: &rng)
+        return teacher
+    }
+
     @Test(.enabled(if: dataset != nil))
     func aHardDistilledStudentAgreesWithItsTeacherMoreOften() throws {
         let data = dataset!
-        var teacherRNG = RNG(seed: 21)
-        let teacher = ConvNet(ConvNetConfig(widths: [8, 16, 32], stemPool: true), rng: &teacherRNG)
-        var teacherRecipe = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 2e-3)
-        teacherRecipe.trainImages = 4096
-        _ = try trainClassifier(teacher, recipe: teacherRecipe, data: data, label: "claim teacher", rng: &teacherRNG)
+        let teacher = try Self.smallTeacher(data)
 
         var recipe = SupervisedRecipe(epochs: 2, batchSize: 64, learningRate: 2e-3)
         recipe.trainImages = 4096
@@ -31,5 +37,79 @@ import Tensor
             disagreement[type] = evaluateHeads(student, teacher: teacher, data: data).disagreement["class"]!
         }
         #expect(disagreement[.hard]! < disagreement[.none]! - 0.02, "disagreement with the teacher: \(disagreement)")
+    }
+
+    /// DeiT §4: the class and distillation tokens of DeiT⚗ grow more alike through the network
+    /// than they are at the input (0.06 → 0.93), yet less alike than two class tokens trained on
+    /// the same labels (0.999). The quick-scale students of `distillation` and `token-similarity`.
+    @Test(.enabled(if: dataset != nil))
+    func theDistillationTokenGrowsLikeTheClassTokenButLessThanASecondClassToken() throws {
+        let data = dataset!
+        let teacher = try Self.smallTeacher(data)
+        let recipe = DeiTStudent.preset(.quick).recipe
+        var rng = DeiTStudent.rng(seed: 3)
+        let distilled = try DeiTStudent.make(.quick, type: .token, rng: &rng)
+        _ = try DeiTStudent.train(distilled, teacher: teacher, loss: DistillationConfig(type: .token), recipe: recipe, data: data,
+                                  label: "claim DeiT⚗", rng: &rng)
+        var controlConfig = distilled.config
+        controlConfig.prefix = .twoCls
+        let control = try VisionTransformer(controlConfig, rng: &rng)
+        _ = try trainClassifier(control, recipe: recipe, data: data, label: "claim two class tokens", rng: &rng,
+                                objective: try twoClassTokenObjective(student: control, labelSmoothing: 0.1))
+
+        let test = data.test.prefix(2000)
+        let d = tokenCosines(distilled, on: test, data: data), c = tokenCosines(control, on: test, data: data)
+        #expect(d.blocks.last! > d.inputTokens + 0.2, "DeiT⚗: input \(d.inputTokens), blocks \(d.blocks)")
+        #expect(c.blocks.last! > d.blocks.last!, "last block: two class tokens \(c.blocks.last!), class/distillation \(d.blocks.last!)")
+    }
+}
+
+@Suite("token cosines") struct TokenCosineTests {
+    /// Identical prefix tokens at identical positions stay identical through every block (cos 1);
+    /// opposite ones start at −1. Fails if the cosine reads the wrong tokens or rows.
+    @Test(.enabled(if: dataset != nil))
+    func identicalTokensStayIdenticalAndOppositeOnesStartOpposite() throws {
+        let data = dataset!
+        var rng = RNG(seed: 5)
+        let model = try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 2, heads: 2, prefix: .clsAndDist), rng: &rng)
+        let d = model.config.width
+        for i in 0..<d { model.posEmbed.data[d + i] = model.posEmbed.data[i] }
+        model.secondToken!.assign(model.clsToken)
+        let same = tokenCosines(model, on: data.test.prefix(50), data: data)
+        #expect(abs(same.inputTokens - 1) < 1e-6 && abs(same.inputWithPositions - 1) < 1e-6)
+        #expect(same.blocks.allSatisfy { abs($0 - 1) < 1e-5 } && abs(same.output - 1) < 1e-5, "\(same)")
+
+        for i in 0..<d { model.secondToken!.data[i] = -model.clsToken.data[i] }
+        let opposite = tokenCosines(model, on: data.test.prefix(50), data: data)
+        #expect(abs(opposite.inputTokens + 1) < 1e-6)
+        #expect(opposite.blocks[0] < 0.999, "after block 1 the tokens differ: \(opposite.blocks)")
+    }
+}
+
+@Suite("memoized teacher") struct MemoizedTeacherTests {
+    /// The remembered logits are the teacher's own on the student's augmented batch; an image not
+    /// prefilled (here a test image) is computed, not guessed; and after a prefill with flips a
+    /// flipped training batch is all look-ups.
+    @Test(.enabled(if: dataset != nil))
+    func rememberedLogitsAreTheTeachersOwn() throws {
+        let data = dataset!
+        var rng = RNG(seed: 8)
+        let model = ConvNet(ConvNetConfig(widths: [4, 8, 8], stemPool: true), rng: &rng)
+        let teacher = MemoizedTeacher(model)
+        teacher.prefill(data.train, count: 300, data: data, flips: true)
+        #expect((teacher.hits, teacher.misses) == (0, 600))
+
+        var recipe = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
+        recipe.flip = true
+        let batch = augmentedBatch(Array(100..<164), from: data.train, data: data, recipe: recipe, rng: &rng)
+        let remembered = teacher.logits(batch)
+        #expect((teacher.hits, teacher.misses) == (64, 600))
+        let live = withNoGrad { model.logits(batch) }
+        #expect(zip(remembered.scalars, live.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+
+        let unseen = data.normalize(data.test.images(Array(0..<10)))
+        let computed = teacher.logits(unseen)
+        #expect(teacher.misses == 610)
+        #expect(zip(computed.scalars, withNoGrad { model.logits(unseen) }.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 }

@@ -58,7 +58,7 @@ func temporaryFolder() -> URL {
     }
 
     @Test func teacherCacheTrainsOnceThenLoadsAndRetrainsABrokenFile() throws {
-        let cache = TeacherCache(root: temporaryFolder())
+        let cache = ModelCache(root: temporaryFolder())
         var rng = RNG(seed: 1)
         let config = ConvNetConfig(widths: [4, 8, 16])
         let trained = ConvNet(config, rng: &rng)

@@ -1,0 +1,232 @@
+// distillation — Does a ViT student learn more from a teacher's hard labels than from its soft
+// outputs, does a distillation token help, and is a convnet a better teacher than a transformer?
+// DeiT Tab. 3 (no distillation 72.2, soft 72.2, hard 74.3, DeiT⚗ class 73.9 / distil 74.6 /
+// both 74.5 for DeiT-Ti), Tab. 2 (a convnet teacher beats a transformer teacher: 83.1 vs 81.9 for
+// DeiT-B⚗) and Tab. 4 (how often each student disagrees with the convnet teacher).
+//
+// Writes figures/data/distillation-{runs,final}.tsv and distillation.json; figures/distillation.gp
+// draws them. The seed's DeiT⚗ student (ConvNet teacher) goes to the model cache for
+// token-similarity.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+/// One student of the study: an objective and the teacher it learns from.
+struct Variant: Codable, Hashable {
+    var type: DistillationType
+    var teacher: TeacherModel?
+    var name: String { teacher.map { "\(type.rawValue)-\($0.rawValue)" } ?? type.rawValue }
+
+    init(_ type: DistillationType, _ teacher: TeacherModel? = nil) { (self.type, self.teacher) = (type, teacher) }
+
+    init(parsing text: String) throws {
+        let parts = text.split(separator: "-", maxSplits: 1).map(String.init)
+        let type = try DistillationType(parsing: parts[0])
+        if type == .none {
+            guard parts.count == 1 else { throw DistillationError("'none' takes no teacher, got '\(text)'") }
+            self.init(.none)
+        } else {
+            guard parts.count == 2, let teacher = TeacherModel(rawValue: parts[1]) else {
+                throw DistillationError("'\(text)' names no teacher; write \(type.rawValue)-convnet or \(type.rawValue)-vit")
+            }
+            self.init(type, teacher)
+        }
+    }
+}
+
+/// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
+struct Config: Codable {
+    var student: ViTConfig
+    var recipe: SupervisedRecipe
+    var loss = DistillationConfig(type: .none)   // τ 3, λ 0.1 (paper, soft); α 0.5; smoothing 0.1; KL per sample
+    var variants = [Variant(.none), Variant(.soft, .convnet), Variant(.hard, .convnet), Variant(.token, .convnet),
+                    Variant(.hard, .vit), Variant(.token, .vit)]
+    var seeds = 3                                // paper: one run each
+
+    /// DeiT-Ti's ImageNet top-1 (Tab. 3), per variant and head; the transformer-teacher rows are
+    /// not in the paper for DeiT-Ti (Tab. 2 has DeiT-B⚗ only: 81.9 with DeiT-B against 83.1 with
+    /// RegNetY-16GF, class+distillation).
+    static let paper: [String: Double] = ["none": 72.2, "soft-convnet": 72.2, "hard-convnet": 74.3, "token-convnet/class": 73.9,
+                                          "token-convnet/distillation": 74.6, "token-convnet/class+distillation": 74.5]
+    /// DeiT Tab. 4: disagreement with the convnet teacher.
+    static let paperDisagreement: [String: Double] = ["none": 0.133, "token-convnet/class": 0.112,
+                                                      "token-convnet/distillation": 0.100, "token-convnet/class+distillation": 0.102]
+
+    static func preset(_ scale: Scale) -> Config {
+        let (student, recipe) = DeiTStudent.preset(scale)
+        var c = Config(student: student, recipe: recipe)
+        if scale == .quick { c.seeds = 1 }
+        return c
+    }
+}
+
+@main
+struct Distillation: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4).")
+
+    @OptionGroup var options: ExperimentOptions
+
+    @Option(help: "Students to train, comma-separated: none, or <soft|hard|token>-<convnet|vit> (default: none, soft-convnet, hard-convnet, token-convnet, hard-vit, token-vit).")
+    var variants: String?
+
+    @Option(help: "Number of seeds per student (seed, seed+1, …).")
+    var seeds: Int?
+
+    @Option(help: "Override the scale's epoch count.")
+    var epochs: Int?
+
+    @Option(help: "Training images per epoch: the first N of the 60 000.")
+    var trainImages: Int?
+
+    @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
+    var tau: Float?
+
+    @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (the paper's 0.1).")
+    var lambda: Float?
+
+    @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined) or per-element (the official code's legacy numel).")
+    var klNormalization: String?
+
+    mutating func validate() throws {
+        if let variants {
+            for v in variants.split(separator: ",") {
+                do { _ = try Variant(parsing: String(v)) } catch { throw ValidationError("\(error)") }
+            }
+        }
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let trainImages, !(1...60_000).contains(trainImages) { throw ValidationError("--train-images must be in 1...60000, got \(trainImages)") }
+        if let tau, !(tau > 0) { throw ValidationError("--tau must be > 0, got \(tau) (the paper's is 3)") }
+        if let lambda, !(0...1).contains(lambda) { throw ValidationError("--lambda must be in [0, 1], got \(lambda) (the paper's is 0.1)") }
+        if let klNormalization, KLNormalization(rawValue: klNormalization) == nil {
+            throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
+        }
+    }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        var config = Config.preset(options.scale)
+        if let variants { config.variants = try variants.split(separator: ",").map { try Variant(parsing: String($0)) } }
+        if let seeds { config.seeds = seeds }
+        if let epochs { config.recipe.epochs = epochs }
+        if let trainImages { config.recipe.trainImages = trainImages }
+        if let tau { config.loss.tau = tau }
+        if let lambda { config.loss.lambda = lambda }
+        if let klNormalization { config.loss.klNormalization = KLNormalization(rawValue: klNormalization)! }
+        try config.loss.validate()
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("distillation: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+
+        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
+        let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; test accuracy on 10 000 images",
+                        "scale \(options.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
+                        provenance]
+        var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
+                          .init("seconds", "s")])
+        var evaluations: [String: [HeadEvaluation]] = [:]        // variant → per seed, against its own teacher
+        var againstConvNet: [String: [HeadEvaluation]] = [:]     // variant → per seed, against the ConvNet (Tab. 4)
+        // The teachers `supervised` trained for the run's seed (trained here if missing), one pair
+        // for every student seed, as DeiT teaches every student from one pretrained teacher. Their
+        // logits for every training image and its mirror image are computed once, up front.
+        var teachers: [TeacherModel: MemoizedTeacher] = [:]
+        for t in Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted(by: { $0.rawValue < $1.rawValue }) {
+            let model: any Classifier = t == .convnet
+                ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
+                : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
+            teachers[t] = MemoizedTeacher(model)
+            teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
+        }
+        for s in 0..<config.seeds {
+            let seed = options.seed + UInt64(s)
+            for variant in config.variants {
+                var loss = config.loss
+                loss.type = variant.type
+                var rng = DeiTStudent.rng(seed: seed)
+                let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
+                let teacher = variant.teacher.map { teachers[$0]! }
+                _ = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
+                                          label: "\(variant.name) seed \(seed)", rng: &rng, onEpoch: { r in
+                    runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds])
+                    try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
+                })
+                let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
+                evaluations[variant.name, default: []].append(own)
+                againstConvNet[variant.name, default: []].append(variant.teacher == .convnet || variant.teacher == nil
+                                                                 ? own : evaluateHeads(student, teacher: teachers[.convnet]!, data: data))
+                print("\(variant.name) seed \(seed): " + describe(own))
+                fflush(nil)
+                // token-similarity inspects this seed's DeiT⚗ student.
+                if variant == Variant(.token, .convnet) && seed == options.seed && config.recipe == Config.preset(options.scale).recipe
+                    && loss == DistillationConfig(type: .token) {
+                    try ModelCache(root: options.cacheURL, folder: "students").store(
+                        student, at: DeiTStudent.tokenStudentFile(scale: options.scale, seed: seed, loss: loss, cache: options.cacheURL))
+                }
+            }
+        }
+        print("teacher logits: " + teachers.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\($0.key.rawValue) \($0.value.hits) looked up, \($0.value.misses) computed" }.joined(separator: "; "))
+        try writeSummary(config: config, evaluations: evaluations, againstConvNet: againstConvNet, comments: comments)
+    }
+
+    func describe(_ e: HeadEvaluation) -> String {
+        var parts = [String(format: "class head %.2f%%", e.classHead)]
+        if let d = e.distillationHead, let l = e.fusedLogits, let s = e.fusedSoftmax {
+            parts += [String(format: "distillation head %.2f%%", d), String(format: "fused logits %.2f%%, softmaxes %.2f%% (%d images differ)", l, s, e.fusionsDisagree!)]
+        }
+        if let t = e.teacher { parts.append(String(format: "teacher %.2f%%, disagreement %.3f", t, e.disagreement["class"]!)) }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The final table — one row per (variant, head) — and the JSON summary.
+    func writeSummary(config: Config, evaluations: [String: [HeadEvaluation]], againstConvNet: [String: [HeadEvaluation]],
+                      comments: [String]) throws {
+        var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
+                           .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
+                           .init("paper_disagreement"), .init("teacher_accuracy", "%")])
+        var results: [String: Any] = [:]
+        var index = 0
+        for variant in config.variants {
+            let runs = evaluations[variant.name]!, versusConvNet = againstConvNet[variant.name]!
+            var heads: [(name: String, accuracy: [Double], disagreement: [Double])] =
+                [("class", runs.map(\.classHead), versusConvNet.map { $0.disagreement["class"]! })]
+            if variant.type == .token {
+                heads.append(("distillation", runs.map { $0.distillationHead! }, versusConvNet.map { $0.disagreement["distillation"]! }))
+                heads.append(("class+distillation", runs.map { $0.fusedLogits! }, versusConvNet.map { $0.disagreement["class+distillation"]! }))
+            }
+            var entry: [String: Any] = [:]
+            for head in heads {
+                let key = variant.type == .token ? "\(variant.name)/\(head.name)" : variant.name
+                let accuracy = meanAndStd(head.accuracy), disagreement = meanAndStd(head.disagreement)
+                table.append([index, variant.name, head.name, accuracy.mean, accuracy.std, Config.paper[key] ?? Double.nan,
+                              disagreement.mean, disagreement.std, Config.paperDisagreement[key] ?? Double.nan,
+                              runs.compactMap(\.teacher).first ?? Double.nan])
+                index += 1
+                entry[head.name] = ["accuracy": head.accuracy, "accuracy_mean": accuracy.mean, "accuracy_std": accuracy.std,
+                                    "disagreement_convnet": head.disagreement, "disagreement_convnet_mean": disagreement.mean,
+                                    "disagreement_convnet_std": disagreement.std, "paper": Config.paper[key] ?? NSNull(),
+                                    "paper_disagreement": Config.paperDisagreement[key] ?? NSNull()]
+                print(String(format: "%@ %@: %.2f ± %.2f%%, disagreement with the ConvNet %.3f ± %.3f", variant.name, head.name,
+                             accuracy.mean, accuracy.std, disagreement.mean, disagreement.std))
+            }
+            if variant.type == .token {
+                entry["fused_softmax"] = runs.map { $0.fusedSoftmax! }
+                entry["fusions_disagree_images"] = runs.map { $0.fusionsDisagree! }
+            }
+            if variant.teacher != nil {
+                entry["teacher_accuracy"] = runs.map { $0.teacher! }
+                entry["disagreement_own_teacher"] = runs.map { $0.disagreement["class"]! }
+            }
+            results[variant.name] = entry
+        }
+        try Results.writeTSV(table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "
+                                                          + "class+distillation fuses the logits (the official code)"],
+                             to: options.outputURL.appendingPathComponent("distillation-final.tsv"))
+        try Results.writeJSON(Results.summary(experiment: "distillation", scale: options.scale, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results),
+                              to: options.outputURL.appendingPathComponent("distillation.json"))
+    }
+}

@@ -1,0 +1,87 @@
+// token-similarity — Do the class and distillation tokens learn different things? DeiT §4: the
+// learned tokens are nearly orthogonal (cosine 0.06), grow alike through the network (0.93 after
+// the last layer) but stay apart; two class tokens trained on the same labels end identical
+// (0.999), which is the control that shows the distillation token adds something.
+//
+// The DeiT⚗ student is the one `distillation` trains (ConvNet teacher, token objective), taken
+// from the model cache, or trained here the same way. The control: the same ViT with two class
+// tokens initialized independently, both heads on the true labels, no teacher.
+//
+// Writes figures/data/token-similarity.tsv and token-similarity.json; figures/token-similarity.gp
+// draws them.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+struct Config: Codable {
+    var student: ViTConfig           // DeiTStudent.preset, as `distillation`
+    var recipe: SupervisedRecipe
+    var labelSmoothing: Float = 0.1  // DeiT 0.1, on both class heads of the control
+    /// DeiT §4 (DeiT-B⚗ on ImageNet).
+    static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
+}
+
+@main
+struct TokenSimilarity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token-similarity",
+        abstract: "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4).")
+
+    @OptionGroup var options: ExperimentOptions
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        let (student, recipe) = DeiTStudent.preset(options.scale)
+        let config = Config(student: student, recipe: recipe)
+        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        print("token-similarity: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+
+        let distilled = try DeiTStudent.tokenStudent(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
+        var rng = DeiTStudent.rng(seed: options.seed ^ fnv1a("two-class-tokens"))
+        var controlConfig = config.student
+        controlConfig.prefix = .twoCls
+        let control = try VisionTransformer(controlConfig, rng: &rng)
+        let objective = try twoClassTokenObjective(student: control, labelSmoothing: config.labelSmoothing)
+        _ = try trainClassifier(control, recipe: config.recipe, data: data, label: "two class tokens", rng: &rng, objective: objective)
+
+        let models = [("distillation", distilled), ("two_class_tokens", control)]
+        var cosines: [String: TokenCosines] = [:], heads: [String: HeadEvaluation] = [:]
+        for (name, model) in models {
+            cosines[name] = tokenCosines(model, on: data.test, data: data)
+            heads[name] = evaluateHeads(model, teacher: nil, data: data)
+            let c = cosines[name]!, h = heads[name]!
+            print(String(format: "%@: cos input tokens %.3f (with positions %.3f), after each block %@, output %.3f; heads %.2f%% and %.2f%%",
+                         name, c.inputTokens, c.inputWithPositions, c.blocks.map { String(format: "%.3f", $0) }.joined(separator: " "),
+                         c.output, h.classHead, h.distillationHead!))
+        }
+
+        // One row per depth: 0 the learned tokens, 1…depth after each block, depth + 1 after the final norm.
+        var table = Table([.init("depth"), .init("where"), .init("distillation_cos"), .init("two_class_tokens_cos")])
+        let (d, c) = (cosines["distillation"]!, cosines["two_class_tokens"]!)
+        table.append([0, "tokens", d.inputTokens, c.inputTokens])
+        for i in d.blocks.indices { table.append([i + 1, "block\(i + 1)", d.blocks[i], c.blocks[i]]) }
+        table.append([d.blocks.count + 1, "norm", d.output, c.output])
+        try Results.writeTSV(table, comments: [
+            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images",
+            "scale \(options.scale.rawValue), seed \(options.seed), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
+            "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)",
+            String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", Config.paper.inputTokens,
+                   Config.paper.lastLayer, Config.paper.twoClassTokens)],
+            to: options.outputURL.appendingPathComponent("token-similarity.tsv"))
+        var results: [String: Any] = [:]
+        for (name, _) in models {
+            let c = cosines[name]!, h = heads[name]!
+            results[name] = ["input_tokens": c.inputTokens, "input_with_positions": c.inputWithPositions, "blocks": c.blocks,
+                             "output": c.output, "head_0_accuracy": h.classHead, "head_1_accuracy": h.distillationHead!,
+                             "fused_logits_accuracy": h.fusedLogits!]
+        }
+        results["paper"] = ["input_tokens": Config.paper.inputTokens, "last_layer": Config.paper.lastLayer,
+                            "two_class_tokens": Config.paper.twoClassTokens]
+        try Results.writeJSON(Results.summary(experiment: "token-similarity", scale: options.scale, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results),
+                              to: options.outputURL.appendingPathComponent("token-similarity.json"))
+    }
+}

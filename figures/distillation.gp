@@ -1,0 +1,36 @@
+# DeiT's distillation study (Tab. 3 and 4), from `distillation`: test accuracy of each student
+# and head, mean ± std over seeds, with DeiT-Ti's ImageNet numbers written above the bars, and
+# how often each student disagrees with the ConvNet teacher beside the paper's Tab. 4. Columns of
+# distillation-final.tsv: index, student, head, accuracy mean, std, paper, disagreement with the
+# ConvNet mean, std, paper's disagreement, teacher accuracy.
+load "style.gp"
+final = "data/distillation-final.tsv"
+label(s, h) = (h eq "class" ? s : s . "\n" . (h eq "class+distillation" ? "class+dist" : (h eq "distillation" ? "dist" : h)))
+
+do for [fmt in formats] {
+    eval output(fmt, "distillation", 1250, 500)
+    set multiplot layout 1, 2 title "DeiT: learning from a teacher (Fashion-MNIST ViT student; paper: DeiT-Ti on ImageNet)" font ",13"
+
+    stats final using 4 nooutput
+    set title "Test accuracy (mean ± std over seeds; paper's value above)"
+    set xlabel ""
+    set ylabel "top-1 accuracy (%)"
+    set yrange [STATS_min - 3:STATS_max + 3]
+    set xrange [-0.6:STATS_records - 0.4]
+    set xtics rotate by -35 font ",9"
+    set style fill solid 0.75 border -1
+    set boxwidth 0.6
+    unset key
+    plot final using 1:4:5:xtic(label(strcol(2), strcol(3))) with boxerrorbars lt 1 notitle, \
+         final using 1:($4 + $5 + 0.6):(strcol(6) eq "nan" ? "" : sprintf("paper %.1f", $6)) with labels font ",8" notitle, \
+         final using 1:($4 + $5 + 1.4):(sprintf("%.2f", $4)) with labels font ",8" notitle
+
+    set title "Disagreement with the ConvNet teacher (DeiT Tab. 4)"
+    set ylabel "share of test images"
+    set yrange [0:*]
+    set boxwidth 0.38
+    set key top left
+    plot final using ($1-0.2):7:8:xtic(label(strcol(2), strcol(3))) with boxerrorbars lt 2 title "ours (mean ± std)", \
+         final using ($1+0.2):9 with boxes lt 7 fs pattern 4 title "paper (ImageNet)"
+    unset multiplot
+}
