@@ -2,7 +2,7 @@
 #
 #   make figures   run every experiment at SCALE (default) and render every figure
 #   make plots     render every figure from the data in figures/data, without training
-#   make test      build in release and run the tests
+#   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test)
 #   make setup     install the system packages that are missing
 SHELL := /bin/bash
@@ -15,6 +15,9 @@ EXPERIMENTS := supervised patch-throughput collapse ema-teacher distillation tok
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release
+# The default scale writes the committed data and figures; any other scale writes its own copy
+# under .build, so a smoke run never overwrites them.
+FIGURE_DIR := $(if $(filter default,$(SCALE)),figures,.build/figures-$(SCALE))
 
 # Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (Zen 4/5) and falls back to its
 # Haswell kernels at half the speed. The library reads OPENBLAS_CORETYPE once, when it loads, so it
@@ -53,9 +56,12 @@ setup:
 build: setup
 	swift build $(SWIFT_BUILD_FLAGS)
 
+# After the tests, every experiment and plot script once at quick scale (about a minute), so a
+# broken executable or figure fails here too.
 test: setup
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	@$(MAKE) --no-print-directory figures SCALE=quick
 
 # The build's progress goes to stderr so that stdout is only the benchmark's table.
 bench: setup
@@ -68,14 +74,15 @@ figures: setup
 	swift build $(SWIFT_BUILD_FLAGS)  # every product: `--product` takes only one
 	@times=""; for e in $(EXPERIMENTS); do \
 	  start=$$(date +%s); \
-	  .build/release/$$e --scale $(SCALE) || exit 1; \
+	  .build/release/$$e --scale $(SCALE) --output $(FIGURE_DIR)/data || exit 1; \
 	  times="$$times  $$e $$(( $$(date +%s) - start )) s"; \
 	done; \
 	echo "figures: experiments took:$$times"
 	@$(MAKE) --no-print-directory plots
 
 plots: setup
-	@cd figures && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: figures/$${f%.gp}.png, .svg"; done
+	@if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && cp figures/*.gp $(FIGURE_DIR)/; fi
+	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
 
 clean:
 	rm -rf .build

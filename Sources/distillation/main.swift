@@ -207,8 +207,8 @@ struct Distillation: ParsableCommand {
                 index += 1
                 entry[head.name] = ["accuracy": head.accuracy, "accuracy_mean": accuracy.mean, "accuracy_std": accuracy.std,
                                     "disagreement_convnet": head.disagreement, "disagreement_convnet_mean": disagreement.mean,
-                                    "disagreement_convnet_std": disagreement.std, "paper": Config.paper[key] ?? NSNull(),
-                                    "paper_disagreement": Config.paperDisagreement[key] ?? NSNull()]
+                                    "disagreement_convnet_std": disagreement.std, "paper": Config.paper[key] as Any? ?? NSNull(),
+                                    "paper_disagreement": Config.paperDisagreement[key] as Any? ?? NSNull()]
                 print(String(format: "%@ %@: %.2f ± %.2f%%, disagreement with the ConvNet %.3f ± %.3f", variant.name, head.name,
                              accuracy.mean, accuracy.std, disagreement.mean, disagreement.std))
             }

@@ -1,0 +1,81 @@
+// Every experiment executable, end to end, on bad input: impossible flags and a corrupt dataset
+// folder each give a message naming the problem, a non-zero exit and no data file written.
+// The executables are the release build's (`make test` builds them before the tests run).
+import Foundation
+import Testing
+
+/// The package root, from this file's path (Tests/LabTests/…).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+struct Execution { let status: Int32; let output: String }
+
+/// Runs `.build/release/<name>` with `arguments`; stdout and stderr together.
+func execute(_ name: String, _ arguments: [String]) throws -> Execution {
+    let binary = packageRoot.appendingPathComponent(".build/release/\(name)")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        throw TestFailure("\(binary.path) is missing: build the executables first (`swift build -c release`, which `make test` does)")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let pipe = Pipe()
+    (process.standardOutput, process.standardError) = (pipe, pipe)
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Execution(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("executables on bad input", .serialized) struct ExecutableTests {
+    static let experiments = ["supervised", "patch-throughput", "collapse", "ema-teacher", "distillation", "token-similarity"]
+
+    /// (executable, arguments, a phrase the message must contain)
+    static let badFlags: [(String, [String], String)] = experiments.flatMap { e in
+        [(e, ["--scale", "huge"], "huge"), (e, ["--seed", "-3"], "seed")]
+    } + [
+        ("supervised", ["--models", "resnet"], "--models"),
+        ("supervised", ["--epochs", "0"], "--epochs"),
+        ("patch-throughput", ["--patches", "5"], "--patches"),
+        ("collapse", ["--epochs", "0"], "--epochs"),
+        ("ema-teacher", ["--momentum", "1.5"], "momentum"),
+        ("ema-teacher", ["--teachers", "mean-teacher"], "mean-teacher"),
+        ("ema-teacher", ["--local-scale", "0.5,0.2"], "--local-scale"),
+        ("distillation", ["--variants", "warm-convnet"], "warm"),
+        ("distillation", ["--tau", "0"], "--tau"),
+        ("distillation", ["--lambda", "2"], "--lambda"),
+    ]
+
+    @Test func badFlagsAreRefusedWithAMessageAndNoDataFile() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bad-flags-\(UUID().uuidString)")
+        for (name, arguments, phrase) in Self.badFlags {
+            let run = try execute(name, arguments + ["--output", output.path])
+            #expect(run.status != 0, "\(name) \(arguments): exit 0")
+            #expect(run.output.localizedCaseInsensitiveContains(phrase), "\(name) \(arguments): no '\(phrase)' in \(run.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path), "a refused run wrote \(output.path)")
+    }
+
+    /// The four IDX files present but corrupt: every experiment stops before training, names the
+    /// file and the fix, and writes nothing.
+    @Test func aCorruptDatasetStopsEveryExperimentBeforeItWritesAnything() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for file in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            try Data("not an IDX file".utf8).write(to: folder.appendingPathComponent(file))
+        }
+        let output = folder.appendingPathComponent("out")
+        for name in Self.experiments {
+            let run = try execute(name, ["--scale", "quick", "--data", folder.path, "--output", output.path,
+                                         "--cache", folder.appendingPathComponent("cache").path])
+            #expect(run.status != 0, "\(name): exit 0 on a corrupt dataset")
+            #expect(run.output.contains("train-images-idx3-ubyte") && run.output.contains("dataset-fashion-mnist"),
+                    "\(name): the message names neither the file nor the fix: \(run.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path), "an experiment wrote data despite the corrupt dataset")
+    }
+}
