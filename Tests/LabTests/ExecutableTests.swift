@@ -1,6 +1,7 @@
-// Every experiment executable, end to end, on bad input: impossible flags and a corrupt dataset
-// folder each give a message naming the problem, a non-zero exit and no data file written.
-// The executables are the release build's (`make test` builds them before the tests run).
+// Every experiment executable, end to end: impossible flags and a corrupt dataset folder each
+// give a message naming the problem, a non-zero exit and no data file written; the same seed
+// writes the same summary twice. The executables are the release build's (`make test` builds
+// them before the tests run).
 import Foundation
 import Testing
 
@@ -31,7 +32,7 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite("executables on bad input", .serialized) struct ExecutableTests {
+@Suite("executables end to end", .serialized) struct ExecutableTests {
     static let experiments = ["supervised", "patch-throughput", "collapse", "ema-teacher", "distillation", "token-similarity"]
 
     /// (executable, arguments, a phrase the message must contain)
@@ -77,5 +78,27 @@ struct TestFailure: Error, CustomStringConvertible {
                     "\(name): the message names neither the file nor the fix: \(run.output)")
         }
         #expect(!FileManager.default.fileExists(atPath: output.path), "an experiment wrote data despite the corrupt dataset")
+    }
+
+    /// Two runs of every experiment at quick scale with the same seed write the same JSON
+    /// summary (apart from patch-throughput's `timings`, which are speeds). The second run loads
+    /// the teachers and the DeiT⚗ student the first one cached, so this also checks that a cached
+    /// model is the model that was trained.
+    @Test func theSameSeedWritesTheSameSummary() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("determinism-\(UUID().uuidString)")
+        let cache = folder.appendingPathComponent("cache").path
+        for name in Self.experiments {
+            var summaries: [[String: Any]] = []
+            for run in ["first", "second"] {
+                let output = folder.appendingPathComponent(run)
+                let result = try execute(name, ["--scale", "quick", "--seed", "5", "--output", output.path, "--cache", cache])
+                #expect(result.status == 0, "\(name) (\(run) run) failed: \(result.output.suffix(2000))")
+                let json = try Data(contentsOf: output.appendingPathComponent("\(name).json"))
+                var summary = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+                summary["timings"] = nil
+                summaries.append(summary)
+            }
+            #expect(NSDictionary(dictionary: summaries[0]).isEqual(to: summaries[1]), "\(name): two runs of seed 5 differ")
+        }
     }
 }
