@@ -158,7 +158,7 @@ struct EMATeacher: ParsableCommand {
                         "scale \(options.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", provenance]
         var runs = Table([.init("teacher"), .init("seed"), .init("epoch"), .init("knn20", "%"), .init("knn200", "%"), .init("loss", "nats"),
                           .init("teacher_entropy", "nats"), .init("kl", "nats"), .init("center_norm"), .init("feature_std"), .init("seconds", "s")])
-        var finals: [TeacherKind: [(knn: [Int: Double], probe: Double)]] = [:]
+        var finals: [TeacherKind: [(knn: [Int: Double], probe: Double, last: DINOEpochRecord)]] = [:]
         var curves: [TeacherKind: [[Double]]] = [:]  // per seed, k-NN20 per epoch
         for kind in config.teachers {
             for s in 0..<config.seeds {
@@ -178,7 +178,7 @@ struct EMATeacher: ParsableCommand {
                 let final = history.last!.knn[20] ?? Double.nan
                 print("\(kind.rawValue) seed \(seed): k-NN20 \(String(format: "%.2f", final))%, linear probe \(String(format: "%.2f", probe))%")
                 fflush(nil)
-                finals[kind, default: []].append((history.last!.knn, probe))
+                finals[kind, default: []].append((history.last!.knn, probe, history.last!))
                 curves[kind, default: []].append(history.map { $0.knn[20] ?? Double.nan })
             }
         }
@@ -202,8 +202,12 @@ struct EMATeacher: ParsableCommand {
             finalTable.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind] ?? Double.nan])
             results[kind.rawValue] = ["knn20": runs.map { $0.knn[20]! }, "knn200": runs.map { $0.knn[200]! }, "probe": runs.map(\.probe),
                                       "knn20_mean": k20.mean, "knn20_std": k20.std, "knn200_mean": k200.mean, "knn200_std": k200.std,
-                                      "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] ?? NSNull(),
-                                      "knn20_per_epoch": curves[kind]!]
+                                      "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] as Any? ?? NSNull(),
+                                      "knn20_per_epoch": curves[kind]!,
+                                      // The last epoch's step diagnostics, mean over seeds: the collapse signatures.
+                                      "last_epoch_teacher_entropy": meanAndStd(runs.map { Double($0.last.teacherEntropy) }).mean,
+                                      "last_epoch_kl": meanAndStd(runs.map { Double($0.last.kl) }).mean,
+                                      "last_epoch_feature_std": meanAndStd(runs.map { Double($0.last.featureStd) }).mean]
             print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
                          k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
         }
