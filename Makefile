@@ -11,7 +11,7 @@ SHELL := /bin/bash
 PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
-EXPERIMENTS := supervised patch-throughput collapse ema-teacher distillation token-similarity
+EXPERIMENTS := supervised patch-throughput collapse ema-teacher distillation token-similarity attention-maps
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release

@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(name: "collapse", dependencies: ["Lab"], swiftSettings: nativeCPU),
         .executableTarget(name: "distillation", dependencies: ["Lab"], swiftSettings: nativeCPU),
         .executableTarget(name: "token-similarity", dependencies: ["Lab"], swiftSettings: nativeCPU),
+        .executableTarget(name: "attention-maps", dependencies: ["Lab"], swiftSettings: nativeCPU),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
         .executableTarget(name: "bench", dependencies: ["Tensor", "NN"], swiftSettings: nativeCPU),

@@ -92,6 +92,28 @@ public struct DINORecipe: Codable, Hashable, Sendable {
     }
 }
 
+extension DINORecipe {
+    /// Our DINO on Fashion-MNIST (`ema-teacher`, `attention-maps`): the paper's values are beside
+    /// each field above. What learns fastest here (one seed, 3 epochs of 60 000 images, k-NN20):
+    /// the number of steps decides — batch 256 → 71.2 %, 64 → 76.5 %, 32 → 78.2 %, at the same
+    /// ~790 images/s and the same effective learning rate 2e-3 — while the local-crop scale, no
+    /// local crops, and τt 0.02 against 0.04 change little. A momentum of 0.99 (the paper's 0.996
+    /// is for 100+ epochs of 1251 steps) lets the teacher follow within a short run; τt stays at
+    /// 0.04, since warming it to 0.07 turned the teacher near-uniform (h → 6.5 of 6.93). 10 epochs
+    /// of 60 000 images (14 minutes, one seed) reached 85.4 % (raw pixels 84.6 %).
+    public static func fashionMNIST(epochs: Int, trainImages: Int?) -> DINORecipe {
+        var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0), epochs: epochs, batchSize: 32)
+        r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
+        r.trainImages = trainImages
+        (r.localCrops, r.localSize) = (4, 14)
+        r.learningRate = 1.6e-2     // × 32/256 = 2e-3 per step
+        r.teacherMomentum = 0.99
+        r.warmupEpochs = 1
+        (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
+        return r
+    }
+}
+
 /// One training step's diagnostics (DINO Fig. 7 and the collapse signatures people check).
 public struct DINOStepRecord: Codable, Sendable {
     public var step: Int

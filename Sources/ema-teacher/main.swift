@@ -33,30 +33,14 @@ struct Config: Codable {
             c.probe.epochs = 2
             return c
         case .default, .full:
-            // The paper's values beside each field of DINORecipe. What learns fastest here
-            // (one seed, 3 epochs of 60 000 images, k-NN20): the number of steps decides — batch
-            // 256 → 71.2 %, 64 → 76.5 %, 32 → 78.2 %, at the same ~790 images/s and the same
-            // effective learning rate 2e-3 — while the local-crop scale, no local crops, and τt
-            // 0.02 against 0.04 change little. A momentum of 0.99 (the paper's 0.996 is for
-            // 100+ epochs of 1251 steps) lets the teacher follow within a short run; τt stays at
-            // 0.04, since warming it to 0.07 turned the teacher near-uniform (h → 6.5 of 6.93).
-            // This recipe, 10 epochs of 60 000 images (14 minutes, one seed), reached 85.4 %
-            // (raw pixels 84.6 %). The default must fit 5 teachers × 3 seeds in 15 minutes: 2
-            // epochs of 15 000 images (~50 s a run), too short for the momentum teacher to pass
-            // its random initialization (69.2 %): after the last layer is released the teacher
-            // turns near-uniform (h → 5.5–6.5) and recovers only later. Tried at 40 000 images,
-            // none better: 4 × 10 000 68.5 %, lr ×2 61.0 %, momentum 0.98 69.1 %, no freeze
-            // 69.7 %, no freeze and no warmup 66.0 %. The ordering of the teachers shows anyway.
-            var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0),
-                               epochs: scale == .full ? 10 : 2, batchSize: 32)
-            r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
-            r.trainImages = scale == .full ? nil : 15_000
-            r.localCrops = 4
-            r.localSize = 14
-            r.learningRate = 1.6e-2     // × 32/256 = 2e-3 per step
-            r.teacherMomentum = 0.99
-            r.warmupEpochs = 1
-            (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
+            // DINORecipe.fashionMNIST (Lab/DINO.swift) records how its values were chosen. The
+            // default must fit 5 teachers × 3 seeds in 15 minutes: 2 epochs of 15 000 images
+            // (~50 s a run), too short for the momentum teacher to pass its random initialization
+            // (69.2 %): after the last layer is released the teacher turns near-uniform (h → 5.5–6.5)
+            // and recovers only later. Tried at 40 000 images, none better: 4 × 10 000 68.5 %, lr ×2
+            // 61.0 %, momentum 0.98 69.1 %, no freeze 69.7 %, no freeze and no warmup 66.0 %. The
+            // ordering of the teachers shows anyway.
+            let r = DINORecipe.fashionMNIST(epochs: scale == .full ? 10 : 2, trainImages: scale == .full ? nil : 15_000)
             return Config(recipe: r)
         }
     }

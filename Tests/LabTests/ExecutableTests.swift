@@ -33,7 +33,7 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 @Suite("executables end to end", .serialized) struct ExecutableTests {
-    static let experiments = ["supervised", "patch-throughput", "collapse", "ema-teacher", "distillation", "token-similarity"]
+    static let experiments = ["supervised", "patch-throughput", "collapse", "ema-teacher", "distillation", "token-similarity", "attention-maps"]
 
     /// (executable, arguments, a phrase the message must contain)
     static let badFlags: [(String, [String], String)] = experiments.flatMap { e in
