@@ -90,7 +90,7 @@ public enum BLAS {
     public static var summary: String { "OpenBLAS \(coreName) kernels, \(threads) threads" }
 
     /// Call first thing in an executable's `main`. If the CPU has AVX-512, OpenBLAS chose
-    /// narrower kernels, and OPENBLAS_CORETYPE is unset, re-launches this process with
+    /// other kernels than SkylakeX, and OPENBLAS_CORETYPE is unset, re-launches this process with
     /// OPENBLAS_CORETYPE=SkylakeX (same arguments, same environment otherwise); the variable being
     /// set is what stops a second re-launch. A value already in the environment is respected —
     /// but if it selects narrower kernels than the CPU has, a note on stderr says so and how to
@@ -114,15 +114,18 @@ public enum BLAS {
 
     public enum KernelDecision: Equatable {
         case keep                  // AVX-512 kernels already, or a CPU without AVX-512
-        case relaunch              // narrower kernels chosen by detection: re-launch with SkylakeX
+        case relaunch              // other kernels chosen by detection: re-launch with SkylakeX
         case warnNarrow(String)    // narrower kernels chosen by the user's OPENBLAS_CORETYPE: say so
     }
 
-    /// What `useFastKernels` does, given OpenBLAS's choice, the CPU and the environment.
+    /// What `useFastKernels` does, given OpenBLAS's choice, the CPU and the environment. Without
+    /// a user's choice every AVX-512 CPU runs the SkylakeX kernels — the ones `make` selects — even
+    /// where OpenBLAS detected another AVX-512 family (Cooperlake on some Zen CPUs): the families
+    /// round differently, and a run should give the same numbers however it was started.
     public static func kernelDecision(core: String, cpuHasAVX512: Bool, coreTypeVariable: String?) -> KernelDecision {
-        guard cpuHasAVX512, !avx512Cores.contains(core) else { return .keep }
-        if let chosen = coreTypeVariable { return .warnNarrow(chosen) }
-        return .relaunch
+        guard cpuHasAVX512 else { return .keep }
+        if let chosen = coreTypeVariable { return avx512Cores.contains(core) ? .keep : .warnNarrow(chosen) }
+        return core == "SkylakeX" ? .keep : .relaunch
     }
 
     private static func note(_ message: String) {
