@@ -25,10 +25,7 @@ struct Config: Codable {
     static func preset(_ scale: Scale) -> Config {
         switch scale {
         case .quick:
-            var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: 2, batchSize: 64)
-            r.head = DINOHeadConfig(outDim: 256, hiddenDim: 64, bottleneckDim: 32)
-            (r.trainImages, r.localCrops, r.warmupEpochs) = (1024, 2, 1)
-            var c = Config(recipe: r)
+            var c = Config(recipe: .quick(epochs: 2))
             c.seeds = 1
             c.probe.epochs = 2
             return c
