@@ -157,6 +157,8 @@ public final class DINOTrainer {
     let optimizer: AdamW
     var rng: RNG
     public private(set) var step = 0
+    /// Every step's diagnostics so far, in order.
+    public private(set) var stepRecords: [DINOStepRecord] = []
     /// The teacher's normalized features of the training and test sets at the last k-NN.
     public private(set) var lastFeatures: (train: Tensor, test: Tensor)?
 
@@ -249,41 +251,90 @@ public final class DINOTrainer {
 
     /// Trains every epoch; after each, k-NN of the teacher's backbone on the test set with the
     /// training set as memory bank (when `knnEvery` divides the epoch, and always at the end).
-    public func train(label: String, ks: [Int] = [20, 200], knnEvery: Int = 1,
+    /// With a `checkpoint`, the state is saved after every epoch and when a stop is requested, and
+    /// a resumed run continues from it; `stepRecords` then holds the steps before the stop too.
+    public func train(label: String, ks: [Int] = [20, 200], knnEvery: Int = 1, checkpoint: RunCheckpoint? = nil,
                       onStep: (DINOStepRecord) throws -> Void = { _ in },
                       onEpoch: (DINOEpochRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
-        let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch)
+        var loop = LoopState(sums: 5)  // loss, h(Pt), KL, center norm, feature spread
         var history: [DINOEpochRecord] = []
+        if let saved = try checkpoint?.saved() {
+            try saved.restore("student.", into: student)
+            try saved.restore("teacher.", into: teacher)
+            guard let center = saved.tensors("loss.").first(where: { $0.name == "center" })?.tensor, center.shape == loss.center.shape else {
+                throw CheckpointError("\(checkpoint!.url.path) holds no DINO center of shape \(loss.center.shape); delete it to start the run over")
+            }
+            loss.center.assign(center)
+            loop = try saved.value("loop")
+            history = try saved.value("history")
+            step = try saved.value("step")
+            stepRecords = try saved.value("steps")
+            try loop.restore(rng: &rng, models: [student, teacher], optimizer: optimizer, moments: saved.tensors("optimizer."))
+            print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
+        }
+        func save(stoppingFor signal: Int32?) throws {
+            guard let checkpoint else { return }
+            loop.capture(rng: rng, models: [student, teacher], optimizer: optimizer)
+            var snapshot = TrainingSnapshot()
+            snapshot.add("student.", student.stateDict())
+            snapshot.add("teacher.", teacher.stateDict())
+            snapshot.add("optimizer.", optimizer.stateTensors)
+            snapshot.add("loss.", [("center", loss.center)])
+            try snapshot.put("loop", loop)
+            try snapshot.put("history", history)
+            try snapshot.put("step", step)
+            try snapshot.put("steps", stepRecords)
+            try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),
+                                stoppingFor: signal)
+        }
+        let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch, done: loop.epoch * stepsPerEpoch + loop.step)
         let bank = ks.isEmpty ? nil : data.train
-        for epoch in 0..<recipe.epochs {
+        while loop.epoch < recipe.epochs {
+            let epoch = loop.epoch
             student.setTraining(true)
             let start = Date()
-            var sums = [Float](repeating: 0, count: 5)
-            for batch in epochBatches(count: train.count, batchSize: recipe.batchSize, rng: &rng).prefix(stepsPerEpoch) {
+            for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
                 let record = try trainStep(batch, epoch: epoch)
-                for (i, v) in [record.loss, record.teacherEntropy, record.kl, record.centerNorm, record.featureStd].enumerated() { sums[i] += v }
+                stepRecords.append(record)
+                for (i, v) in [record.loss, record.teacherEntropy, record.kl, record.centerNorm, record.featureStd].enumerated() {
+                    loop.sums[i] = Double(Float(loop.sums[i]) + v)  // summed in Float, as every committed run was
+                }
+                loop.step += 1
                 try onStep(record)
                 progress.step(epoch: epoch + 1, epochs: recipe.epochs, loss: record.loss, images: batch.count)
+                if loop.step < stepsPerEpoch, let signal = checkpoint?.stopRequested() {
+                    loop.seconds += Date().timeIntervalSince(start)
+                    try save(stoppingFor: signal)
+                }
             }
             if recipe.teacher == .previousEpoch { copyStudentIntoTeacher() }
-            let seconds = Date().timeIntervalSince(start)
+            let seconds = loop.seconds + Date().timeIntervalSince(start)
             var knn: [Int: Double] = [:]
-            if let bank, (epoch + 1) % knnEvery == 0 || epoch + 1 == recipe.epochs {
-                let features = (train: normalizedFeatures(teacher.backbone, of: bank, data: data),
-                                test: normalizedFeatures(teacher.backbone, of: data.test, data: data))
-                knn = weightedKNN(train: features.train, trainLabels: bank.labels, test: features.test, testLabels: data.test.labels, ks: ks)
+            if bank != nil, (epoch + 1) % knnEvery == 0 || epoch + 1 == recipe.epochs {
+                let features = teacherFeatures()
+                knn = weightedKNN(train: features.train, trainLabels: data.train.labels, test: features.test, testLabels: data.test.labels, ks: ks)
                 lastFeatures = features
             }
-            let mean = sums.map { $0 / Float(stepsPerEpoch) }
+            let mean = loop.sums.map { Float($0) / Float(stepsPerEpoch) }
             let record = DINOEpochRecord(epoch: epoch + 1, loss: mean[0], teacherEntropy: mean[1], kl: mean[2], centerNorm: mean[3],
                                          featureStd: mean[4], knn: knn, seconds: seconds,
                                          imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
             let knnText = ks.compactMap { k in knn[k].map { "k-NN\(k) \(String(format: "%.2f", $0))%" } }.joined(separator: "  ")
             progress.epoch("epoch \(epoch + 1)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
             history.append(record)
+            loop.finishEpoch()
             try onEpoch(record)
+            try save(stoppingFor: checkpoint?.stopRequested())
         }
+        // A run restored after its last epoch has not computed the features its k-NN used.
+        if bank != nil && lastFeatures == nil { lastFeatures = teacherFeatures() }
         return history
+    }
+
+    /// The teacher backbone's L2-normalized features of all 60 000 training and the 10 000 test images.
+    public func teacherFeatures() -> (train: Tensor, test: Tensor) {
+        (train: normalizedFeatures(teacher.backbone, of: data.train, data: data),
+         test: normalizedFeatures(teacher.backbone, of: data.test, data: data))
     }
 }
 

@@ -47,9 +47,9 @@ public enum DeiTStudent {
     /// accuracy of the class head after each epoch.
     public static func train(_ student: VisionTransformer, teacher: (any Classifier)?, loss: DistillationConfig,
                              recipe: SupervisedRecipe, data: FashionMNIST, label: String, rng: inout RNG,
-                             onEpoch: (EpochRecord) throws -> Void = { _ in }) throws -> [EpochRecord] {
+                             checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
         let objective = try distillationObjective(student: student, teacher: teacher, config: loss)
-        return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective, onEpoch: onEpoch)
+        return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective, checkpoint: checkpoint)
     }
 
     /// Where the DeiT⚗ student (token objective, ConvNet teacher) of (scale, seed) is cached.
@@ -62,15 +62,17 @@ public enum DeiTStudent {
 
     /// The DeiT⚗ student of (scale, seed): from the cache `distillation` fills, or trained here
     /// exactly as `distillation` trains it (and cached).
-    public static func tokenStudent(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL) throws -> VisionTransformer {
+    public static func tokenStudent(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+                                    checkpoints: Checkpoints? = nil) throws -> VisionTransformer {
         let loss = DistillationConfig(type: .token)  // the paper's settings, as `distillation` runs it by default
         var rng = rng(seed: seed)
         let student = try make(scale, type: .token, rng: &rng)
         let file = tokenStudentFile(scale: scale, seed: seed, loss: loss, cache: cache)
         try ModelCache(root: cache, folder: "students").loadOrTrain(student, at: file) {
-            let teacher = try Teachers.convNetTeacher(scale: scale, seed: seed, data: data, cache: cache)
+            let teacher = try Teachers.convNetTeacher(scale: scale, seed: seed, data: data, cache: cache,
+                                                      checkpoint: checkpoints?.run("teacher-convnet"))
             _ = try train(student, teacher: teacher, loss: loss, recipe: preset(scale).recipe, data: data,
-                          label: "token student", rng: &rng)
+                          label: "token student", rng: &rng, checkpoint: checkpoints?.run("token-student"))
         }
         return student
     }

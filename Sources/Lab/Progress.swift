@@ -6,15 +6,18 @@ public final class Progress {
     public let label: String
     let totalSteps: Int
     let interactive: Bool
-    private var stepsDone = 0
+    private var stepsDone = 0       // in this process
+    private let stepsBefore: Int    // by the run this one resumes
     private var images = 0
     private let start = Date()
     private var lastDraw = Date.distantPast
 
-    /// `totalSteps`: optimizer steps in the whole run, for the ETA.
-    public init(_ label: String, totalSteps: Int) {
+    /// `totalSteps`: optimizer steps in the whole run, for the ETA; `done`: those a resumed run
+    /// has behind it.
+    public init(_ label: String, totalSteps: Int, done: Int = 0) {
         self.label = label
         self.totalSteps = max(totalSteps, 1)
+        stepsBefore = done
         let env = ProcessInfo.processInfo.environment
         interactive = isatty(STDOUT_FILENO) != 0 && env["CI"] == nil && env["TERM"] != "dumb"
     }
@@ -26,10 +29,11 @@ public final class Progress {
     public func step(epoch: Int, epochs: Int, loss: Float, images batch: Int) {
         stepsDone += 1
         images += batch
-        guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 || stepsDone == totalSteps else { return }
+        let step = stepsBefore + stepsDone
+        guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 || step == totalSteps else { return }
         lastDraw = Date()
-        let eta = elapsed / Double(stepsDone) * Double(totalSteps - stepsDone)
-        let line = "\(label)  epoch \(epoch)/\(epochs)  step \(stepsDone)/\(totalSteps)  loss \(String(format: "%.4f", loss))"
+        let eta = elapsed / Double(stepsDone) * Double(totalSteps - step)
+        let line = "\(label)  epoch \(epoch)/\(epochs)  step \(step)/\(totalSteps)  loss \(String(format: "%.4f", loss))"
             + "  \(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(Progress.clock(eta))"
         print("\r\u{1B}[2K" + line, terminator: "")
         fflush(nil)

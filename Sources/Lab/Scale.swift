@@ -22,8 +22,11 @@ public struct ExperimentOptions: ParsableArguments {
     @Option(help: "Folder for the data files the figures are drawn from.")
     public var output: String = "figures/data"
 
-    @Option(help: "Folder for cached checkpoints (teachers), reused across runs.")
+    @Option(help: "Folder for cached models (teachers, students), reused across runs, and for the checkpoints of interrupted runs.")
     public var cache: String = ".cache"
+
+    @Flag(help: "Continue from the checkpoints an interrupted run of the same command left in the cache folder.")
+    public var resume = false
 
     @Option(help: "Folder holding the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR or Debian's).")
     public var data: String?

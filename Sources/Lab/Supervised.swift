@@ -59,9 +59,10 @@ public typealias Objective = (_ images: Tensor, _ labels: [Int]) -> Tensor
 /// Trains `model` with AdamW, a cosine learning rate after a linear warmup, and `objective` —
 /// by default label-smoothed cross-entropy on the model's logits; DeiT's distillation passes its
 /// own — and measures the (class-head) test accuracy after every epoch. Stops with an error on a
-/// non-finite loss (as DINO's and DeiT's loops do).
+/// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
+/// every epoch and when a stop is requested, and a resumed run continues from it.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
-                            label: String, rng: inout RNG, objective: Objective? = nil,
+                            label: String, rng: inout RNG, objective: Objective? = nil, checkpoint: RunCheckpoint? = nil,
                             onEpoch: (EpochRecord) throws -> Void = { _ in }) throws -> [EpochRecord] {
     let objective = objective ?? { x, y in crossEntropy(model.logits(x), labels: y, labelSmoothing: recipe.labelSmoothing) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
@@ -70,35 +71,59 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
     let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: noWeightDecayNames),
                           learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
-    let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch)
+    var loop = LoopState(sums: 1)  // the epoch's summed loss
     var history: [EpochRecord] = []
-    var iteration = 0
-    guard recipe.epochs > 0 else { return history }
-    for epoch in 1...recipe.epochs {
+    if let saved = try checkpoint?.saved() {
+        try saved.restore("model.", into: model)
+        loop = try saved.value("loop")
+        history = try saved.value("history")
+        try loop.restore(rng: &rng, models: [model], optimizer: optimizer, moments: saved.tensors("optimizer."))
+        print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
+    }
+    func save(stoppingFor signal: Int32?) throws {
+        guard let checkpoint else { return }
+        loop.capture(rng: rng, models: [model], optimizer: optimizer)
+        var snapshot = TrainingSnapshot()
+        snapshot.add("model.", model.stateDict())
+        snapshot.add("optimizer.", optimizer.stateTensors)
+        try snapshot.put("loop", loop)
+        try snapshot.put("history", history)
+        try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),
+                                stoppingFor: signal)
+    }
+    let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch, done: loop.epoch * stepsPerEpoch + loop.step)
+    while loop.epoch < recipe.epochs {
+        let epoch = loop.epoch + 1
         model.setTraining(true)
         let start = Date()
-        var lossSum: Double = 0
-        for (step, batch) in epochBatches(count: train.count, batchSize: recipe.batchSize, rng: &rng).prefix(stepsPerEpoch).enumerated() {
+        for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
+            let iteration = loop.epoch * stepsPerEpoch + loop.step
             let x = augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
             let loss = objective(x, train.labels(batch))
             guard loss.item.isFinite else {
-                throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(step + 1); lower the learning rate (now \(schedule[iteration]))")
+                throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(loop.step + 1); lower the learning rate (now \(schedule[iteration]))")
             }
             optimizer.zeroGrad()
             loss.backward()
             optimizer.learningRate = schedule[iteration]
             optimizer.step()
-            iteration += 1
-            lossSum += Double(loss.item)
+            loop.step += 1
+            loop.sums[0] += Double(loss.item)
             progress.step(epoch: epoch, epochs: recipe.epochs, loss: loss.item, images: batch.count)
+            if loop.step < stepsPerEpoch, let signal = checkpoint?.stopRequested() {
+                loop.seconds += Date().timeIntervalSince(start)
+                try save(stoppingFor: signal)
+            }
         }
-        let seconds = Date().timeIntervalSince(start)
-        let record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(stepsPerEpoch),
+        let seconds = loop.seconds + Date().timeIntervalSince(start)
+        let record = EpochRecord(epoch: epoch, trainLoss: loop.sums[0] / Double(stepsPerEpoch),
                                  testAccuracy: accuracy(model, on: data.test, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
         progress.epoch("epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%")
         history.append(record)
+        loop.finishEpoch()
         try onEpoch(record)
+        try save(stoppingFor: checkpoint?.stopRequested())
     }
     return history
 }

@@ -54,23 +54,25 @@ public enum Teachers {
     }
 
     /// Loads the ConvNet teacher for (scale, seed) from the cache, or trains and caches it.
-    public static func convNetTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL) throws -> ConvNet {
+    public static func convNetTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+                                      checkpoint: RunCheckpoint? = nil) throws -> ConvNet {
         let (config, recipe) = convNet(scale)
         var rng = rng("convnet", seed: seed)
         let model = ConvNet(config, rng: &rng)
         try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache)) {
-            _ = try trainClassifier(model, recipe: recipe, data: data, label: "convnet teacher", rng: &rng)
+            _ = try trainClassifier(model, recipe: recipe, data: data, label: "convnet teacher", rng: &rng, checkpoint: checkpoint)
         }
         return model
     }
 
     /// Loads the supervised ViT ("transformer teacher") for (scale, seed), or trains and caches it.
-    public static func vitTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL) throws -> VisionTransformer {
+    public static func vitTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+                                      checkpoint: RunCheckpoint? = nil) throws -> VisionTransformer {
         let (config, recipe) = vit(scale)
         var rng = rng("vit", seed: seed)
         let model = try VisionTransformer(config, rng: &rng)
         try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache)) {
-            _ = try trainClassifier(model, recipe: recipe, data: data, label: "vit teacher", rng: &rng)
+            _ = try trainClassifier(model, recipe: recipe, data: data, label: "vit teacher", rng: &rng, checkpoint: checkpoint)
         }
         return model
     }

@@ -23,7 +23,16 @@ public protocol TrainingModeDependent: Module {
     var training: Bool { get set }
 }
 
+/// A module that draws random numbers while it trains (drop path). Its generator moves on with
+/// every training step, so a training checkpoint saves it with the weights.
+public protocol RandomizedModule: Module {
+    var generator: RNG { get set }
+}
+
 extension Module {
+    /// Every module of the tree that owns a generator, in tree order.
+    public var randomizedModules: [any RandomizedModule] { modules.compactMap { $0 as? any RandomizedModule } }
+
     public var ownParameters: [(name: String, tensor: Tensor)] { [] }
     public var ownBuffers: [(name: String, tensor: Tensor)] { [] }
     public var children: [(name: String, module: any Module)] { [] }

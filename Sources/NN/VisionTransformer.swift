@@ -104,7 +104,7 @@ public final class PatchEmbed: Module {
     }
 }
 
-public final class VisionTransformer: TrainingModeDependent {
+public final class VisionTransformer: TrainingModeDependent, RandomizedModule {
     public let config: ViTConfig
     public let patchEmbed: PatchEmbed
     public let clsToken: Tensor                  // (1, 1, D)
@@ -117,6 +117,10 @@ public final class VisionTransformer: TrainingModeDependent {
     public var training = true
     /// Drives drop path only; split from the initialization generator, so runs stay reproducible.
     var dropPathRNG: RNG
+    public var generator: RNG {
+        get { dropPathRNG }
+        set { dropPathRNG = newValue }
+    }
 
     /// timm's init: tokens and position embeddings trunc_normal(std 0.02), linear layers
     /// trunc_normal(0.02) with zero bias, layer norms 1 and 0, the patch convolution PyTorch's default.

@@ -20,6 +20,17 @@ public struct RNG: Sendable {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The generator's position in its stream, for training checkpoints: `RNG(state: g.state)`
+    /// continues exactly where `g` is.
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator at a saved position; nil unless `state` is four words, not all zero (the one
+    /// state xoshiro never reaches).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     /// 64 uniformly random bits.
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9

@@ -53,7 +53,12 @@ struct AttentionMaps: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         let config = Config.preset(options.scale)
+        let checkpoints = try Checkpoints(options, experiment: "attention-maps", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("attention-maps: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         let cache = ModelCache(root: options.cacheURL, folder: "students")
@@ -65,7 +70,7 @@ struct AttentionMaps: ParsableCommand {
         let dino = try VisionTransformer(dinoRecipe.backbone, rng: &backboneRNG)
         try cache.loadOrTrain(dino, at: dinoFile) {
             let trainer = try DINOTrainer(recipe: dinoRecipe, data: data, seed: options.seed ^ fnv1a("attention-maps"))
-            _ = try trainer.train(label: "dino", ks: [])
+            _ = try trainer.train(label: "dino", ks: [], checkpoint: checkpoints.run("dino"))
             for (d, t) in zip(dino.parameters, trainer.teacher.backbone.parameters) { d.assign(t) }
         }
 
@@ -76,7 +81,8 @@ struct AttentionMaps: ParsableCommand {
         let supervised = try VisionTransformer(shape, rng: &supervisedRNG)
         try cache.loadOrTrain(supervised, at: cache.url(name: "supervised-small-vit", scale: options.scale, seed: options.seed,
                                                          recipe: [AnyHashableCodable(shape), AnyHashableCodable(config.supervised)])) {
-            _ = try trainClassifier(supervised, recipe: config.supervised, data: data, label: "supervised", rng: &supervisedRNG)
+            _ = try trainClassifier(supervised, recipe: config.supervised, data: data, label: "supervised", rng: &supervisedRNG,
+                                    checkpoint: checkpoints.run("supervised"))
         }
         var randomRNG = RNG(seed: options.seed ^ fnv1a("attention-maps random"))
         let random = try VisionTransformer(dinoRecipe.backbone, rng: &randomRNG)
@@ -89,6 +95,7 @@ struct AttentionMaps: ParsableCommand {
         let side = data.test.height, p = dinoRecipe.backbone.patchSize, g = side / p
         let comments = ["scale \(options.scale.rawValue), seed \(options.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
                         "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
+        var mapFiles: [(text: String, file: URL)] = []
         for (name, model) in models {
             model.setTraining(false)
             let attention = clsAttention(model, images: data.normalize(pixels))  // (n, H, g²)
@@ -112,8 +119,8 @@ struct AttentionMaps: ParsableCommand {
             let header = ["last-block class-token attention of the \(name) ViT, per patch, scaled to its maximum; test images "
                           + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", ")))",
                           "blocks (gnuplot index): per image, the image then heads 1…\(h) then the head mean; each \(side) × \(side)"] + comments
-            try Results.writeAtomically(header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n",
-                                        to: options.outputURL.appendingPathComponent("attention-maps-\(name).tsv"))
+            mapFiles.append((header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n",
+                             options.outputURL.appendingPathComponent("attention-maps-\(name).tsv")))
         }
 
         // The segmentation number over the whole test set.
@@ -134,11 +141,14 @@ struct AttentionMaps: ParsableCommand {
                          name, s.bestHead + 1, s.bestJaccard, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!))
         }
         print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, (results[$0.name] as! [String: Any])["knn20"] as! Double) }.joined(separator: ", "))
+        // The data files only now, all together.
+        for (text, file) in mapFiles { try Results.writeAtomically(text, to: file) }
         try Results.writeTSV(table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
                                                + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments,
                              to: options.outputURL.appendingPathComponent("attention-maps.tsv"))
         try Results.writeJSON(Results.summary(experiment: "attention-maps", scale: options.scale, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("attention-maps.json"))
+        try checkpoints.finish()
     }
 }

@@ -71,9 +71,14 @@ struct Collapse: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         var config = Config.preset(options.scale)
         if let epochs { config.recipe.setEpochs(epochs) }
         try config.recipe.validate()
+        let checkpoints = try Checkpoints(options, experiment: "collapse", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         let lnK = Foundation.log(Double(config.recipe.head.outDim))
@@ -83,17 +88,17 @@ struct Collapse: ParsableCommand {
                         "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
         var table = Table([.init("variant"), .init("step"), .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"),
                            .init("center_norm"), .init("feature_std"), .init("ln_k", "nats")])
-        let tsv = options.outputURL.appendingPathComponent("collapse.tsv")
         var results: [String: Any] = ["ln_k": lnK]
         for variant in config.variants {
             var recipe = config.recipe
             variant.apply(to: &recipe)
             let trainer = try DINOTrainer(recipe: recipe, data: data, seed: options.seed ^ fnv1a("collapse"))
-            var last: [DINOStepRecord] = []
-            let history = try trainer.train(label: variant.rawValue, ks: config.ks, knnEvery: recipe.epochs, onStep: { r in
+            let history = try trainer.train(label: variant.rawValue, ks: config.ks, knnEvery: recipe.epochs,
+                                            checkpoint: checkpoints.run(variant.rawValue))
+            for r in trainer.stepRecords {
                 table.append([variant.rawValue, r.step, r.loss, r.teacherEntropy, r.kl, r.centerNorm, r.featureStd, lnK])
-                last = Array((last + [r]).suffix(trainer.stepsPerEpoch))
-            }, onEpoch: { _ in try Results.writeTSV(table, comments: comments, to: tsv) })
+            }
+            let last = trainer.stepRecords.suffix(trainer.stepsPerEpoch)
             // The state at the end: the last epoch's steps averaged.
             func mean(_ f: (DINOStepRecord) -> Float) -> Double { last.reduce(0) { $0 + Double(f($1)) } / Double(last.count) }
             let final: [String: Any] = ["teacher_entropy": mean(\.teacherEntropy), "kl": mean(\.kl), "loss": mean(\.loss),
@@ -104,8 +109,11 @@ struct Collapse: ParsableCommand {
                          mean(\.teacherEntropy), lnK, mean(\.kl), history.last!.knn[20] ?? .nan))
             fflush(nil)
         }
+        // The data files only now, when every run is done: a stopped run leaves none behind.
+        try Results.writeTSV(table, comments: comments, to: options.outputURL.appendingPathComponent("collapse.tsv"))
         try Results.writeJSON(Results.summary(experiment: "collapse", scale: options.scale, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("collapse.json"))
+        try checkpoints.finish()
     }
 }

@@ -109,6 +109,10 @@ struct Distillation: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         var config = Config.preset(options.scale)
         if let variants { config.variants = try variants.split(separator: ",").map { try Variant(parsing: String($0)) } }
         if let seeds { config.seeds = seeds }
@@ -118,6 +122,7 @@ struct Distillation: ParsableCommand {
         if let lambda { config.loss.lambda = lambda }
         if let klNormalization { config.loss.klNormalization = KLNormalization(rawValue: klNormalization)! }
         try config.loss.validate()
+        let checkpoints = try Checkpoints(options, experiment: "distillation", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("distillation: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
@@ -135,8 +140,10 @@ struct Distillation: ParsableCommand {
         var teachers: [TeacherModel: MemoizedTeacher] = [:]
         for t in Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted(by: { $0.rawValue < $1.rawValue }) {
             let model: any Classifier = t == .convnet
-                ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
-                : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
+                ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
+                                              checkpoint: checkpoints.run("teacher-convnet"))
+                : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
+                                          checkpoint: checkpoints.run("teacher-vit"))
             teachers[t] = MemoizedTeacher(model)
             teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
         }
@@ -148,11 +155,10 @@ struct Distillation: ParsableCommand {
                 var rng = DeiTStudent.rng(seed: seed)
                 let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
                 let teacher = variant.teacher.map { teachers[$0]! }
-                _ = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
-                                          label: "\(variant.name) seed \(seed)", rng: &rng, onEpoch: { r in
-                    runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds])
-                    try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
-                })
+                let history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
+                                                    label: "\(variant.name) seed \(seed)", rng: &rng,
+                                                    checkpoint: checkpoints.run("\(variant.name)-seed\(seed)"))
+                for r in history { runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds]) }
                 let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
                 evaluations[variant.name, default: []].append(own)
                 againstConvNet[variant.name, default: []].append(variant.teacher == .convnet || variant.teacher == nil
@@ -169,7 +175,10 @@ struct Distillation: ParsableCommand {
         }
         print("teacher logits: " + teachers.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) \($0.value.hits) looked up, \($0.value.misses) computed" }.joined(separator: "; "))
+        // The data files only now, when every student is trained: a stopped run leaves none behind.
+        try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
         try writeSummary(config: config, evaluations: evaluations, againstConvNet: againstConvNet, comments: comments)
+        try checkpoints.finish()
     }
 
     func describe(_ e: HeadEvaluation) -> String {

@@ -109,6 +109,10 @@ struct EMATeacher: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         var config = Config.preset(options.scale)
         if let teachers { config.teachers = teachers.split(separator: ",").map { TeacherKind(rawValue: String($0))! } }
         if let seeds { config.seeds = seeds }
@@ -126,6 +130,7 @@ struct EMATeacher: ParsableCommand {
             (config.recipe.localScale, config.recipe.globalScale) = (v[0]...v[1], v[1]...1)
         }
         try config.recipe.validate()
+        let checkpoints = try Checkpoints(options, experiment: "ema-teacher", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
@@ -147,11 +152,12 @@ struct EMATeacher: ParsableCommand {
                 var recipe = config.recipe
                 recipe.teacher = kind
                 let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))
-                let history = try trainer.train(label: "\(kind.rawValue) seed \(seed)", ks: config.ks, onEpoch: { r in
+                let history = try trainer.train(label: "\(kind.rawValue) seed \(seed)", ks: config.ks,
+                                                checkpoint: checkpoints.run("\(kind.rawValue)-seed\(seed)"))
+                for r in history {
                     runs.append([kind.rawValue, seed, r.epoch, r.knn[20] ?? Double.nan, r.knn[200] ?? Double.nan, r.loss, r.teacherEntropy,
                                  r.kl, r.centerNorm, r.featureStd, r.seconds])
-                    try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("ema-teacher-runs.tsv"))
-                })
+                }
                 var probeRNG = RNG(seed: seed ^ fnv1a("probe"))
                 let (trainFeatures, testFeatures) = trainer.lastFeatures!
                 let probe = linearProbe(train: trainFeatures, trainLabels: data.train.labels, test: testFeatures, testLabels: data.test.labels,
@@ -172,8 +178,6 @@ struct EMATeacher: ParsableCommand {
                 let (m, s) = meanAndStd(curves[kind]!.map { $0[e] }); return [m, s]
             } + [pixelKNN[20] ?? Double.nan])
         }
-        try Results.writeTSV(curveTable, comments: comments + ["k-NN20 per epoch, mean and std over \(config.seeds) seeds"],
-                             to: options.outputURL.appendingPathComponent("ema-teacher-curves.tsv"))
         var finalTable = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
                                 .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)")])
         var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
@@ -192,11 +196,16 @@ struct EMATeacher: ParsableCommand {
             print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
                          k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
         }
+        // The data files only now, when every run is done: a stopped run leaves none behind.
+        try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("ema-teacher-runs.tsv"))
+        try Results.writeTSV(curveTable, comments: comments + ["k-NN20 per epoch, mean and std over \(config.seeds) seeds"],
+                             to: options.outputURL.appendingPathComponent("ema-teacher-curves.tsv"))
         try Results.writeTSV(finalTable, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
                                                                + Results.jsonText(Results.jsonObject(config.probe))],
                              to: options.outputURL.appendingPathComponent("ema-teacher-final.tsv"))
         try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("ema-teacher.json"))
+        try checkpoints.finish()
     }
 }

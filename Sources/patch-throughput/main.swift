@@ -87,8 +87,13 @@ struct PatchThroughput: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         var config = Config.preset(options.scale)
         if let patches { config.smallPatches = patches.split(separator: ",").map { Int($0)! } }
+        let checkpoints = try Checkpoints(options, experiment: "patch-throughput", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("patch-throughput: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
@@ -126,7 +131,6 @@ struct PatchThroughput: ParsableCommand {
                         "scale \(options.scale.rawValue), seed \(options.seed); raw sgemm 1024³ in this run: \(String(format: "%.1f", sgemm)) GFLOP/s",
                         "peak memory: the most bytes live tensors held during a forward pass, weights and input included",
                         provenance]
-        try Results.writeTSV(big, comments: comments, to: options.outputURL.appendingPathComponent("patch-throughput-imagenet.tsv"))
 
         // Part 2: the small ViTs at 28², the same training budget for every patch size.
         var small = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
@@ -137,7 +141,8 @@ struct PatchThroughput: ParsableCommand {
             vitConfig.patchSize = patch
             var modelRNG = RNG(seed: options.seed ^ fnv1a("patch-\(patch)"))
             let vit = try VisionTransformer(vitConfig, rng: &modelRNG)
-            let history = try trainClassifier(vit, recipe: config.training, data: data, label: "patch \(patch)", rng: &modelRNG)
+            let history = try trainClassifier(vit, recipe: config.training, data: data, label: "patch \(patch)", rng: &modelRNG,
+                                              checkpoint: checkpoints.run("patch-\(patch)"))
             vit.setTraining(false)
             let x = data.normalize(data.test.images(Array(0..<config.smallForwardBatch)))
             let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
@@ -153,6 +158,8 @@ struct PatchThroughput: ParsableCommand {
                          patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? data.train.count))
             fflush(nil)
         }
+        // The data files only now, when every model is trained: a stopped run leaves none behind.
+        try Results.writeTSV(big, comments: comments, to: options.outputURL.appendingPathComponent("patch-throughput-imagenet.tsv"))
         try Results.writeTSV(small, comments: [
             "28×28 Fashion-MNIST ViTs (width \(config.smallViT.width), depth \(config.smallViT.depth), \(config.smallViT.heads) heads) by patch size",
             "forward throughput at batch \(config.smallForwardBatch); the same training budget for every patch size: "
@@ -174,6 +181,7 @@ struct PatchThroughput: ParsableCommand {
         try Results.writeJSON(Results.summary(experiment: "patch-throughput", scale: options.scale, seed: options.seed,
                                               config: Results.jsonObject(config), results: results, timings: timings),
                               to: options.outputURL.appendingPathComponent("patch-throughput.json"))
+        try checkpoints.finish()
         if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {
             print(String(format: "S/16 ÷ S/8 = %.2f (paper 5.6); B/16 ÷ B/8 = %.2f (paper 5.0)", s / s8, b / b8))
         }

@@ -35,9 +35,18 @@ struct Supervised: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    /// The settings a checkpoint must match to be continued.
+    struct CheckpointKey: Codable { let models: String, epochs: Int? }
+
+    func experiment() throws {
+        let checkpoints = try Checkpoints(options, experiment: "supervised", config: CheckpointKey(models: models, epochs: epochs))
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("supervised: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         var results: [String: Any] = [:], configs: [String: Any] = [:]
+        var tables: [(file: URL, table: Table, comments: [String])] = []
         for name in models.split(separator: ",").map(String.init) {
             var rng = Teachers.rng(name, seed: options.seed)
             let model: any Classifier
@@ -58,13 +67,13 @@ struct Supervised: ParsableCommand {
             let comments = ["supervised training of the \(name) on Fashion-MNIST", "scale \(options.scale.rawValue), seed \(options.seed)",
                             "architecture \(Results.jsonText(architecture))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
                             "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
-            let tsv = options.outputURL.appendingPathComponent("supervised-\(name).tsv")
-            let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng, onEpoch: { record in
+            let history = try trainClassifier(model, recipe: recipe, data: data, label: name, rng: &rng, checkpoint: checkpoints.run(name))
+            for record in history {
                 table.append([record.epoch, record.trainLoss, record.testAccuracy, record.seconds, record.imagesPerSecond])
-                try Results.writeTSV(table, comments: comments, to: tsv)  // rewritten each epoch: a crash loses nothing finished
-            })
+            }
             let total = history.reduce(0) { $0 + $1.seconds }
-            try Results.writeTSV(table, comments: comments + ["training time \(String(format: "%.0f", total)) s"], to: tsv)
+            tables.append((options.outputURL.appendingPathComponent("supervised-\(name).tsv"), table,
+                           comments + ["training time \(String(format: "%.0f", total)) s"]))
             print("\(name): test accuracy \(String(format: "%.2f", history.last!.testAccuracy))% after \(history.count) epochs, \(Progress.clock(total)) of training")
 
             // The distillation experiments reuse this model as their teacher.
@@ -76,8 +85,11 @@ struct Supervised: ParsableCommand {
                              "test_accuracy_per_epoch": history.map(\.testAccuracy), "parameters": model.parameterCount]
             configs[name] = ["architecture": architecture, "recipe": Results.jsonObject(recipe)]
         }
+        // The data files only now, when every model is trained: a stopped run leaves none behind.
+        for (file, table, comments) in tables { try Results.writeTSV(table, comments: comments, to: file) }
         try Results.writeJSON(Results.summary(experiment: "supervised", scale: options.scale, seed: options.seed,
                                               config: configs, results: results),
                               to: options.outputURL.appendingPathComponent("supervised.json"))
+        try checkpoints.finish()
     }
 }

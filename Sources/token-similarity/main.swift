@@ -34,18 +34,25 @@ struct TokenSimilarity: ParsableCommand {
 
     mutating func run() throws {
         BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
         let (student, recipe) = DeiTStudent.preset(options.scale)
         let config = Config(student: student, recipe: recipe)
+        let checkpoints = try Checkpoints(options, experiment: "token-similarity", config: config)
         let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
         print("token-similarity: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
-        let distilled = try DeiTStudent.tokenStudent(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL)
+        let distilled = try DeiTStudent.tokenStudent(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
+                                                     checkpoints: checkpoints)
         var rng = DeiTStudent.rng(seed: options.seed ^ fnv1a("two-class-tokens"))
         var controlConfig = config.student
         controlConfig.prefix = .twoCls
         let control = try VisionTransformer(controlConfig, rng: &rng)
         let objective = try twoClassTokenObjective(student: control, labelSmoothing: config.labelSmoothing)
-        _ = try trainClassifier(control, recipe: config.recipe, data: data, label: "two class tokens", rng: &rng, objective: objective)
+        _ = try trainClassifier(control, recipe: config.recipe, data: data, label: "two class tokens", rng: &rng, objective: objective,
+                                checkpoint: checkpoints.run("two-class-tokens"))
 
         let models = [("distillation", distilled), ("two_class_tokens", control)]
         var cosines: [String: TokenCosines] = [:], heads: [String: HeadEvaluation] = [:]
@@ -83,5 +90,6 @@ struct TokenSimilarity: ParsableCommand {
         try Results.writeJSON(Results.summary(experiment: "token-similarity", scale: options.scale, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("token-similarity.json"))
+        try checkpoints.finish()
     }
 }

@@ -101,4 +101,56 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(NSDictionary(dictionary: summaries[0]).isEqual(to: summaries[1]), "\(name): two runs of seed 5 differ")
         }
     }
+
+    /// A real signal in the middle of training: the experiment exits with 128 + the signal, keeps
+    /// its checkpoints and writes no data file; `--resume` then ends with the summary of an
+    /// uninterrupted run. The signal is sent as soon as the first checkpoint appears (the end of
+    /// the first epoch), so it lands at whatever step the run has reached — any step must do.
+    @Test(arguments: [("ema-teacher", SIGINT), ("distillation", SIGTERM)])
+    func anInterruptedExperimentResumesToTheUninterruptedResult(_ name: String, _ signal: Int32) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("interrupt-\(UUID().uuidString)")
+        func arguments(_ run: String) -> [String] {
+            ["--scale", "quick", "--seed", "5", "--output", folder.appendingPathComponent("\(run)/data").path,
+             "--cache", folder.appendingPathComponent("\(run)/cache").path]
+        }
+        func summary(_ run: String) throws -> NSDictionary {
+            let json = try Data(contentsOf: folder.appendingPathComponent("\(run)/data/\(name).json"))
+            var s = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+            s["provenance"] = nil  // the same commit, but the checkout may be dirty in one and not the other
+            return NSDictionary(dictionary: s)
+        }
+        let reference = try execute(name, arguments("uninterrupted"))
+        #expect(reference.status == 0, "\(reference.output.suffix(2000))")
+
+        let runs = folder.appendingPathComponent("stopped/cache/runs")
+        let log = folder.appendingPathComponent("stopped.log")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data().write(to: log)
+        let process = Process()
+        process.executableURL = packageRoot.appendingPathComponent(".build/release/\(name)")
+        process.arguments = arguments("stopped")
+        let handle = try FileHandle(forWritingTo: log)
+        (process.standardOutput, process.standardError) = (handle, handle)
+        try process.run()
+        func checkpoints() -> [String] {
+            ((try? FileManager.default.subpathsOfDirectory(atPath: runs.path)) ?? []).filter { $0.hasSuffix(".safetensors") }
+        }
+        while process.isRunning && checkpoints().isEmpty { usleep(20_000) }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + signal,
+                "\(name): status \(process.terminationStatus) after the signal: \(output.suffix(2000))")
+        #expect(output.contains("--resume"), "\(name): the message does not say how to continue: \(output.suffix(1000))")
+        #expect(!checkpoints().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("stopped/data").path),
+                "\(name) wrote data files although it was stopped")
+
+        let resumed = try execute(name, arguments("stopped") + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.output.suffix(2000))")
+        #expect(resumed.output.contains("continuing from"))
+        let (stopped, uninterrupted) = (try summary("stopped"), try summary("uninterrupted"))
+        #expect(stopped.isEqual(uninterrupted), "\(name): the resumed run's summary differs")
+        #expect(checkpoints().isEmpty, "\(name) left its checkpoints after finishing")
+    }
 }

@@ -75,14 +75,16 @@ import Tensor
     }
 
     /// Every tensor and sub-module a model stores is in its parameter, buffer or child lists —
-    /// walked with Mirror, so a new field that is forgotten there fails here.
+    /// walked with Mirror, so a new field that is forgotten there fails here. Likewise a stored
+    /// generator must be the module's `generator`, or a training checkpoint would miss it.
     @Test func noTensorIsHiddenFromTheLists() {
         var rng = RNG(seed: 3)
         let models: [any Module] = [vit(.clsAndDist), vit(.twoCls), ConvNet(ConvNetConfig(widths: [4, 8, 16]), rng: &rng)]
         for model in models {
             for module in model.modules {
-                var tensors: [ObjectIdentifier] = [], children: [ObjectIdentifier] = []
+                var tensors: [ObjectIdentifier] = [], children: [ObjectIdentifier] = [], generators = 0
                 func collect(_ value: Any) {
+                    if value is RNG { generators += 1; return }
                     if let t = value as? Tensor { tensors.append(ObjectIdentifier(t)); return }
                     if let m = value as? any Module { children.append(ObjectIdentifier(m)); return }
                     for child in Mirror(reflecting: value).children { collect(child.value) }
@@ -92,6 +94,7 @@ import Tensor
                 #expect(Set(tensors) == listed, "\(type(of: module)) stores a tensor it does not list")
                 #expect(Set(children) == Set(module.children.map { ObjectIdentifier($0.module) }),
                         "\(type(of: module)) stores a module it does not list")
+                #expect(generators == (module is any RandomizedModule ? 1 : 0), "\(type(of: module)) stores a generator it does not expose")
             }
         }
     }

@@ -34,6 +34,28 @@ public final class AdamW: Optimizer {
         self.init([ParameterGroup(parameters, weightDecay: true)], learningRate: learningRate, weightDecay: weightDecay)
     }
 
+    /// The moments under PyTorch's names (`exp_avg.<i>`, `exp_avg_sq.<i>`, i in `parameters`
+    /// order), for a training checkpoint; the step counts go beside them as `steps`.
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        firstMoments.enumerated().map { ("exp_avg.\($0.offset)", $0.element) }
+            + secondMoments.enumerated().map { ("exp_avg_sq.\($0.offset)", $0.element) }
+    }
+
+    /// Puts back the state `stateTensors` and `steps` held, so the next `step()` is the one an
+    /// uninterrupted run would take.
+    public func restore(_ tensors: [String: Tensor], steps saved: [Int]) throws {
+        guard saved.count == steps.count else {
+            throw OptimizerStateError("AdamW state: \(saved.count) step counts for \(steps.count) parameters")
+        }
+        for (name, moment) in stateTensors {
+            guard let t = tensors[name], t.shape == moment.shape else {
+                throw OptimizerStateError("AdamW state: \(name) is missing or has the wrong shape (expected \(moment.shape))")
+            }
+            moment.assign(t)
+        }
+        steps = saved
+    }
+
     public func step() {
         var index = 0
         for group in groups {

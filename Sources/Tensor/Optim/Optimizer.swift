@@ -43,6 +43,11 @@ extension Optimizer {
     }
 }
 
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 // MARK: - Gradient clipping
 
 /// Scales all gradients together so that their joint L2 norm is at most `maxNorm`

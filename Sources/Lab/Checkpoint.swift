@@ -1,0 +1,169 @@
+// Training checkpoints, so a stopped experiment continues where it stopped and ends with the
+// numbers an uninterrupted run gives. A run's checkpoint is its whole state: the weights, the
+// optimizer's moments, every generator (the loop's and the models' drop path), the loop's
+// position inside its epoch and the history so far. The batch order of the epoch in progress is
+// not stored: it is redrawn from the generator as the epoch began.
+import Data
+import Foundation
+import NN
+import Tensor
+
+/// The checkpoints of one experiment's runs, in `<cache>/runs/<experiment>-<scale>-seed<seed>-<hash
+/// of the configuration>/`: a changed flag never continues another configuration's runs. The
+/// folder is removed once the experiment has written its data files.
+public struct Checkpoints {
+    public let directory: URL
+    public let resume: Bool
+
+    /// Opens the experiment's folder. Without `--resume`, checkpoints an earlier run left there are
+    /// removed (and said so); with it, they are continued.
+    public init(_ options: ExperimentOptions, experiment: String, config: some Encodable) throws {
+        let key = ModelCache(root: options.cacheURL, folder: "runs").url(name: experiment, scale: options.scale, seed: options.seed,
+                                                                          recipe: config)
+        directory = key.deletingPathExtension()
+        resume = options.resume
+        let manager = FileManager.default
+        let left = (try? manager.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".safetensors") } ?? []
+        if resume {
+            print(left.isEmpty ? "resume: nothing to continue in \(directory.path); starting from the beginning"
+                               : "resume: continuing from \(left.count) checkpoint(s) in \(directory.path)")
+        } else if !left.isEmpty {
+            print("note: removed the checkpoints an interrupted run left in \(directory.path); pass --resume to continue one instead")
+            try manager.removeItem(at: directory)
+        }
+    }
+
+    /// The checkpoint of the run `name` (letters, digits and dashes).
+    public func run(_ name: String) -> RunCheckpoint {
+        RunCheckpoint(url: directory.appendingPathComponent("\(name).safetensors"), resume: resume)
+    }
+
+    /// Called after the experiment has written its data: the checkpoints are no longer needed.
+    public func finish() throws {
+        if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
+    }
+}
+
+/// Where one training run keeps its state, whether it continues from it, and what tells it to
+/// stop (by default a signal; a test passes its own).
+public struct RunCheckpoint {
+    public let url: URL
+    public let resume: Bool
+    public var stopRequested: () -> Int32? = { Interruption.signal }
+
+    public init(url: URL, resume: Bool, stopRequested: @escaping () -> Int32? = { Interruption.signal }) {
+        (self.url, self.resume, self.stopRequested) = (url, resume, stopRequested)
+    }
+
+    /// The saved state, when resuming and there is one.
+    func saved() throws -> TrainingSnapshot? {
+        guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
+        return try TrainingSnapshot(contentsOf: url)
+    }
+
+    /// Saves `snapshot`; then, if `signal` asked for a stop, ends the run.
+    func save(_ snapshot: TrainingSnapshot, label: String, position: String, stoppingFor signal: Int32?) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try snapshot.write(to: url)
+        if let signal { throw Interrupted(signal: signal, run: label, position: position, checkpoint: url) }
+    }
+}
+
+/// A training run's state as one safetensors file: tensors under prefixes ("model.", "optimizer.")
+/// and Codable values as JSON in the metadata.
+struct TrainingSnapshot {
+    private(set) var tensors: [(name: String, tensor: Tensor)] = []
+    private(set) var metadata: [String: String] = ["format": "vitdistill training checkpoint 1"]
+    private var source = ""
+
+    init() {}
+
+    init(contentsOf url: URL) throws {
+        let (t, m) = try Safetensors.read(url)
+        guard m["format"] == metadata["format"] else {
+            throw CheckpointError("\(url.path) is not a training checkpoint of this version; delete it to start the run over")
+        }
+        (tensors, metadata, source) = (t, m, url.path)
+    }
+
+    mutating func add(_ prefix: String, _ named: [(name: String, tensor: Tensor)]) {
+        tensors += named.map { (prefix + $0.name, $0.tensor) }
+    }
+
+    mutating func put<T: Encodable>(_ key: String, _ value: T) throws {
+        metadata[key] = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    func write(to url: URL) throws { try Safetensors.write(tensors, metadata: metadata, to: url) }
+
+    /// The tensors saved under `prefix`, the prefix removed.
+    func tensors(_ prefix: String) -> [(name: String, tensor: Tensor)] {
+        tensors.filter { $0.name.hasPrefix(prefix) }.map { (String($0.name.dropFirst(prefix.count)), $0.tensor) }
+    }
+
+    func restore(_ prefix: String, into module: any Module) throws { try module.load(tensors(prefix), source: source) }
+
+    func value<T: Decodable>(_ key: String, as type: T.Type = T.self) throws -> T {
+        guard let text = metadata[key] else { throw CheckpointError("\(source) has no '\(key)'; delete it to start the run over") }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw CheckpointError("\(source): '\(key)' cannot be read (\(error)); delete it to start the run over")
+        }
+    }
+}
+
+/// Where a training loop is: enough to continue it exactly.
+struct LoopState: Codable {
+    var epoch = 0                  // epochs finished
+    var step = 0                   // steps finished in the epoch after them
+    var epochStart: [UInt64] = []  // the loop's generator as that epoch began: its batch order is drawn from here
+    var rng: [UInt64] = []         // the loop's generator now
+    var generators: [[UInt64]] = []  // the models' own (drop path), in `randomizedModules` order
+    var sums: [Double] = []        // the epoch's running sums (losses, diagnostics)
+    var seconds: Double = 0        // training time of the epoch so far
+    var optimizerSteps: [Int] = []
+
+    init(sums: Int) { self.sums = Array(repeating: 0, count: sums) }
+
+    /// The batches of the epoch in progress still to run. At an epoch's first step the order is
+    /// drawn from `rng`, as an uninterrupted loop draws it; later, from a copy of the generator as
+    /// the epoch began, leaving `rng` where the checkpoint left it.
+    mutating func remainingBatches(count: Int, batchSize: Int, steps: Int, rng: inout RNG) -> ArraySlice<[Int]> {
+        if step == 0 {
+            epochStart = rng.state
+            return epochBatches(count: count, batchSize: batchSize, rng: &rng).prefix(steps)[...]
+        }
+        var start = RNG(state: epochStart)!
+        return epochBatches(count: count, batchSize: batchSize, rng: &start).prefix(steps).dropFirst(step)
+    }
+
+    mutating func finishEpoch() {
+        (epoch, step, seconds) = (epoch + 1, 0, 0)
+        sums = sums.map { _ in 0 }
+    }
+
+    /// Records the generators and optimizer into the state, ready to save.
+    mutating func capture(rng: RNG, models: [any Module], optimizer: AdamW) {
+        self.rng = rng.state
+        generators = models.flatMap(\.randomizedModules).map(\.generator.state)
+        optimizerSteps = optimizer.steps
+    }
+
+    /// Puts the generators and the optimizer's step counts back.
+    func restore(rng: inout RNG, models: [any Module], optimizer: AdamW, moments: [(name: String, tensor: Tensor)]) throws {
+        let modules = models.flatMap(\.randomizedModules)
+        guard let loopRNG = RNG(state: self.rng), generators.count == modules.count else {
+            throw CheckpointError("a training checkpoint's generators do not fit this run; delete it to start the run over")
+        }
+        rng = loopRNG
+        for (module, state) in zip(modules, generators) {
+            guard let g = RNG(state: state) else { throw CheckpointError("a training checkpoint holds an invalid generator state") }
+            module.generator = g
+        }
+        try optimizer.restore(Dictionary(moments.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), steps: optimizerSteps)
+    }
+
+    /// "epoch 2, step 17 of 469", or "the end of epoch 1"
+    func position(stepsPerEpoch: Int) -> String {
+        step == 0 ? "the end of epoch \(epoch)" : "epoch \(epoch + 1), step \(step) of \(stepsPerEpoch)"
+    }
+}

@@ -1,0 +1,79 @@
+// Stopping an experiment cleanly. SIGINT (Ctrl-C) and SIGTERM (what `kill`, schedulers and CI
+// send) only raise a flag; the training loops read it after every step, save a checkpoint, and
+// end the run with `Interrupted`. A second signal stops the process at once. Data files are
+// only ever written whole (Results.writeAtomically), so either way none is left half written.
+import ArgumentParser
+import Foundation
+import Synchronization
+
+public enum Interruption {
+    /// The signal received, 0 before any.
+    fileprivate static let received = Atomic<Int32>(0)
+
+    /// Routes SIGINT and SIGTERM to the flag. Call once at the start of an executable. The two
+    /// are also unblocked: a child inherits its parent's signal mask, and some parents (test
+    /// runners among them) start processes with both blocked.
+    public static func install() {
+        _ = Glibc.signal(SIGINT, onSignal)
+        _ = Glibc.signal(SIGTERM, onSignal)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// The signal that asked the process to stop, if one did.
+    public static var signal: Int32? {
+        let s = received.load(ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
+
+    /// "SIGINT", "SIGTERM", or the number.
+    public static func name(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        default: "signal \(signal)"
+        }
+    }
+}
+
+/// The handler may only do async-signal-safe things: store to an atomic, reset the handler,
+/// write(2) a constant.
+private func onSignal(_ signal: Int32) {
+    Interruption.received.store(signal, ordering: .relaxed)
+    _ = Glibc.signal(signal, SIG_DFL)  // a second signal takes the default action: stop now
+    let note: StaticString = "\nstopping after this training step, keeping a checkpoint (send the signal again to stop at once)\n"
+    _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
+}
+
+/// A training run stopped by a signal after saving its state.
+public struct Interrupted: Error, CustomStringConvertible {
+    public let signal: Int32
+    public let run: String             // the run's label
+    public let position: String        // "epoch 2, step 17 of 469"
+    public let checkpoint: URL
+
+    public var description: String {
+        "\(Interruption.name(signal)): \(run) stopped at \(position); its state is in \(checkpoint.path). "
+            + "Run the same command with --resume to continue from there."
+    }
+
+    /// What a shell reports for a process a signal ended: 128 + the signal.
+    public var exitCode: Int32 { 128 + signal }
+}
+
+extension ExperimentOptions {
+    /// Runs an experiment's body so that SIGINT and SIGTERM stop it after the current training
+    /// step with its checkpoint kept, exiting with 128 + the signal and no data file written.
+    public func runInterruptibly(_ body: () throws -> Void) throws {
+        Interruption.install()
+        do {
+            try body()
+        } catch let interrupted as Interrupted {
+            FileHandle.standardError.write(Data("\(interrupted)\n".utf8))
+            throw ExitCode(interrupted.exitCode)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+// Interrupted runs: a run stopped mid-epoch and again at an epoch's end, then resumed from its
+// checkpoint, ends bit for bit where the uninterrupted run ends — weights, buffers, optimizer
+// state (through the weights it moves), every generator, and the history.
+import Foundation
+import Testing
+import Data
+import Lab
+import NN
+import Tensor
+
+/// Says "stop" (SIGTERM) at its n-th question; the loops ask after every step and every save.
+final class StopAfter {
+    let n: Int
+    var asked = 0
+    init(_ n: Int) { self.n = n }
+    func check() -> Int32? {
+        asked += 1
+        return asked == n ? SIGTERM : nil
+    }
+}
+
+func checkpoint(_ url: URL, resume: Bool, stopAt n: Int? = nil) -> RunCheckpoint {
+    let stop = n.map(StopAfter.init)
+    return RunCheckpoint(url: url, resume: resume, stopRequested: { stop?.check() })
+}
+
+func state(_ module: any Module) -> [String: [Float]] {
+    Dictionary(uniqueKeysWithValues: module.stateDict().map { ($0.name, $0.tensor.scalars) })
+}
+
+@Suite("interrupt and resume") struct ResumeTests {
+    /// A ViT with drop path (its own generator) and a ConvNet (BatchNorm buffers), 2 epochs of 64
+    /// steps: stopped at step 10, resumed and stopped at the end of epoch 1, resumed to the end.
+    @Test(.enabled(if: dataset != nil), arguments: ["vit", "convnet"])
+    func aResumedClassifierEndsWhereAnUninterruptedOneEnds(_ kind: String) throws {
+        let data = dataset!
+        var recipe = SupervisedRecipe(epochs: 2, batchSize: 32, learningRate: 2e-3)
+        recipe.trainImages = 2048
+        recipe.cropScale = 0.5...1  // draws from the loop's generator too
+        func model(_ rng: inout RNG) throws -> any Classifier {
+            kind == "vit" ? try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 2, heads: 2, dropPathRate: 0.2), rng: &rng)
+                          : ConvNet(ConvNetConfig(widths: [4, 8, 16]), rng: &rng)
+        }
+        var rng = RNG(seed: 21)
+        let reference = try model(&rng)
+        let expected = try trainClassifier(reference, recipe: recipe, data: data, label: "uninterrupted", rng: &rng)
+
+        let file = temporaryFolder().appendingPathComponent("run.safetensors")
+        var positions: [String] = []
+        var resumed: (any Classifier)?
+        var history: [EpochRecord] = []
+        var finalRNG = RNG(seed: 0)
+        for (resume, stop) in [(false, 10), (true, 54), (true, nil)] as [(Bool, Int?)] {
+            var rng = RNG(seed: 21)
+            let m = try model(&rng)
+            do {
+                history = try trainClassifier(m, recipe: recipe, data: data, label: "resumed", rng: &rng,
+                                              checkpoint: checkpoint(file, resume: resume, stopAt: stop))
+                (resumed, finalRNG) = (m, rng)
+            } catch let i as Interrupted {
+                positions.append(i.position)
+                #expect(i.exitCode == 128 + SIGTERM && i.checkpoint == file)
+            }
+        }
+        #expect(positions == ["epoch 1, step 10 of 64", "the end of epoch 1"])
+        #expect(history.map(\.trainLoss) == expected.map(\.trainLoss))
+        #expect(history.map(\.testAccuracy) == expected.map(\.testAccuracy))
+        #expect(state(resumed!) == state(reference))
+        #expect(finalRNG.state == rng.state)
+        if let vit = resumed as? VisionTransformer { #expect(vit.generator.state == (reference as! VisionTransformer).generator.state) }
+    }
+
+    /// DINO with a momentum and a previous-epoch teacher (whose copy happens at the epoch's end):
+    /// student, teacher, center, every step's diagnostics and the k-NN agree after two stops.
+    @Test(.enabled(if: dataset != nil), arguments: [TeacherKind.momentum, .previousEpoch])
+    func aResumedDINORunEndsWhereAnUninterruptedOneEnds(_ kind: TeacherKind) throws {
+        var recipe = tinyRecipe(kind, epochs: 3)
+        recipe.dropPathRate = 0.1
+        let expectedTrainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)
+        let expected = try expectedTrainer.train(label: "uninterrupted", ks: [20])
+
+        let file = temporaryFolder().appendingPathComponent("dino.safetensors")
+        var positions: [String] = []
+        var finished: (DINOTrainer, [DINOEpochRecord])?
+        // 4 steps an epoch: questions after steps 1–3 and at the epoch's end.
+        for (resume, stop) in [(false, 6), (true, 2), (true, nil)] as [(Bool, Int?)] {
+            let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)
+            do {
+                finished = (trainer, try trainer.train(label: "resumed", ks: [20], checkpoint: checkpoint(file, resume: resume, stopAt: stop)))
+            } catch let i as Interrupted { positions.append(i.position) }
+        }
+        #expect(positions == ["epoch 2, step 2 of 4", "the end of epoch 2"])
+        let (trainer, history) = try #require(finished)
+        #expect(history.map(\.loss) == expected.map(\.loss) && history.map(\.kl) == expected.map(\.kl))
+        #expect(history.map(\.knn) == expected.map(\.knn))
+        #expect(trainer.stepRecords.map(\.teacherEntropy) == expectedTrainer.stepRecords.map(\.teacherEntropy))
+        #expect(trainer.stepRecords.count == 12)
+        #expect(state(trainer.student) == state(expectedTrainer.student))
+        #expect(state(trainer.teacher) == state(expectedTrainer.teacher))
+        #expect(trainer.loss.center.scalars == expectedTrainer.loss.center.scalars)
+        #expect(trainer.lastFeatures!.test.scalars == expectedTrainer.lastFeatures!.test.scalars)
+    }
+
+    /// Without --resume a checkpoint is ignored and overwritten; a file that is not a training
+    /// checkpoint is refused with the fix in the message.
+    @Test(.enabled(if: dataset != nil))
+    func aCheckpointIsUsedOnlyWhenResumingAndOnlyIfItIsOne() throws {
+        let folder = temporaryFolder()
+        let file = folder.appendingPathComponent("run.safetensors")
+        var rng = RNG(seed: 3)
+        let model = try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 1, heads: 2), rng: &rng)
+        try model.save(to: file)  // a model, not a training checkpoint
+        var recipe = SupervisedRecipe(epochs: 1, batchSize: 32, learningRate: 1e-3)
+        recipe.trainImages = 128
+        #expect(throws: CheckpointError.self) {
+            var r = RNG(seed: 3)
+            _ = try trainClassifier(model, recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(file, resume: true))
+        }
+        var r = RNG(seed: 3)
+        _ = try trainClassifier(model, recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(file, resume: false))
+        let (_, metadata) = try Safetensors.read(file)
+        #expect(metadata["format"] == "vitdistill training checkpoint 1")
+    }
+}
