@@ -1,6 +1,7 @@
 # vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
 #
-#   make figures   run every experiment at SCALE (default) and render every figure
+#   make figures   run every experiment at SCALE (default) and render every figure;
+#                  RESUME=1 continues the experiments a Ctrl-C stopped
 #   make plots     render every figure from the data in figures/data, without training
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test)
@@ -30,7 +31,7 @@ endif
 .PHONY: help setup build test bench figures plots clean
 
 help:
-	@sed -n '3,7p' Makefile | sed 's/^# *//'
+	@sed -n '3,8p' Makefile | sed 's/^# //'
 
 # Installs the missing Debian packages when run as root; otherwise prints the exact command.
 # apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
@@ -69,12 +70,15 @@ bench: setup
 	@.build/release/bench
 
 # Each experiment prints its progress and writes figures/data/<experiment>*; the time each took
-# is printed at the end.
+# is printed at the end. Ctrl-C (or SIGTERM) stops an experiment after its current training step
+# with a checkpoint in .cache/runs; `make figures RESUME=1` continues from there.
 figures: setup
 	swift build $(SWIFT_BUILD_FLAGS)  # every product: `--product` takes only one
 	@times=""; for e in $(EXPERIMENTS); do \
 	  start=$$(date +%s); \
-	  .build/release/$$e --scale $(SCALE) --output $(FIGURE_DIR)/data || exit 1; \
+	  .build/release/$$e --scale $(SCALE) --output $(FIGURE_DIR)/data $(if $(RESUME),--resume) || { status=$$?; \
+	    [ $$status -gt 128 ] && echo "figures: $$e was stopped; make figures$(if $(filter-out default,$(SCALE)), SCALE=$(SCALE)) RESUME=1 continues it" >&2; \
+	    exit $$status; }; \
 	  times="$$times  $$e $$(( $$(date +%s) - start )) s"; \
 	done; \
 	echo "figures: experiments took:$$times"
