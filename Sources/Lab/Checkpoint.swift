@@ -58,7 +58,12 @@ public struct RunCheckpoint {
     /// The saved state, when resuming and there is one.
     func saved() throws -> TrainingSnapshot? {
         guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
-        return try TrainingSnapshot(contentsOf: url)
+        let snapshot = try TrainingSnapshot(contentsOf: url)
+        if let saved = snapshot.metadata["git"], saved != codeRevision {
+            print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(codeRevision); "
+                + "the resumed run matches an uninterrupted one only if the change left training alone")
+        }
+        return snapshot
     }
 
     /// Saves `snapshot`; then, if `signal` asked for a stop, ends the run.
@@ -73,7 +78,7 @@ public struct RunCheckpoint {
 /// and Codable values as JSON in the metadata.
 struct TrainingSnapshot {
     private(set) var tensors: [(name: String, tensor: Tensor)] = []
-    private(set) var metadata: [String: String] = ["format": "vitdistill training checkpoint 1"]
+    private(set) var metadata: [String: String] = ["format": "vitdistill training checkpoint 1", "git": codeRevision]
     private var source = ""
 
     init() {}
@@ -110,6 +115,9 @@ struct TrainingSnapshot {
         }
     }
 }
+
+/// The revision of the code that runs, asked of git once.
+let codeRevision = Provenance.gitRevision()
 
 /// Where a training loop is: enough to continue it exactly.
 struct LoopState: Codable {
