@@ -254,8 +254,7 @@ public final class DINOTrainer {
     /// With a `checkpoint`, the state is saved after every epoch and when a stop is requested, and
     /// a resumed run continues from it; `stepRecords` then holds the steps before the stop too.
     public func train(label: String, ks: [Int] = [20, 200], knnEvery: Int = 1, checkpoint: RunCheckpoint? = nil,
-                      onStep: (DINOStepRecord) throws -> Void = { _ in },
-                      onEpoch: (DINOEpochRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
+                      onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
         var loop = LoopState(sums: 5)  // loss, h(Pt), KL, center norm, feature spread
         var history: [DINOEpochRecord] = []
         if let saved = try checkpoint?.saved() {
@@ -323,7 +322,6 @@ public final class DINOTrainer {
             progress.epoch("epoch \(epoch + 1)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
             history.append(record)
             loop.finishEpoch()
-            try onEpoch(record)
             try save(stoppingFor: checkpoint?.stopRequested())
         }
         // A run restored after its last epoch has not computed the features its k-NN used.

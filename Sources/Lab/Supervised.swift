@@ -62,8 +62,8 @@ public typealias Objective = (_ images: Tensor, _ labels: [Int]) -> Tensor
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
 /// every epoch and when a stop is requested, and a resumed run continues from it.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
-                            label: String, rng: inout RNG, objective: Objective? = nil, checkpoint: RunCheckpoint? = nil,
-                            onEpoch: (EpochRecord) throws -> Void = { _ in }) throws -> [EpochRecord] {
+                            label: String, rng: inout RNG, objective: Objective? = nil,
+                            checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
     let objective = objective ?? { x, y in crossEntropy(model.logits(x), labels: y, labelSmoothing: recipe.labelSmoothing) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
@@ -122,7 +122,6 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         progress.epoch("epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%")
         history.append(record)
         loop.finishEpoch()
-        try onEpoch(record)
         try save(stoppingFor: checkpoint?.stopRequested())
     }
     return history
