@@ -99,14 +99,45 @@ struct TrainingSnapshot {
         metadata[key] = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
+    /// What every training loop saves: its models under their prefixes, the optimizer's moments
+    /// and steps, the loop with its generator and the models' generators, and the history.
+    init<History: Encodable>(models: [(prefix: String, module: any Module)], optimizer: AdamW, loop: LoopState, rng: RNG,
+                             history: History) throws {
+        var loop = loop
+        loop.rng = rng.state
+        loop.generators = models.flatMap { $0.module.randomizedModules }.map { $0.generator.state }
+        loop.optimizerSteps = optimizer.steps
+        for (prefix, module) in models { add(prefix, module.stateDict()) }
+        add("optimizer.", optimizer.stateTensors)
+        try put("loop", loop)
+        try put("history", history)
+    }
+
+    /// Puts back what `init(models:optimizer:loop:rng:history:)` saved; returns the loop and history.
+    func restoreTraining<History: Decodable>(models: [(prefix: String, module: any Module)], optimizer: AdamW,
+                                             rng: inout RNG) throws -> (loop: LoopState, history: History) {
+        for m in models { try m.module.load(tensors(m.prefix), source: source) }
+        let loop: LoopState = try value("loop")
+        let modules = models.flatMap { $0.module.randomizedModules }
+        guard let loopRNG = RNG(state: loop.rng), loop.generators.count == modules.count else {
+            throw CheckpointError("\(source): its generators do not fit this run; delete it to start the run over")
+        }
+        for (module, state) in zip(modules, loop.generators) {
+            guard let g = RNG(state: state) else { throw CheckpointError("\(source) holds an invalid generator state") }
+            module.generator = g
+        }
+        rng = loopRNG
+        let moments = tensors("optimizer.")
+        try optimizer.restore(Dictionary(moments.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), steps: loop.optimizerSteps)
+        return (loop, try value("history"))
+    }
+
     func write(to url: URL) throws { try Safetensors.write(tensors, metadata: metadata, to: url) }
 
     /// The tensors saved under `prefix`, the prefix removed.
     func tensors(_ prefix: String) -> [(name: String, tensor: Tensor)] {
         tensors.filter { $0.name.hasPrefix(prefix) }.map { (String($0.name.dropFirst(prefix.count)), $0.tensor) }
     }
-
-    func restore(_ prefix: String, into module: any Module) throws { try module.load(tensors(prefix), source: source) }
 
     func value<T: Decodable>(_ key: String, as type: T.Type = T.self) throws -> T {
         guard let text = metadata[key] else { throw CheckpointError("\(source) has no '\(key)'; delete it to start the run over") }
@@ -147,27 +178,6 @@ struct LoopState: Codable {
     mutating func finishEpoch() {
         (epoch, step, seconds) = (epoch + 1, 0, 0)
         sums = sums.map { _ in 0 }
-    }
-
-    /// Records the generators and optimizer into the state, ready to save.
-    mutating func capture(rng: RNG, models: [any Module], optimizer: AdamW) {
-        self.rng = rng.state
-        generators = models.flatMap(\.randomizedModules).map(\.generator.state)
-        optimizerSteps = optimizer.steps
-    }
-
-    /// Puts the generators and the optimizer's step counts back.
-    func restore(rng: inout RNG, models: [any Module], optimizer: AdamW, moments: [(name: String, tensor: Tensor)]) throws {
-        let modules = models.flatMap(\.randomizedModules)
-        guard let loopRNG = RNG(state: self.rng), generators.count == modules.count else {
-            throw CheckpointError("a training checkpoint's generators do not fit this run; delete it to start the run over")
-        }
-        rng = loopRNG
-        for (module, state) in zip(modules, generators) {
-            guard let g = RNG(state: state) else { throw CheckpointError("a training checkpoint holds an invalid generator state") }
-            module.generator = g
-        }
-        try optimizer.restore(Dictionary(moments.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), steps: optimizerSteps)
     }
 
     /// "epoch 2, step 17 of 469", or "the end of epoch 1"

@@ -257,30 +257,21 @@ public final class DINOTrainer {
                       onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
         var loop = LoopState(sums: 5)  // loss, h(Pt), KL, center norm, feature spread
         var history: [DINOEpochRecord] = []
+        let models: [(prefix: String, module: any Module)] = [("student.", student), ("teacher.", teacher)]
         if let saved = try checkpoint?.saved() {
-            try saved.restore("student.", into: student)
-            try saved.restore("teacher.", into: teacher)
+            (loop, history) = try saved.restoreTraining(models: models, optimizer: optimizer, rng: &rng)
             guard let center = saved.tensors("loss.").first(where: { $0.name == "center" })?.tensor, center.shape == loss.center.shape else {
                 throw CheckpointError("\(checkpoint!.url.path) holds no DINO center of shape \(loss.center.shape); delete it to start the run over")
             }
             loss.center.assign(center)
-            loop = try saved.value("loop")
-            history = try saved.value("history")
             step = try saved.value("step")
             stepRecords = try saved.value("steps")
-            try loop.restore(rng: &rng, models: [student, teacher], optimizer: optimizer, moments: saved.tensors("optimizer."))
             print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
         }
         func save(stoppingFor signal: Int32?) throws {
             guard let checkpoint else { return }
-            loop.capture(rng: rng, models: [student, teacher], optimizer: optimizer)
-            var snapshot = TrainingSnapshot()
-            snapshot.add("student.", student.stateDict())
-            snapshot.add("teacher.", teacher.stateDict())
-            snapshot.add("optimizer.", optimizer.stateTensors)
+            var snapshot = try TrainingSnapshot(models: models, optimizer: optimizer, loop: loop, rng: rng, history: history)
             snapshot.add("loss.", [("center", loss.center)])
-            try snapshot.put("loop", loop)
-            try snapshot.put("history", history)
             try snapshot.put("step", step)
             try snapshot.put("steps", stepRecords)
             try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),

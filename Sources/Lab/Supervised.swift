@@ -74,20 +74,12 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
     var loop = LoopState(sums: 1)  // the epoch's summed loss
     var history: [EpochRecord] = []
     if let saved = try checkpoint?.saved() {
-        try saved.restore("model.", into: model)
-        loop = try saved.value("loop")
-        history = try saved.value("history")
-        try loop.restore(rng: &rng, models: [model], optimizer: optimizer, moments: saved.tensors("optimizer."))
+        (loop, history) = try saved.restoreTraining(models: [("model.", model)], optimizer: optimizer, rng: &rng)
         print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
     }
     func save(stoppingFor signal: Int32?) throws {
         guard let checkpoint else { return }
-        loop.capture(rng: rng, models: [model], optimizer: optimizer)
-        var snapshot = TrainingSnapshot()
-        snapshot.add("model.", model.stateDict())
-        snapshot.add("optimizer.", optimizer.stateTensors)
-        try snapshot.put("loop", loop)
-        try snapshot.put("history", history)
+        let snapshot = try TrainingSnapshot(models: [("model.", model)], optimizer: optimizer, loop: loop, rng: rng, history: history)
         try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),
                                 stoppingFor: signal)
     }
