@@ -21,28 +21,6 @@ public enum BLAS {
     /// Cores used for a large product: the core's threads, each running single-threaded OpenBLAS.
     public static var threads: Int { Parallel.threads }
 
-    /// OpenBLAS runs every call on one thread; the core splits large products across its own
-    /// threads (`sgemm` in MatMul.swift), so that one pool of threads does all the parallel work.
-    ///
-    /// Why: after each multi-threaded call, OpenBLAS's worker threads keep spinning on
-    /// sched_yield for ~2^28 cycles (~0.1 s). On a 2-core machine that takes a core from whatever
-    /// runs next — our softmax, GELU, layer norm and attention kernels. Measured: ViT-S/16's
-    /// attention core took 8.1 ms right after a two-threaded sgemm and 5.0 ms alone. Set once, on
-    /// the first product; the workers OpenBLAS started at load never get work and fall asleep.
-    /// (Concurrent single-threaded calls are safe and give the same bits as serial ones: checked on
-    /// OpenBLAS 0.3.21 with its Haswell, SkylakeX and Cooperlake kernels.)
-    static func configureThreads() { _ = singleThreaded }
-    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
-
-    /// Runs `body` with OpenBLAS's own threading on (all cores), for comparisons with a raw
-    /// multi-threaded cblas_sgemm call; restores single-threaded calls afterwards.
-    public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
-        configureThreads()
-        openblas_set_num_threads(Int32(Parallel.threads))
-        defer { openblas_set_num_threads(1) }
-        return try body()
-    }
-
     /// GFLOP/s of a raw n×n×n cblas_sgemm with OpenBLAS's own threads (its best here): after an
     /// untimed round, the median of `rounds` timings of about 0.2 s each. Experiments report their
     /// throughput beside it.

@@ -25,18 +25,19 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         return
     }
     BLAS.configureThreads()
-    func call(_ rows: Range<Int>, _ cols: Range<Int>) {
+    func rawCall(_ rows: Range<Int>, _ cols: Range<Int>) {
         let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
         let bBlock = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(rows.count), blasint(cols.count), blasint(k), alpha,
                     aBlock, blasint(lda), bBlock, blasint(ldb), beta, c + rows.lowerBound * ldc + cols.lowerBound, blasint(ldc))
     }
+    func call(_ rows: Range<Int>, _ cols: Range<Int>) { BLAS.singleThreadedCall { rawCall(rows, cols) } }
     // Below ~2M multiply-adds a product is cheaper on one core than split (OpenBLAS's own
     // threshold is of the same order).
     guard m * n * k >= 1 << 21, Parallel.threads > 1, !Parallel.isWorker else { return call(0..<m, 0..<n) }
     if min(m, n) >= 256 && max(m, n) <= 2 * min(m, n) {
-        return BLAS.withOpenBLASThreads { call(0..<m, 0..<n) }
+        return BLAS.withOpenBLASThreads { rawCall(0..<m, 0..<n) }
     }
     if m >= n {
         Parallel.forEachChunk(m, grain: 16) { rows in call(rows, 0..<n) }
