@@ -53,8 +53,11 @@ public struct FashionMNIST: Sendable {
         ProcessInfo.processInfo.environment[directoryVariable] ?? systemDirectory
     }
 
-    public init(train: ImageSet, test: ImageSet) {
-        (self.train, self.test) = (train, test)
+    /// The CRC-32 of each file's decompressed bytes, by file name (without ".gz").
+    public let checksums: [String: UInt32]
+
+    public init(train: ImageSet, test: ImageSet, checksums: [String: UInt32] = [:]) {
+        (self.train, self.test, self.checksums) = (train, test, checksums)
         var sum: Double = 0, sumSquares: Double = 0
         for p in train.pixels { let v = Double(p) / 255; sum += v; sumSquares += v * v }
         let n = Double(max(train.pixels.count, 1))
@@ -62,7 +65,18 @@ public struct FashionMNIST: Sendable {
         std = Float(max(sumSquares / n - (sum / n) * (sum / n), 1e-12).squareRoot())
     }
 
-    /// Reads the four IDX files (gzipped or not) and checks them against each other.
+    /// The CRC-32 of each decompressed file of Debian's dataset-fashion-mnist (0.0~git20200523):
+    /// the data every committed number was measured on.
+    public static let debianChecksums: [String: UInt32] = [
+        "train-images-idx3-ubyte": 0xb4f2_9f28, "train-labels-idx1-ubyte": 0x741a_4657,
+        "t10k-images-idx3-ubyte": 0x678f_e0b1, "t10k-labels-idx1-ubyte": 0x8014_2c1f,
+    ]
+    public static let imageSize = 28
+    /// A bound on the images of a split, far above Fashion-MNIST's 60 000 (and MNIST's).
+    public static let maxImages = 100_000
+
+    /// Reads the four IDX files (gzipped or not) and checks them against each other: 28×28 images,
+    /// 1 to 100 000 of them, as many labels as images, each label a class.
     public static func load(from directory: String = defaultDirectory) throws -> FashionMNIST {
         let fix = "install Debian's dataset-fashion-mnist (`make setup`, or `sudo apt-get install dataset-fashion-mnist`) "
             + "or set \(directoryVariable) to a folder holding the four IDX files"
@@ -72,27 +86,36 @@ public struct FashionMNIST: Sendable {
             }
             throw DataError("Fashion-MNIST: \(directory)/\(name).gz not found; \(fix)")
         }
+        var checksums: [String: UInt32] = [:]
         func split(_ prefix: String) throws -> ImageSet {
-            let imagesPath = try find("\(prefix)-images-idx3-ubyte"), labelsPath = try find("\(prefix)-labels-idx1-ubyte")
+            let imagesName = "\(prefix)-images-idx3-ubyte", labelsName = "\(prefix)-labels-idx1-ubyte"
+            let imagesPath = try find(imagesName), labelsPath = try find(labelsName)
             do {
-                let images = try IDXArray(path: imagesPath, dimensions: 3)
-                let labels = try IDXArray(path: labelsPath, dimensions: 1)
+                let images = try IDXArray(path: imagesPath, shape: IDXShape(itemSizes: [imageSize, imageSize], maxItems: maxImages))
+                let labels = try IDXArray(path: labelsPath, shape: IDXShape(itemSizes: [], maxItems: maxImages))
+                (checksums[imagesName], checksums[labelsName]) = (images.crc32, labels.crc32)
                 guard images.sizes[0] == labels.sizes[0] else {
                     throw DataError("\(imagesPath) holds \(images.sizes[0]) images but \(labelsPath) holds \(labels.sizes[0]) labels")
                 }
-                if let bad = labels.values.first(where: { $0 >= 10 }) {
-                    throw DataError("\(labelsPath): label \(bad) is not one of the 10 classes")
+                if let bad = labels.values.firstIndex(where: { $0 >= 10 }) {
+                    throw DataError("\(labelsPath): label \(labels.values[bad]) (item \(bad)) is not one of the 10 classes")
                 }
-                return ImageSet(pixels: images.values, labels: labels.values.map(Int.init), height: images.sizes[1], width: images.sizes[2])
+                return ImageSet(pixels: images.values, labels: labels.values.map(Int.init), height: imageSize, width: imageSize)
             } catch let error as DataError {
                 throw DataError("Fashion-MNIST: \(error.description); \(fix)")
             }
         }
         let train = try split("train"), test = try split("t10k")
-        guard train.height == test.height, train.width == test.width else {
-            throw DataError("Fashion-MNIST: training images are \(train.height)×\(train.width) but test images \(test.height)×\(test.width)")
-        }
-        return FashionMNIST(train: train, test: test)
+        return FashionMNIST(train: train, test: test, checksums: checksums)
+    }
+
+    /// The files whose content is not Debian's, with a sentence saying so; nil when all match.
+    public var differenceFromDebian: String? {
+        let differing = checksums.keys.sorted().filter { checksums[$0] != FashionMNIST.debianChecksums[$0] }
+        guard !differing.isEmpty else { return nil }
+        return "the Fashion-MNIST files \(differing.joined(separator: ", ")) differ from Debian's dataset-fashion-mnist "
+            + "(CRC-32 \(differing.map { String(format: "%08x", checksums[$0]!) }.joined(separator: ", "))); "
+            + "the committed numbers are reproducible only on Debian's data"
     }
 
     /// (x − mean)/std with the training set's statistics.

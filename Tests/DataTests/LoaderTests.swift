@@ -10,7 +10,7 @@ import Tensor
 struct IDXFolder {
     let url: URL
 
-    init(train: Int = 6, test: Int = 4, h: Int = 3, w: Int = 2, gzip: Bool = true) {
+    init(train: Int = 6, test: Int = 4, h: Int = 28, w: Int = 28, gzip: Bool = true) {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         for (prefix, n) in [("train", train), ("t10k", test)] {
@@ -47,16 +47,16 @@ struct IDXFolder {
         let folder = IDXFolder(gzip: gzip)
         let data = try FashionMNIST.load(from: folder.url.path)
         #expect(data.train.count == 6 && data.test.count == 4)
-        #expect(data.train.height == 3 && data.train.width == 2)
+        #expect(data.train.height == 28 && data.train.width == 28)
         #expect(data.train.labels == [0, 1, 2, 3, 4, 5])
         #expect(Array(data.train.pixels.prefix(3)) == [0, 7, 14])
-        let batch = data.train.images([1])  // pixels 6·7 … 11·7, scaled to [0, 1]
-        #expect(batch.shape == [1, 1, 3, 2])
-        let expected: [Float] = (6..<12).map { Float($0 * 7 % 256) / 255 }
+        let batch = data.train.images([1])  // pixels 784·7 … 1567·7 (mod 256), scaled to [0, 1]
+        #expect(batch.shape == [1, 1, 28, 28])
+        let expected: [Float] = (784..<1568).map { Float($0 * 7 % 256) / 255 }
         #expect(zip(batch.scalars, expected).allSatisfy { abs($0 - $1) < 1e-7 })
         // Normalization statistics are those of the training pixels.
-        let pixels = (0..<36).map { Double($0 * 7 % 256) / 255 }
-        let mean = pixels.reduce(0, +) / 36
+        let pixels = (0..<6 * 784).map { Double($0 * 7 % 256) / 255 }
+        let mean = pixels.reduce(0, +) / Double(pixels.count)
         #expect(abs(Double(data.mean) - mean) < 1e-6)
         #expect(abs(data.normalize(Tensor([Float(mean)], shape: [1])).item) < 1e-5)
     }
@@ -72,8 +72,8 @@ struct IDXFolder {
 
     @Test func truncatedData() {
         let folder = IDXFolder()
-        folder.write("train-images-idx3-ubyte", IDXFolder.header(0x0803, [6, 3, 2]) + [UInt8](repeating: 1, count: 30), gzip: true)
-        #expect(folder.loadError()?.contains("promises 6×3×2 = 36 values but the file holds 30") == true)
+        folder.write("train-images-idx3-ubyte", IDXFolder.header(0x0803, [6, 28, 28]) + [UInt8](repeating: 1, count: 30), gzip: true)
+        #expect(folder.loadError()?.contains("truncated: 6×28×28 = 4704 values needs 4704 bytes, the file has 30") == true)
     }
 
     @Test func truncatedGzipStream() throws {
@@ -101,7 +101,68 @@ struct IDXFolder {
     @Test func labelsOutsideTheClasses() {
         let folder = IDXFolder()
         folder.write("t10k-labels-idx1-ubyte", IDXFolder.header(0x0801, [4]) + [1, 2, 12, 3], gzip: true)
-        #expect(folder.loadError()?.contains("label 12 is not one of the 10 classes") == true)
+        #expect(folder.loadError()?.contains("label 12 (item 2) is not one of the 10 classes") == true)
+    }
+
+    /// Headers a damaged download could carry: each refused by name, before any allocation.
+    @Test(arguments: [
+        ([0xffff_ffff, 0xffff_ffff, 0xffff_ffff], "the header gives sizes 4294967295×4294967295×4294967295; Fashion-MNIST's are N×28×28"),
+        ([60_000, 0, 0], "the header gives sizes 60000×0×0; Fashion-MNIST's are N×28×28"),
+        ([6, 14, 56], "the header gives sizes 6×14×56; Fashion-MNIST's are N×28×28"),
+        ([0, 28, 28], "the header gives 0 items; expected 1 to 100000"),
+        ([1 << 20, 28, 28], "the header gives 1048576 items; expected 1 to 100000"),
+    ])
+    func impossibleImageHeaders(_ sizes: [Int], _ expected: String) {
+        let folder = IDXFolder()
+        folder.write("train-images-idx3-ubyte", IDXFolder.header(0x0803, sizes) + [UInt8](repeating: 0, count: 64), gzip: true)
+        let message = folder.loadError() ?? ""
+        #expect(message.contains("train-images-idx3-ubyte.gz: \(expected)") && message.contains("FASHION_MNIST_DIR"), "\(message)")
+    }
+
+    @Test func emptyLabelFile() {
+        let folder = IDXFolder()
+        folder.write("t10k-labels-idx1-ubyte", IDXFolder.header(0x0801, [0]), gzip: false)
+        #expect(folder.loadError()?.contains("t10k-labels-idx1-ubyte: the header gives 0 items") == true)
+    }
+
+    /// More data than the header promises is refused after reading one byte past it: a gzip that
+    /// inflates to 256 MB costs the 4 704 bytes the header asked for.
+    @Test func dataBeyondTheHeaderIsRefusedWithoutInflatingIt() {
+        let folder = IDXFolder()
+        let path = folder.url.appendingPathComponent("train-images-idx3-ubyte.gz").path
+        let file = gzopen(path, "wb9")!
+        let header = IDXFolder.header(0x0803, [6, 28, 28])
+        _ = header.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<256 { _ = zeros.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) } }
+        gzclose(file)
+        let start = Date()
+        let message = folder.loadError() ?? ""
+        #expect(message.contains("holds more than the 6×28×28 = 4704 values its header promises"), "\(message)")
+        #expect(Date().timeIntervalSince(start) < 30)  // a hang guard, not a timing claim
+    }
+
+    /// A FIFO would block a reader forever and /dev/zero never end: both are refused by kind.
+    @Test func nonRegularFilesAreRefusedByName() throws {
+        let folder = IDXFolder()
+        let images = folder.url.appendingPathComponent("train-images-idx3-ubyte.gz")
+        try FileManager.default.removeItem(at: images)
+        try FileManager.default.createSymbolicLink(atPath: images.path, withDestinationPath: "/dev/zero")
+        #expect(folder.loadError()?.contains("train-images-idx3-ubyte.gz: is a device, not a regular file") == true)
+        try FileManager.default.removeItem(at: images)
+        #expect(mkfifo(images.path, 0o600) == 0)
+        #expect(folder.loadError()?.contains("train-images-idx3-ubyte.gz: is a FIFO, not a regular file") == true)
+        try FileManager.default.removeItem(at: images)
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: false)
+        #expect(folder.loadError()?.contains("train-images-idx3-ubyte.gz: is a folder, not a regular file") == true)
+    }
+
+    /// Data other than Debian's loads, and says that it differs; Debian's own matches.
+    @Test func checksumsTellDebiansDataFromOther() throws {
+        let data = try FashionMNIST.load(from: IDXFolder().url.path)
+        #expect(data.checksums.count == 4)
+        #expect(data.differenceFromDebian?.contains("train-images-idx3-ubyte") == true)
+        if let real = try? FashionMNIST.load() { #expect(real.differenceFromDebian == nil) }
     }
 
     @Test func epochBatchesCoverEachIndexOnce() {
