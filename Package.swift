@@ -24,8 +24,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors.
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: nativeCPU),
+        // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors (zlib: CRC-32).
+        .target(name: "Tensor", dependencies: ["CBLAS", "CZlib"], swiftSettings: nativeCPU),
         // Modules (ViT, ConvNet, heads) and the data pipeline, side by side on the core.
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: nativeCPU),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: nativeCPU),

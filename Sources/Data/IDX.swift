@@ -7,6 +7,7 @@
 // nothing before it is refused.
 import CZlib
 import Foundation
+import Tensor
 
 public struct DataError: Error, CustomStringConvertible {
     public let description: String
@@ -69,22 +70,19 @@ struct IDXArray {
     }
 }
 
-/// Reads a regular file through zlib, gunzipping it if it is gzip. Devices, FIFOs and folders
-/// are refused before they are opened (a FIFO would block, /dev/zero never end).
+/// Reads a regular file through zlib, gunzipping it if it is gzip (RegularFile refuses the rest).
 final class GzipReader {
     private let path: String
     private let file: gzFile
 
     init(path: String) throws {
         self.path = path
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw DataError("\(path): cannot be read (\(String(cString: strerror(errno))))")
+        let descriptor: Int32
+        do { descriptor = try RegularFile.open(path).descriptor } catch let error as FileError {
+            throw DataError(error.description)
         }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw DataError("\(path): is \(GzipReader.kind(info.st_mode)), not a regular file")
-        }
-        guard let file = gzopen(path, "rb") else {
+        guard let file = gzdopen(descriptor, "rb") else {
+            close(descriptor)
             throw DataError("\(path): cannot be opened (\(String(cString: strerror(errno))))")
         }
         self.file = file
@@ -114,15 +112,5 @@ final class GzipReader {
         var code: Int32 = 0
         let message = String(cString: gzerror(file, &code))
         return DataError("\(path): the gzip data is corrupt or truncated (\(message))")
-    }
-
-    private static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: return "a folder"
-        case S_IFIFO: return "a FIFO"
-        case S_IFCHR, S_IFBLK: return "a device"
-        case S_IFSOCK: return "a socket"
-        default: return "not a regular file"
-        }
     }
 }

@@ -58,7 +58,10 @@ public struct RunCheckpoint {
     /// The saved state, when resuming and there is one.
     func saved() throws -> TrainingSnapshot? {
         guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let snapshot = try TrainingSnapshot(contentsOf: url)
+        let snapshot: TrainingSnapshot
+        do { snapshot = try TrainingSnapshot(contentsOf: url) } catch let error as SafetensorsError {
+            throw TrainingSnapshot.unusable(url.path, error.problem)
+        }
         if let saved = snapshot.metadata["git"], saved != codeRevision {
             print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(codeRevision); "
                 + "the resumed run matches an uninterrupted one only if the change left training alone")
@@ -84,12 +87,18 @@ struct TrainingSnapshot {
     init() {}
 
     init(contentsOf url: URL) throws {
-        let (t, m) = try Safetensors.read(url)
-        guard m["format"] == metadata["format"] else {
-            throw CheckpointError("\(url.path) is not a training checkpoint of this version; delete it to start the run over")
-        }
+        let (t, m) = try Safetensors.read(url, requireChecksum: true)
+        guard m["format"] == metadata["format"] else { throw TrainingSnapshot.unusable(url.path, "it is not a training checkpoint of this version") }
+        if let bad = t.first(where: { !$0.tensor.isFinite }) { throw TrainingSnapshot.unusable(url.path, "\(bad.name) holds NaN or infinite values") }
         (tensors, metadata, source) = (t, m, url.path)
     }
+
+    /// The error for a checkpoint that cannot be continued, with both ways on.
+    static func unusable(_ path: String, _ problem: String) -> CheckpointError {
+        CheckpointError("\(path) cannot be resumed: \(problem). Run without --resume to start over, or delete the file")
+    }
+
+    func unusable(_ problem: String) -> CheckpointError { TrainingSnapshot.unusable(source, problem) }
 
     mutating func add(_ prefix: String, _ named: [(name: String, tensor: Tensor)]) {
         tensors += named.map { (prefix + $0.name, $0.tensor) }
@@ -113,23 +122,31 @@ struct TrainingSnapshot {
         try put("history", history)
     }
 
-    /// Puts back what `init(models:optimizer:loop:rng:history:)` saved; returns the loop and history.
-    func restoreTraining<History: Decodable>(models: [(prefix: String, module: any Module)], optimizer: AdamW,
-                                             rng: inout RNG) throws -> (loop: LoopState, history: History) {
-        for m in models { try m.module.load(tensors(m.prefix), source: source) }
+    /// Puts back what `init(models:optimizer:loop:rng:history:)` saved; returns the loop and
+    /// history. Every field is checked against the run (`epochs` of `stepsPerEpoch` steps, `sums`
+    /// running sums) before anything is changed, so a damaged checkpoint stops with a message
+    /// and leaves the models, optimizer and generator as they were.
+    func restoreTraining<History: Decodable & Collection>(models: [(prefix: String, module: any Module)], optimizer: AdamW,
+                                                          rng: inout RNG, epochs: Int, stepsPerEpoch: Int,
+                                                          sums: Int) throws -> (loop: LoopState, history: History) {
         let loop: LoopState = try value("loop")
+        let history: History = try value("history")
         let modules = models.flatMap { $0.module.randomizedModules }
-        guard let loopRNG = RNG(state: loop.rng), loop.generators.count == modules.count else {
-            throw CheckpointError("\(source): its generators do not fit this run; delete it to start the run over")
+        try loop.check(epochs: epochs, stepsPerEpoch: stepsPerEpoch, sums: sums, historyCount: history.count,
+                       generators: modules.count, optimizerSteps: optimizer.steps.count, in: self)
+        let moments = Dictionary(tensors("optimizer.").map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        for (name, moment) in optimizer.stateTensors where moments[name]?.shape != moment.shape {
+            throw unusable("the optimizer's \(name) is missing or not of shape \(moment.shape)")
         }
-        for (module, state) in zip(modules, loop.generators) {
-            guard let g = RNG(state: state) else { throw CheckpointError("\(source) holds an invalid generator state") }
-            module.generator = g
+        do {
+            for m in models { try m.module.load(tensors(m.prefix), source: source) }
+            try optimizer.restore(moments, steps: loop.optimizerSteps)
+        } catch let error as CheckpointError {
+            throw unusable(error.description)
         }
-        rng = loopRNG
-        let moments = tensors("optimizer.")
-        try optimizer.restore(Dictionary(moments.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), steps: loop.optimizerSteps)
-        return (loop, try value("history"))
+        for (module, state) in zip(modules, loop.generators) { module.generator = RNG(state: state)! }
+        rng = RNG(state: loop.rng)!
+        return (loop, history)
     }
 
     func write(to url: URL) throws { try Safetensors.write(tensors, metadata: metadata, to: url) }
@@ -140,9 +157,9 @@ struct TrainingSnapshot {
     }
 
     func value<T: Decodable>(_ key: String, as type: T.Type = T.self) throws -> T {
-        guard let text = metadata[key] else { throw CheckpointError("\(source) has no '\(key)'; delete it to start the run over") }
+        guard let text = metadata[key] else { throw unusable("it has no '\(key)'") }
         do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
-            throw CheckpointError("\(source): '\(key)' cannot be read (\(error)); delete it to start the run over")
+            throw unusable("its '\(key)' cannot be read as \(T.self)")
         }
     }
 }
@@ -173,6 +190,29 @@ struct LoopState: Codable {
         }
         var start = RNG(state: epochStart)!
         return epochBatches(count: count, batchSize: batchSize, rng: &start).prefix(steps).dropFirst(step)
+    }
+
+    /// Throws unless every field fits the run: a position inside it, one history entry per
+    /// finished epoch, valid generator states, and optimizer step counts no larger than the steps
+    /// taken (a frozen parameter takes fewer).
+    func check(epochs: Int, stepsPerEpoch: Int, sums expectedSums: Int, historyCount: Int, generators expectedGenerators: Int,
+               optimizerSteps parameters: Int, in snapshot: TrainingSnapshot) throws {
+        func require(_ condition: Bool, _ problem: @autoclosure () -> String) throws {
+            if !condition { throw snapshot.unusable(problem()) }
+        }
+        try require((0...epochs).contains(epoch), "its epoch \(epoch) is outside this run's 0…\(epochs)")
+        try require((0..<stepsPerEpoch).contains(step) && (epoch < epochs || step == 0),
+                    "its step \(step) is outside an epoch of \(stepsPerEpoch) steps")
+        try require(historyCount == epoch, "it records \(historyCount) finished epochs but stands after epoch \(epoch)")
+        try require(RNG(state: rng) != nil, "its generator state is invalid")
+        try require(step == 0 || RNG(state: epochStart) != nil, "the generator state of its epoch's start is invalid")
+        try require(generators.count == expectedGenerators && generators.allSatisfy { RNG(state: $0) != nil },
+                    "its \(generators.count) model generators do not fit this run's \(expectedGenerators)")
+        try require(sums.count == expectedSums && sums.allSatisfy(\.isFinite), "its running sums do not fit this run")
+        try require(seconds.isFinite && seconds >= 0, "its epoch time \(seconds) is not a duration")
+        let taken = epoch * stepsPerEpoch + step
+        try require(optimizerSteps.count == parameters && optimizerSteps.allSatisfy { (0...taken).contains($0) },
+                    "its optimizer step counts do not fit \(parameters) parameters after \(taken) steps")
     }
 
     mutating func finishEpoch() {

@@ -259,13 +259,17 @@ public final class DINOTrainer {
         var history: [DINOEpochRecord] = []
         let models: [(prefix: String, module: any Module)] = [("student.", student), ("teacher.", teacher)]
         if let saved = try checkpoint?.saved() {
-            (loop, history) = try saved.restoreTraining(models: models, optimizer: optimizer, rng: &rng)
             guard let center = saved.tensors("loss.").first(where: { $0.name == "center" })?.tensor, center.shape == loss.center.shape else {
-                throw CheckpointError("\(checkpoint!.url.path) holds no DINO center of shape \(loss.center.shape); delete it to start the run over")
+                throw saved.unusable("it holds no DINO center of shape \(loss.center.shape)")
+            }
+            let savedStep: Int = try saved.value("step"), savedRecords: [DINOStepRecord] = try saved.value("steps")
+            (loop, history) = try saved.restoreTraining(models: models, optimizer: optimizer, rng: &rng,
+                                                        epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, sums: loop.sums.count)
+            guard savedStep == loop.epoch * stepsPerEpoch + loop.step, savedRecords.count == savedStep else {
+                throw saved.unusable("its step \(savedStep) and \(savedRecords.count) step records do not match its position")
             }
             loss.center.assign(center)
-            step = try saved.value("step")
-            stepRecords = try saved.value("steps")
+            (step, stepRecords) = (savedStep, savedRecords)
             print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
         }
         func save(stoppingFor signal: Int32?) throws {

@@ -17,14 +17,15 @@ public struct ModelCache {
         return directory.appendingPathComponent("\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors")
     }
 
-    /// Loads `model` from `file` if a readable checkpoint is there; otherwise runs `train` (saying
-    /// why) and stores the result there. Returns whether it trained.
+    /// Loads `model` from `file` if a sound checkpoint is there (its checksum matches, its values
+    /// are finite, it fits the model); otherwise runs `train` (saying why) and stores the result
+    /// there. Returns whether it trained.
     @discardableResult
     public func loadOrTrain(_ model: any Module, at file: URL, train: () throws -> Void) throws -> Bool {
         let name = file.lastPathComponent
         if FileManager.default.fileExists(atPath: file.path) {
             do {
-                try model.load(from: file)
+                try model.load(from: file, requireChecksum: true)
                 print("model cache: loaded \(file.path)")
                 return false
             } catch {

@@ -74,7 +74,8 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
     var loop = LoopState(sums: 1)  // the epoch's summed loss
     var history: [EpochRecord] = []
     if let saved = try checkpoint?.saved() {
-        (loop, history) = try saved.restoreTraining(models: [("model.", model)], optimizer: optimizer, rng: &rng)
+        (loop, history) = try saved.restoreTraining(models: [("model.", model)], optimizer: optimizer, rng: &rng,
+                                                    epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, sums: loop.sums.count)
         print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
     }
     func save(stoppingFor signal: Int32?) throws {

@@ -72,16 +72,21 @@ extension Module {
     }
 
     /// Loads a state dict saved by `save` (or by PyTorch for the same architecture): every name
-    /// must be present with its shape. Returns the file's metadata.
+    /// must be present with its shape. With `requireChecksum`, a file without the CRC-32 `save`
+    /// records is refused. Returns the file's metadata.
     @discardableResult
-    public func load(from url: URL) throws -> [String: String] {
-        let (tensors, metadata) = try Safetensors.read(url)
+    public func load(from url: URL, requireChecksum: Bool = false) throws -> [String: String] {
+        let (tensors, metadata) = try Safetensors.read(url, requireChecksum: requireChecksum)
         try load(tensors, source: url.path)
         return metadata
     }
 
-    /// Copies named tensors into this module's state; names and shapes must match exactly.
+    /// Copies named tensors into this module's state; names and shapes must match exactly, and
+    /// every value must be finite (a model with NaN or Inf in it trains and evaluates to nothing).
     public func load(_ tensors: [(name: String, tensor: Tensor)], source: String) throws {
+        if let bad = tensors.first(where: { !$0.tensor.isFinite }) {
+            throw CheckpointError("\(source): \(bad.name) holds NaN or infinite values")
+        }
         let given = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         let state = stateDict()
         let missing = state.map(\.name).filter { given[$0] == nil }
@@ -91,13 +96,11 @@ extension Module {
                 + (missing.isEmpty ? "" : "missing \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? " and \(missing.count - 5) more" : ""); ")
                 + (unexpected.isEmpty ? "" : "unexpected \(unexpected.prefix(5).joined(separator: ", "))"))
         }
-        for (name, tensor) in state {
-            let source = given[name]!
-            guard source.shape == tensor.shape else {
-                throw CheckpointError("\(source) does not fit this model: \(name) has shape \(source.shape), expected \(tensor.shape)")
-            }
-            tensor.assign(source)
+        // Every shape is checked before anything is copied: a refused file leaves the model as it was.
+        for (name, tensor) in state where given[name]!.shape != tensor.shape {
+            throw CheckpointError("\(source) does not fit this model: \(name) has shape \(given[name]!.shape), expected \(tensor.shape)")
         }
+        for (name, tensor) in state { tensor.assign(given[name]!) }
     }
 }
 

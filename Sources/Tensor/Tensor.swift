@@ -75,6 +75,9 @@ public final class Tensor {
     /// The elements as an array (a copy).
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
+    /// Whether every element is finite (no NaN, no ±Inf).
+    public var isFinite: Bool { UnsafeBufferPointer(start: data, count: count).allSatisfy(\.isFinite) }
+
     /// The value of a one-element tensor.
     public var item: Float {
         guard count == 1 else { fatalError("item: tensor of shape \(shape) has \(count) elements, not 1") }

@@ -101,6 +101,82 @@ func state(_ module: any Module) -> [String: [Float]] {
         #expect(trainer.lastFeatures!.test.scalars == expectedTrainer.lastFeatures!.test.scalars)
     }
 
+    /// A checkpoint damaged in any field stops the resumed run before it trains, naming the file
+    /// and both fixes. The cases a fuzzer found crashing the old code come first.
+    @Test(.enabled(if: dataset != nil))
+    func aDamagedCheckpointStopsWithBothFixes() throws {
+        var recipe = SupervisedRecipe(epochs: 2, batchSize: 32, learningRate: 1e-3)
+        recipe.trainImages = 256
+        func model() throws -> VisionTransformer {
+            var rng = RNG(seed: 4)
+            return try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 1, heads: 2, dropPathRate: 0.1), rng: &rng)
+        }
+        let file = temporaryFolder().appendingPathComponent("run.safetensors")
+        var rng = RNG(seed: 4)
+        #expect(throws: Interrupted.self) {
+            _ = try trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &rng, checkpoint: checkpoint(file, resume: false, stopAt: 3))
+        }
+        let (tensors, metadata) = try Safetensors.read(file)
+        let loop = try #require(try JSONSerialization.jsonObject(with: Data(metadata["loop"]!.utf8)) as? [String: Any])
+        #expect(loop["step"] as? Int == 3)
+
+        func resumed(loop changes: [String: Any] = [:], metadata extra: [String: String] = [:],
+                     tensors edit: (inout [(name: String, tensor: Tensor)]) -> Void = { _ in }) -> String {
+            let damaged = file.deletingLastPathComponent().appendingPathComponent("damaged.safetensors")
+            var fields = loop
+            for (k, v) in changes { fields[k] = v }
+            var m = metadata
+            m["loop"] = String(decoding: try! JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
+            for (k, v) in extra { m[k] = v }
+            var t = tensors
+            edit(&t)
+            try! Safetensors.write(t, metadata: m, to: damaged)
+            var r = RNG(seed: 4)
+            do {
+                _ = try trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(damaged, resume: true))
+                return "resumed"
+            } catch { return "\(error)" }
+        }
+        let fixes = "Run without --resume to start over, or delete the file"
+        for (change, problem) in [
+            (["epochStart": [UInt64]()], "the generator state of its epoch's start is invalid"),
+            (["step": -1], "its step -1 is outside an epoch of 8 steps"),
+            (["sums": [Double]()], "its running sums do not fit this run"),
+            (["epoch": 1 << 62], "its epoch 4611686018427387904 is outside this run's 0…2"),
+            (["epoch": -3], "its epoch -3 is outside this run's 0…2"),
+            (["optimizerSteps": Array(repeating: Int.max - 1, count: (loop["optimizerSteps"] as! [Int]).count)], "its optimizer step counts do not fit"),
+            (["rng": [UInt64]()], "its generator state is invalid"),
+            (["generators": [[UInt64]]()], "its 0 model generators do not fit this run's 1"),
+            (["seconds": -1], "its epoch time -1.0 is not a duration"),
+            (["epoch": 1], "it records 0 finished epochs but stands after epoch 1"),
+            (["epoch": "two"], "its 'loop' cannot be read"),
+        ] as [([String: Any], String)] {
+            let message = resumed(loop: change)
+            #expect(message.contains("damaged.safetensors cannot be resumed: \(problem)") && message.contains(fixes), "\(change): \(message)")
+        }
+        #expect(resumed(metadata: ["history": "{}"]).contains("its 'history' cannot be read"))
+        #expect(resumed(tensors: { $0[0].tensor = Tensor(repeating: .nan, shape: $0[0].tensor.shape) }).contains("holds NaN or infinite values"))
+        #expect(resumed(tensors: { $0.removeLast() }).contains(fixes))
+        #expect(resumed() == "resumed")  // the rewrite itself keeps a checkpoint sound
+
+        // A truncated file and a flipped byte: found by the checksum or the layout, same fixes.
+        let bytes = try Data(contentsOf: file)
+        try bytes.prefix(bytes.count / 2).write(to: file)
+        var r = RNG(seed: 4)
+        let truncated = (try? trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(file, resume: true))).map { _ in "" }
+        #expect(truncated == nil)
+        do {
+            _ = try trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(file, resume: true))
+        } catch { #expect("\(error)".contains("run.safetensors cannot be resumed") && "\(error)".contains(fixes), "\(error)") }
+        var flipped = bytes
+        flipped[flipped.count - 5] ^= 1
+        try flipped.write(to: file)
+        do {
+            _ = try trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &r, checkpoint: checkpoint(file, resume: true))
+            Issue.record("a checkpoint with a flipped byte was resumed")
+        } catch { #expect("\(error)".contains("does not match its checksum") && "\(error)".contains(fixes), "\(error)") }
+    }
+
     /// Without --resume a checkpoint is ignored and overwritten; a file that is not a training
     /// checkpoint is refused with the fix in the message.
     @Test(.enabled(if: dataset != nil))

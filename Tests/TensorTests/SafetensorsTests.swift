@@ -90,7 +90,48 @@ import Tensor
         expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: eight), "non-negative integers")
         expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: eight), "out of order")
         expectRejected(file(header: #"{"__metadata__":{"k":1}}"#), "not a string")
-        expectRejected(directory.appendingPathComponent("missing.safetensors"), "cannot be read")
+        expectRejected(directory.appendingPathComponent("missing.safetensors"), "cannot be opened (No such file or directory)")
+        // Found by fuzzing: duplicate names, sizes that are not whole numbers, numbers past a
+        // Double, a header far larger than its data, and files that are not files.
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight), "duplicate key 'a'")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}"#, data: eight), "non-negative integers")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[true],"data_offsets":[0,8]}}"#, data: eight), "non-negative integers")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}}"#, data: eight), "out of range")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}}"#, data: eight), "non-negative integers")
+        expectRejected(file(header: #"{"a":{"dtype":"F32","shape":[NaN],"data_offsets":[0,8]}}"#, data: eight), "not valid JSON")
+        expectRejected(file(header: "{" + String(repeating: " ", count: 2 << 20) + "}"), "header for 0 bytes of data")
+        expectRejected(file(header: String(repeating: "[", count: 100) + String(repeating: "]", count: 100)), "nesting deeper than 64")
+        expectRejected(URL(fileURLWithPath: "/dev/zero"), "is a device, not a regular file")
+        let fifo = directory.appendingPathComponent("fifo.safetensors")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        expectRejected(fifo, "is a FIFO, not a regular file")
+        expectRejected(directory, "is a folder, not a regular file")
+    }
+
+    /// Every file the project writes carries the CRC-32 of its data: a flipped byte is found, a
+    /// file without the checksum is refused where one is required, and the checksum never shows
+    /// in the metadata a reader gets.
+    @Test func damagedDataIsFoundByItsChecksum() throws {
+        let url = directory.appendingPathComponent("model.safetensors")
+        try Safetensors.write([("w", Tensor([1, 2, 3, 4], shape: [4]))], metadata: ["k": "v"], to: url)
+        #expect(try Safetensors.read(url, requireChecksum: true).metadata == ["k": "v"])
+        var bytes = try Data(contentsOf: url)
+        bytes[bytes.count - 3] ^= 0x40
+        try bytes.write(to: url)
+        expectRejected(url, "does not match its checksum")
+        let unchecked = file(header: #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 128, 63])
+        #expect(try Safetensors.read(unchecked).tensors.first?.tensor.item == 1)
+        #expect(throws: SafetensorsError.self) { try Safetensors.read(unchecked, requireChecksum: true) }
+    }
+
+    @Test func strictJSONParsesWhatItShould() throws {
+        let v = try StrictJSON.parse(#" {"a": [1, -2.5e3, "x\u00e9\ud83d\ude00\n"], "b": {"c": null, "d": true}} "#)
+        #expect(v == .object([("a", .array([.number(text: "1", value: 1), .number(text: "-2.5e3", value: -2500),
+                                               .string("xé😀\n")])),
+                              ("b", .object([("c", .null), ("d", .bool(true))]))]))
+        for bad in ["", "01", "[1,]", "{\"a\":1,}", "\"\\ud800\"", "tru", "[1] 2", "\"\u{01}\"", "-", "1.", "1e"] {
+            #expect(throws: JSONError.self, "\(bad)") { try StrictJSON.parse(bad) }
+        }
     }
 
     /// A write that cannot complete leaves nothing behind under the final name.

@@ -4,8 +4,10 @@
 //   header: {"<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, …,
 //            "__metadata__": {"<key>": "<string>"}}   offsets relative to the data section.
 //
-// Reading treats the file as untrusted: every size the header claims is checked against the
-// file's real size before anything is allocated, and each problem has its own message.
+// Reading treats the file as untrusted: the header's size is bounded by the data's, it is parsed
+// strictly (unique names, whole sizes), every size it claims is checked against the file's real
+// size before anything is allocated, the data against the CRC-32 the writer recorded in the
+// metadata, and each problem has its own message.
 import Foundation
 
 public struct SafetensorsError: Error, CustomStringConvertible {
@@ -15,9 +17,6 @@ public struct SafetensorsError: Error, CustomStringConvertible {
 }
 
 public enum Safetensors {
-    /// The reference implementation's limit on the JSON header.
-    static let maxHeaderBytes = 100_000_000
-
     /// Element types we read (converted to Float32) and their sizes in bytes. F32 is what we write.
     static let readableTypes: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8]
     /// Every dtype the format defines, to tell "unknown" from "known but not a float we load".
@@ -32,11 +31,17 @@ public enum Safetensors {
         for (name, _) in tensors where !names.insert(name).inserted || name == "__metadata__" {
             throw SafetensorsError(file: url.path, problem: "tensor name '\(name)' is repeated or reserved")
         }
+        var crc = crc32(UnsafeRawBufferPointer(start: nil, count: 0))
+        for (_, tensor) in tensors {
+            crc = crc32(UnsafeRawBufferPointer(start: tensor.data, count: 4 * tensor.count), continuing: crc)
+        }
+        var metadata = metadata
+        metadata[checksumKey] = hex(crc)
         func quoted(_ s: String) -> String {
             String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
         }
         var entries: [String] = []
-        if !metadata.isEmpty {
+        do {
             let fields = metadata.keys.sorted().map { "\(quoted($0)):\(quoted(metadata[$0]!))" }
             entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
@@ -60,33 +65,38 @@ public enum Safetensors {
         try file.write(to: url, options: .atomic)
     }
 
-    /// Reads every tensor in the file, in data-offset order, with the metadata.
-    public static func read(_ url: URL) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+    /// The metadata key of the CRC-32 of the data section, which `write` adds and `read` checks.
+    public static let checksumKey = "crc32"
+
+    /// Reads every tensor in the file, in data-offset order, with the metadata (less the
+    /// checksum). A file that carries a checksum must match it; with `requireChecksum`, one
+    /// without is refused too (the project's own checkpoints and cached models all carry one).
+    public static func read(_ url: URL, requireChecksum: Bool = false) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         let file = url.path
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(file: file, problem: problem) }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw SafetensorsError(file: file, problem: "cannot be read (\(error.localizedDescription))")
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(file) } catch let error as FileError { throw fail(error.problem) }
+        guard bytes.count >= 8 else { throw fail("truncated: \(bytes.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
         }
-        guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(data.count - 8) else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes)")
-        }
-        guard headerLength <= UInt64(maxHeaderBytes) else { throw fail("header length \(headerLength) exceeds the 100 MB limit") }
         let headerEnd = 8 + Int(headerLength)
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) } catch {
-            throw fail("the header is not valid JSON")
+        let dataSize = bytes.count - headerEnd
+        guard Int(headerLength) <= headerLimit(dataBytes: dataSize) else {
+            throw fail("a \(headerLength)-byte header for \(dataSize) bytes of data (the limit is \(headerLimit(dataBytes: dataSize)))")
         }
-        guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
-        let dataSize = data.count - headerEnd
+        let json: JSONValue
+        do { json = try bytes.withUnsafeBytes { try StrictJSON.parse(UnsafeRawBufferPointer(rebasing: $0[8..<headerEnd])) } } catch {
+            throw fail("the header is not valid JSON (\(error))")
+        }
+        guard let header = json.object else { throw fail("the header is not a JSON object") }
 
         var metadata: [String: String] = [:]
-        if let meta = header["__metadata__"] {
-            guard let m = meta as? [String: Any] else { throw fail("__metadata__ is not an object") }
+        if let meta = header.first(where: { $0.key == "__metadata__" })?.value {
+            guard let m = meta.object else { throw fail("__metadata__ is not an object") }
             for (k, v) in m {
-                guard let s = v as? String else { throw fail("__metadata__ value for '\(k)' is not a string") }
+                guard let s = v.string else { throw fail("__metadata__ value for '\(k)' is not a string") }
                 metadata[k] = s
             }
         }
@@ -94,16 +104,17 @@ public enum Safetensors {
         struct Entry { let name: String, dtype: String, shape: [Int], begin: Int, end: Int }
         var entries: [Entry] = []
         for (name, value) in header where name != "__metadata__" {
-            guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
+            guard let info = value.object else { throw fail("entry '\(name)' is not an object") }
+            func field(_ key: String) -> JSONValue? { info.first(where: { $0.key == key })?.value }
+            guard let dtype = field("dtype")?.string else { throw fail("tensor '\(name)' has no dtype") }
             guard knownTypes.contains(dtype) else { throw fail("tensor '\(name)' has unknown dtype '\(dtype)'") }
             guard let size = readableTypes[dtype] else {
                 throw fail("tensor '\(name)' has dtype \(dtype); only F32, F16, BF16 and F64 can be loaded")
             }
-            guard let shapeAny = info["shape"] as? [Any], let shape = integers(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+            guard let shapeValues = field("shape")?.array, let shape = integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("tensor '\(name)' has a shape that is not a list of non-negative integers")
             }
-            guard let offsAny = info["data_offsets"] as? [Any], let offsets = integers(offsAny), offsets.count == 2 else {
+            guard let offsetValues = field("data_offsets")?.array, let offsets = integers(offsetValues), offsets.count == 2 else {
                 throw fail("tensor '\(name)' has data_offsets that are not two integers")
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -111,8 +122,8 @@ public enum Safetensors {
             guard end <= dataSize else {
                 throw fail("tensor '\(name)' has data_offsets [\(begin), \(end)] past the end of the data (\(dataSize) bytes)")
             }
-            // The element count cannot overflow here: it is at most (end − begin)/size, checked below,
-            // but the product itself must be formed without trapping.
+            // The product of the sizes is formed without trapping: each partial product is at
+            // most the file's size.
             var elements = 1
             for s in shape {
                 let (p, overflow) = elements.multipliedReportingOverflow(by: s)
@@ -133,26 +144,42 @@ public enum Safetensors {
         }
         guard covered == dataSize else { throw fail("the last \(dataSize - covered) bytes of the data belong to no tensor") }
 
-        let tensors: [(name: String, tensor: Tensor)] = data.withUnsafeBytes { raw in
+        if let written = metadata.removeValue(forKey: checksumKey) {
+            let actual = bytes.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[headerEnd...])) }
+            guard written == hex(actual) else {
+                throw fail("its data does not match its checksum (CRC-32 \(hex(actual)), recorded \(written)): the file is damaged")
+            }
+        } else if requireChecksum {
+            throw fail("it carries no checksum of its data (written by other code, or damaged)")
+        }
+
+        let tensors: [(name: String, tensor: Tensor)] = bytes.withUnsafeBytes { raw in
             entries.map { e in
                 let t = Tensor(uninitialized: e.shape)
-                let src = raw.baseAddress! + headerEnd + e.begin
-                decode(src, dtype: e.dtype, count: t.count, into: t.data)
+                decode(raw.baseAddress! + headerEnd + e.begin, dtype: e.dtype, count: t.count, into: t.data)
                 return (e.name, t)
             }
         }
         return (tensors, metadata)
     }
 
-    /// JSON numbers that are whole (1.5 and "1" are rejected; sizes above 2^53 are past any file).
-    private static func integers(_ values: [Any]) -> [Int]? {
+    /// The longest header a file with `dataBytes` of data may have: 1 MB for names and metadata
+    /// plus 4 bytes per data byte, at most 16 MB (the reference library allows 100 MB, which
+    /// costs gigabytes to parse). The project's largest, a long DINO run's checkpoint with every
+    /// step's diagnostics, is a few MB.
+    static func headerLimit(dataBytes: Int) -> Int { min(16 << 20, (1 << 20) + 4 * min(dataBytes, 16 << 20)) }
+
+    /// JSON integers (1.5, 1e3, "1" and true are rejected).
+    private static func integers(_ values: [JSONValue]) -> [Int]? {
         var result: [Int] = []
         for v in values {
-            guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) else { return nil }
+            guard let i = v.integer else { return nil }
             result.append(i)
         }
         return result
     }
+
+    static func hex(_ crc: UInt32) -> String { String(format: "%08x", crc) }
 
     /// Little-endian raw elements to Float32.
     private static func decode(_ src: UnsafeRawPointer, dtype: String, count: Int, into dst: UnsafeMutablePointer<Float>) {
