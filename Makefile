@@ -5,6 +5,7 @@
 #   make plots     render every figure from the data in figures/data, without training
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test)
+#   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
 #   make setup     install the system packages that are missing
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -28,10 +29,10 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench figures plots clean
+.PHONY: help setup build test bench fuzz figures plots clean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# //'
+	@sed -n '3,9p' Makefile | sed 's/^# //'
 
 # Installs the missing Debian packages when run as root; otherwise prints the exact command.
 # apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
@@ -68,6 +69,14 @@ test: setup
 bench: setup
 	@swift build $(SWIFT_BUILD_FLAGS) --product bench >&2
 	@.build/release/bench
+
+# Every case ends in a value or an error; a crash, a hang (10 s) or an over-allocation fails it
+# and prints the command that reruns the case. FUZZ_CASES and FUZZ_SEED change the run.
+FUZZ_CASES ?= 100000
+FUZZ_SEED ?= 1
+fuzz: setup
+	@swift build $(SWIFT_BUILD_FLAGS) --product fuzz >&2
+	@.build/release/fuzz --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 # Each experiment prints its progress and writes figures/data/<experiment>*; the time each took
 # is printed at the end. Ctrl-C (or SIGTERM) stops an experiment after its current training step

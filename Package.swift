@@ -42,12 +42,16 @@ let package = Package(
         .executableTarget(name: "token-similarity", dependencies: ["Lab"], swiftSettings: nativeCPU),
         .executableTarget(name: "attention-maps", dependencies: ["Lab"], swiftSettings: nativeCPU),
 
+        // `make fuzz`: mutated files against the readers of untrusted input (a test runs 2 000 of each).
+        .executableTarget(name: "fuzz", dependencies: ["Tensor", "Data", "CZlib"], swiftSettings: nativeCPU),
+
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
         .executableTarget(name: "bench", dependencies: ["Tensor", "NN"], swiftSettings: nativeCPU),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py"], swiftSettings: nativeCPU),
-        .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: nativeCPU),
+        .testTarget(name: "LabTests", dependencies: ["Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                    swiftSettings: nativeCPU),
     ]
 )

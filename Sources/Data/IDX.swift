@@ -31,9 +31,17 @@ struct IDXArray {
     init(path: String, shape: IDXShape) throws {
         let file = try GzipReader(path: path)
         var crc = crc32_z(0, nil, 0)
+        // In pieces of at most 1 MB, so memory grows with the data actually there, not with what a
+        // header claims.
         func readExactly(_ count: Int, _ what: String) throws -> [UInt8] {
-            let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                initialized = try file.read(into: UnsafeMutableRawBufferPointer(buffer))
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(min(count, 1 << 20))
+            var piece = [UInt8](repeating: 0, count: min(count, 1 << 20))
+            while bytes.count < count {
+                let want = min(count - bytes.count, piece.count)
+                let got = try piece.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want])) }
+                bytes.append(contentsOf: piece[0..<got])
+                if got < want { break }
             }
             guard bytes.count == count else {
                 throw DataError("\(path): truncated: \(what) needs \(count) bytes, the file has \(bytes.count)")

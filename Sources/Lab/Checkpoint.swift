@@ -71,7 +71,7 @@ public struct RunCheckpoint {
 
     /// Saves `snapshot`; then, if `signal` asked for a stop, ends the run.
     func save(_ snapshot: TrainingSnapshot, label: String, position: String, stoppingFor signal: Int32?) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try RegularFile.createFolders(url.deletingLastPathComponent().path)
         try snapshot.write(to: url)
         if let signal { throw Interrupted(signal: signal, run: label, position: position, checkpoint: url) }
     }

@@ -56,9 +56,57 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         warmupTeacherTemperatureEpochs = min(warmupTeacherTemperatureEpochs, count)
     }
 
+    /// The bounds `validate` holds a run to: far beyond the paper's settings, small enough that
+    /// the schedules and a step's activations fit this machine.
+    public static let maxEpochs = 1000, maxBatchSize = 1024, maxLocalCrops = 32, maxSteps = 10_000_000
+
+    /// Bytes of a training step's activations and their gradients, roughly: per crop and block,
+    /// 24 floats per token and channel (norms, qkv, projections, the 4× MLP and its GELU) and 4 per
+    /// head and token pair (scores, softmax and their gradients), kept for the backward pass.
+    public var estimatedStepBytes: Double {
+        func crop(_ size: Int) -> Double {
+            let tokens = Double((size / backbone.patchSize) * (size / backbone.patchSize) + 1)
+            return tokens * Double(backbone.width) * 24 + tokens * tokens * Double(backbone.heads) * 4
+        }
+        let perImage = Double(globalCrops) * crop(backbone.imageSize) + Double(localCrops) * crop(localSize)
+        return 4 * Double(batchSize) * Double(backbone.depth) * perImage
+    }
+
     /// What would make the run impossible or meaningless, with the fix in the message.
     public func validate() throws {
         func fail(_ s: String) -> TrainingError { TrainingError("DINO recipe: \(s)") }
+        guard learningRate.isFinite, learningRate > 0, minLearningRate.isFinite, minLearningRate >= 0 else {
+            throw fail("the learning rate must be a finite number > 0, got \(learningRate) (the paper's is 5e-4 per 256 images)")
+        }
+        guard weightDecay.lowerBound >= 0, weightDecay.upperBound.isFinite else {
+            throw fail("the weight decay must be finite and ≥ 0, got \(weightDecay) (the paper's is 0.04 → 0.4)")
+        }
+        for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)]
+        where !(t > 0 && t.isFinite) {
+            throw fail("the \(name) temperature must be a finite number > 0, got \(t)")
+        }
+        guard (1...DINORecipe.maxEpochs).contains(epochs) else { throw fail("the epoch count must be from 1 to \(DINORecipe.maxEpochs), got \(epochs)") }
+        guard (2...DINORecipe.maxBatchSize).contains(batchSize) else {
+            throw fail("the batch size must be from 2 (the center is a batch mean) to \(DINORecipe.maxBatchSize), got \(batchSize)")
+        }
+        guard (0...DINORecipe.maxLocalCrops).contains(localCrops), (1...4).contains(globalCrops) else {
+            throw fail("\(globalCrops) global and \(localCrops) local crops: use 1 to 4 global and 0 to \(DINORecipe.maxLocalCrops) local crops (the paper's 2 and 8)")
+        }
+        if let trainImages, !(1...60_000).contains(trainImages) {
+            throw fail("the training images must be from 1 to 60000 (Fashion-MNIST's training set), got \(trainImages)")
+        }
+        for (name, scale) in [("global", globalScale), ("local", localScale)] where !(scale.lowerBound > 0 && scale.upperBound <= 1) {
+            throw fail("the \(name) crop scale must lie in (0, 1], got \(scale)")
+        }
+        let steps = epochs * max(1, (trainImages ?? 60_000) / batchSize)
+        guard steps <= DINORecipe.maxSteps else {
+            throw fail("\(epochs) epochs of \(max(1, (trainImages ?? 60_000) / batchSize)) steps are \(steps) steps; at most \(DINORecipe.maxSteps)")
+        }
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard estimatedStepBytes <= memory / 2 else {
+            throw fail(String(format: "a step of batch %d with %d + %d crops needs about %.1f GB, more than half of this machine's %.1f GB; "
+                              + "use a smaller batch or fewer local crops", batchSize, globalCrops, localCrops, estimatedStepBytes / 1e9, memory / 1e9))
+        }
         guard (0...1).contains(teacherMomentum) else { throw fail("the teacher momentum must be in [0, 1], got \(teacherMomentum) (the paper's is 0.996)") }
         guard (0...1).contains(centerMomentum) else { throw fail("the center momentum must be in [0, 1], got \(centerMomentum) (the paper's is 0.9)") }
         for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)] where !(t > 0) {
@@ -73,14 +121,13 @@ public struct DINORecipe: Codable, Hashable, Sendable {
             throw fail("\(globalCrops) global and \(localCrops) local crops give the loss no (teacher crop, other student crop) pair; "
                 + "use 2 global crops or add local crops")
         }
-        guard epochs >= 1, batchSize >= 2 else { throw fail("needs at least 1 epoch and a batch of at least 2 (the center is a batch mean)") }
         guard warmupEpochs >= 0, warmupTeacherTemperatureEpochs >= 0, freezeLastLayerEpochs >= 0 else {
             throw fail("warmup and freeze epochs must be ≥ 0")
         }
-        guard warmupEpochs <= epochs, warmupTeacherTemperatureEpochs <= epochs else {
-            throw fail("warmup epochs (\(warmupEpochs), teacher temperature \(warmupTeacherTemperatureEpochs)) exceed the \(epochs) epochs")
+        guard warmupEpochs <= epochs, warmupTeacherTemperatureEpochs <= epochs, freezeLastLayerEpochs <= epochs else {
+            throw fail("warmup epochs (\(warmupEpochs), teacher temperature \(warmupTeacherTemperatureEpochs)) or freeze epochs (\(freezeLastLayerEpochs)) exceed the \(epochs) epochs")
         }
-        guard clipGrad >= 0, (0..<1).contains(dropPathRate) else { throw fail("clip_grad must be ≥ 0 and drop path in [0, 1)") }
+        guard clipGrad >= 0, clipGrad.isFinite, (0..<1).contains(dropPathRate) else { throw fail("clip_grad must be ≥ 0 and drop path in [0, 1)") }
     }
 
     /// The multi-crop augmentation these settings describe (Data's MultiCrop, scaled to 28²).

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import Synchronization
+import Tensor
 
 public enum Interruption {
     /// The signal received, 0 before any.
@@ -67,9 +68,15 @@ public struct Interrupted: Error, CustomStringConvertible {
 extension ExperimentOptions {
     /// Runs an experiment's body so that SIGINT and SIGTERM stop it after the current training
     /// step with its checkpoint kept, exiting with 128 + the signal and no data file written.
+    /// First creates --output and --cache and checks both writable, before any work.
     public func runInterruptibly(_ body: () throws -> Void) throws {
         Interruption.install()
         do {
+            for (flag, path) in [("output", output), ("cache", cache)] {
+                do { try RegularFile.prepareWritableFolder(path) } catch let error as FileError {
+                    throw ValidationError("--\(flag): \(error.description)")
+                }
+            }
             try body()
         } catch let interrupted as Interrupted {
             FileHandle.standardError.write(Data("\(interrupted)\n".utf8))

@@ -1,6 +1,7 @@
 // Trained models kept between runs, so an experiment reuses what another one trained.
 import Foundation
 import NN
+import Tensor
 
 /// Checkpoints of trained models in `<cache>/<folder>/` (teachers, and the students one experiment
 /// trains and another inspects), keyed by name, scale, seed and a hash of the architecture and
@@ -13,7 +14,9 @@ public struct ModelCache {
     public func url(name: String, scale: Scale, seed: UInt64, recipe: some Encodable) -> URL {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let fingerprint = fnv1a(String(decoding: try! encoder.encode(recipe), as: UTF8.self))
+        // Recipes are validated to be finite; the strategy only keeps a stray NaN from trapping.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let fingerprint = fnv1a(String(decoding: (try? encoder.encode(recipe)) ?? Data(), as: UTF8.self))
         return directory.appendingPathComponent("\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors")
     }
 
@@ -41,7 +44,7 @@ public struct ModelCache {
 
     /// Saves a trained model under its cache key (atomically).
     public func store(_ model: any Module, at file: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try RegularFile.createFolders(directory.path)
         try model.save(to: file)
     }
 }

@@ -5,6 +5,7 @@
 // so two runs of the same seed write identical summaries — except under the one key "timings",
 // where an experiment whose result is a speed puts its measurements (machine- and run-dependent).
 // Training times go in the TSV files.
+import Data
 import Foundation
 import Tensor
 
@@ -76,8 +77,8 @@ public struct Provenance: Codable, Sendable {
 public enum Results {
     /// Writes `contents` to `url` through a temporary file in the same folder, then renames it.
     public static func writeAtomically(_ contents: String, to url: URL) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(contents.utf8).write(to: url, options: .atomic)
+        try RegularFile.createFolders(url.deletingLastPathComponent().path)
+        try Array(contents.utf8).withUnsafeBytes { try RegularFile.writeAtomically($0, to: url.path) }
     }
 
     public static func writeTSV(_ table: Table, comments: [String], to url: URL) throws {
@@ -104,10 +105,13 @@ public enum Results {
     }
 
     /// The summary every experiment writes: what ran, from which seed, where, and its numbers.
-    public static func summary(experiment: String, scale: Scale, seed: UInt64, config: Any, results: Any,
+    /// `data`'s CRC-32s go in with the provenance: the numbers are only reproducible on the same data.
+    public static func summary(experiment: String, scale: Scale, data: FashionMNIST, seed: UInt64, config: Any, results: Any,
                                timings: Any? = nil) -> [String: Any] {
+        var provenance = jsonObject(Provenance.current) as! [String: Any]
+        provenance["data_crc32"] = data.checksums.mapValues { String(format: "%08x", $0) }
         var s: [String: Any] = ["experiment": experiment, "scale": scale.rawValue, "seed": seed, "config": config,
-                                "provenance": jsonObject(Provenance.current), "results": results]
+                                "provenance": provenance, "results": results]
         if let timings { s["timings"] = timings }
         return s
     }

@@ -23,6 +23,30 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     public init(epochs: Int, batchSize: Int, learningRate: Float) {
         (self.epochs, self.batchSize, self.learningRate) = (epochs, batchSize, learningRate)
     }
+
+    public static let maxEpochs = 1000, maxBatchSize = 4096
+
+    /// What would make the run impossible or meaningless, with the fix in the message.
+    public func validate() throws {
+        func fail(_ s: String) -> TrainingError { TrainingError("training recipe: \(s)") }
+        guard (1...SupervisedRecipe.maxEpochs).contains(epochs) else { throw fail("the epoch count must be from 1 to \(SupervisedRecipe.maxEpochs), got \(epochs)") }
+        guard (1...SupervisedRecipe.maxBatchSize).contains(batchSize) else {
+            throw fail("the batch size must be from 1 to \(SupervisedRecipe.maxBatchSize), got \(batchSize)")
+        }
+        if let trainImages, !(1...60_000).contains(trainImages) {
+            throw fail("the training images must be from 1 to 60000 (Fashion-MNIST's training set), got \(trainImages)")
+        }
+        guard learningRate.isFinite, learningRate > 0, minLearningRate.isFinite, minLearningRate >= 0 else {
+            throw fail("the learning rate must be a finite number > 0, got \(learningRate)")
+        }
+        guard (0...epochs).contains(warmupEpochs) else { throw fail("the warmup epochs must be from 0 to the \(epochs) epochs, got \(warmupEpochs)") }
+        guard weightDecay.isFinite, weightDecay >= 0, (0..<1).contains(labelSmoothing), (0..<1).contains(erasing) else {
+            throw fail("weight decay must be finite and ≥ 0, label smoothing and erasing in [0, 1)")
+        }
+        if let cropScale, !(cropScale.lowerBound > 0 && cropScale.upperBound <= 1) {
+            throw fail("the crop scale must lie in (0, 1], got \(cropScale)")
+        }
+    }
 }
 
 /// One epoch of a training run.
@@ -64,6 +88,7 @@ public typealias Objective = (_ images: Tensor, _ labels: [Int]) -> Tensor
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
                             checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
+    try recipe.validate()
     let objective = objective ?? { x, y in crossEntropy(model.logits(x), labels: y, labelSmoothing: recipe.labelSmoothing) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)

@@ -59,7 +59,7 @@ struct AttentionMaps: ParsableCommand {
     func experiment() throws {
         let config = Config.preset(options.scale)
         let checkpoints = try Checkpoints(options, experiment: "attention-maps", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        let data = try options.loadData()
         print("attention-maps: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         let cache = ModelCache(root: options.cacheURL, folder: "students")
 
@@ -146,7 +146,7 @@ struct AttentionMaps: ParsableCommand {
         try Results.writeTSV(table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
                                                + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments,
                              to: options.outputURL.appendingPathComponent("attention-maps.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "attention-maps", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "attention-maps", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("attention-maps.json"))
         try checkpoints.finish()

@@ -65,9 +65,14 @@ struct Collapse: ParsableCommand {
     @Option(help: "Override the scale's epoch count.")
     var epochs: Int?
 
-    mutating func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    func config() throws -> Config {
+        var config = Config.preset(options.scale)
+        if let epochs { config.recipe.setEpochs(epochs) }
+        try Flags.validating { try config.recipe.validate() }
+        return config
     }
+
+    mutating func validate() throws { _ = try config() }
 
     mutating func run() throws {
         BLAS.useFastKernels()
@@ -75,11 +80,9 @@ struct Collapse: ParsableCommand {
     }
 
     func experiment() throws {
-        var config = Config.preset(options.scale)
-        if let epochs { config.recipe.setEpochs(epochs) }
-        try config.recipe.validate()
+        let config = try config()
         let checkpoints = try Checkpoints(options, experiment: "collapse", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        let data = try options.loadData()
         print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         let lnK = Foundation.log(Double(config.recipe.head.outDim))
         let comments = ["DINO's collapse study (§5.3, Fig. 7): the teacher entropy h(Pt) and KL(Pt‖Ps) per training step",
@@ -111,7 +114,7 @@ struct Collapse: ParsableCommand {
         }
         // The data files only now, when every run is done: a stopped run leaves none behind.
         try Results.writeTSV(table, comments: comments, to: options.outputURL.appendingPathComponent("collapse.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "collapse", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "collapse", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("collapse.json"))
         try checkpoints.finish()

@@ -91,21 +91,32 @@ struct Distillation: ParsableCommand {
     @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined) or per-element (the official code's legacy numel).")
     var klNormalization: String?
 
-    mutating func validate() throws {
+    /// The scale's preset with the flags applied, checked whole before any work starts.
+    func config() throws -> Config {
+        var config = Config.preset(options.scale)
         if let variants {
-            for v in variants.split(separator: ",") {
-                do { _ = try Variant(parsing: String(v)) } catch { throw ValidationError("\(error)") }
+            config.variants = try Flags.list("variants", variants, takes: "none or <soft|hard|token>-<convnet|vit>") { try? Variant(parsing: $0) }
+        }
+        if let seeds { config.seeds = seeds }
+        if let epochs { config.recipe.epochs = epochs }
+        if let trainImages { config.recipe.trainImages = trainImages }
+        if let tau { config.loss.tau = tau }
+        if let lambda { config.loss.lambda = lambda }
+        if let klNormalization {
+            guard let k = KLNormalization(rawValue: klNormalization) else {
+                throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
             }
+            config.loss.klNormalization = k
         }
-        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if let trainImages, !(1...60_000).contains(trainImages) { throw ValidationError("--train-images must be in 1...60000, got \(trainImages)") }
-        if let tau, !(tau > 0) { throw ValidationError("--tau must be > 0, got \(tau) (the paper's is 3)") }
-        if let lambda, !(0...1).contains(lambda) { throw ValidationError("--lambda must be in [0, 1], got \(lambda) (the paper's is 0.1)") }
-        if let klNormalization, KLNormalization(rawValue: klNormalization) == nil {
-            throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
+        try Flags.count("seeds", config.seeds, 1...100)
+        try Flags.validating {
+            try config.recipe.validate()
+            try config.loss.validate()
         }
+        return config
     }
+
+    mutating func validate() throws { _ = try config() }
 
     mutating func run() throws {
         BLAS.useFastKernels()
@@ -113,18 +124,10 @@ struct Distillation: ParsableCommand {
     }
 
     func experiment() throws {
-        var config = Config.preset(options.scale)
-        if let variants { config.variants = try variants.split(separator: ",").map { try Variant(parsing: String($0)) } }
-        if let seeds { config.seeds = seeds }
-        if let epochs { config.recipe.epochs = epochs }
-        if let trainImages { config.recipe.trainImages = trainImages }
-        if let tau { config.loss.tau = tau }
-        if let lambda { config.loss.lambda = lambda }
-        if let klNormalization { config.loss.klNormalization = KLNormalization(rawValue: klNormalization)! }
-        try config.loss.validate()
+        let config = try config()
         let checkpoints = try Checkpoints(options, experiment: "distillation", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
-        print("distillation: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        let data = try options.loadData()
+        print("distillation: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
         let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
         let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; test accuracy on 10 000 images",
@@ -148,7 +151,7 @@ struct Distillation: ParsableCommand {
             teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
         }
         for s in 0..<config.seeds {
-            let seed = options.seed + UInt64(s)
+            let seed = options.seeds(config.seeds)[s]
             for variant in config.variants {
                 var loss = config.loss
                 loss.type = variant.type
@@ -177,7 +180,7 @@ struct Distillation: ParsableCommand {
             .map { "\($0.key.rawValue) \($0.value.hits) looked up, \($0.value.misses) computed" }.joined(separator: "; "))
         // The data files only now, when every student is trained: a stopped run leaves none behind.
         try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
-        try writeSummary(config: config, evaluations: evaluations, againstConvNet: againstConvNet, comments: comments)
+        try writeSummary(config: config, data: data, evaluations: evaluations, againstConvNet: againstConvNet, comments: comments)
         try checkpoints.finish()
     }
 
@@ -191,7 +194,7 @@ struct Distillation: ParsableCommand {
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.
-    func writeSummary(config: Config, evaluations: [String: [HeadEvaluation]], againstConvNet: [String: [HeadEvaluation]],
+    func writeSummary(config: Config, data: FashionMNIST, evaluations: [String: [HeadEvaluation]], againstConvNet: [String: [HeadEvaluation]],
                       comments: [String]) throws {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
@@ -234,7 +237,7 @@ struct Distillation: ParsableCommand {
         try Results.writeTSV(table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "
                                                           + "class+distillation fuses the logits (the official code)"],
                              to: options.outputURL.appendingPathComponent("distillation-final.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "distillation", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "distillation", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("distillation.json"))
     }

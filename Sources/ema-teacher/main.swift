@@ -19,6 +19,7 @@ struct Config: Codable {
     var seeds = 3                   // paper: one run per teacher
     var ks = [20, 200]              // paper 20 (official eval_knn.py default); 200 as some reimplementations
     var probe = LinearProbeRecipe()
+    static let maxSeeds = 100
     /// The paper's k-NN after 300 epochs on ImageNet (DINO §5.2, Fig. 6 right); nil: not in it.
     static let paper: [TeacherKind: Double] = [.momentum: 72.8, .previousEpoch: 66.6, .previousIteration: 0.1, .studentCopy: 0.1]
 
@@ -87,34 +88,14 @@ struct EMATeacher: ParsableCommand {
     @Option(help: "Area range of the local crops, as 'low,high' (the paper's 0.05,0.4; global crops take 'high' to 1).")
     var localScale: String?
 
-    mutating func validate() throws {
-        if let teachers {
-            let names = teachers.split(separator: ",").map(String.init)
-            if let bad = names.first(where: { TeacherKind(rawValue: $0) == nil }) {
-                throw ValidationError("unknown teacher '\(bad)'; choose from \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
-        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1, got \(seeds)") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if let localScale {
-            let v = localScale.split(separator: ",").compactMap { Float($0) }
-            guard v.count == 2, 0 < v[0], v[0] < v[1], v[1] < 1 else {
-                throw ValidationError("--local-scale takes 'low,high' with 0 < low < high < 1, got '\(localScale)'")
-            }
-        }
-        if let momentum, !(0...1).contains(momentum) {
-            throw ValidationError("--momentum must be in [0, 1], got \(momentum) (the paper's is 0.996)")
-        }
-    }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
+    /// The scale's preset with the flags applied, checked whole before any work starts.
+    func config() throws -> Config {
         var config = Config.preset(options.scale)
-        if let teachers { config.teachers = teachers.split(separator: ",").map { TeacherKind(rawValue: String($0))! } }
+        if let teachers {
+            config.teachers = try Flags.list("teachers", teachers, takes: TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")) {
+                TeacherKind(rawValue: $0)
+            }
+        }
         if let seeds { config.seeds = seeds }
         if let epochs { config.recipe.setEpochs(epochs) }
         if let momentum { config.recipe.teacherMomentum = momentum }
@@ -126,13 +107,29 @@ struct EMATeacher: ParsableCommand {
         if let freezeLastLayerEpochs { config.recipe.freezeLastLayerEpochs = freezeLastLayerEpochs }
         if let warmupEpochs { config.recipe.warmupEpochs = warmupEpochs }
         if let localScale {
-            let v = localScale.split(separator: ",").map { Float($0)! }
+            let v = try Flags.list("local-scale", localScale, takes: "'low,high' with 0 < low < high < 1") { Float($0) }
+            guard v.count == 2, v[0] > 0, v[0] < v[1], v[1] < 1 else {
+                throw ValidationError("--local-scale takes 'low,high' with 0 < low < high < 1, got '\(localScale)'")
+            }
             (config.recipe.localScale, config.recipe.globalScale) = (v[0]...v[1], v[1]...1)
         }
-        try config.recipe.validate()
+        try Flags.count("seeds", config.seeds, 1...Config.maxSeeds)
+        try Flags.validating { try config.recipe.validate() }
+        return config
+    }
+
+    mutating func validate() throws { _ = try config() }
+
+    mutating func run() throws {
+        BLAS.useFastKernels()
+        try options.runInterruptibly { try experiment() }
+    }
+
+    func experiment() throws {
+        let config = try config()
         let checkpoints = try Checkpoints(options, experiment: "ema-teacher", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
-        print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seed)..<\(options.seed + UInt64(config.seeds)), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        let data = try options.loadData()
+        print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
         let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
                                    test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
@@ -148,7 +145,7 @@ struct EMATeacher: ParsableCommand {
         var curves: [TeacherKind: [[Double]]] = [:]  // per seed, k-NN20 per epoch
         for kind in config.teachers {
             for s in 0..<config.seeds {
-                let seed = options.seed + UInt64(s)
+                let seed = options.seeds(config.seeds)[s]
                 var recipe = config.recipe
                 recipe.teacher = kind
                 let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))
@@ -203,7 +200,7 @@ struct EMATeacher: ParsableCommand {
         try Results.writeTSV(finalTable, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
                                                                + Results.jsonText(Results.jsonObject(config.probe))],
                              to: options.outputURL.appendingPathComponent("ema-teacher-final.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("ema-teacher.json"))
         try checkpoints.finish()

@@ -76,14 +76,17 @@ struct PatchThroughput: ParsableCommand {
     @Option(help: "Patch sizes of the small 28² ViTs (comma-separated divisors of 28).")
     var patches: String?
 
-    mutating func validate() throws {
+    func config() throws -> Config {
+        var config = Config.preset(options.scale)
         if let patches {
-            let values = patches.split(separator: ",").map { Int($0) }
-            guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && 28 % $0! == 0 }) else {
-                throw ValidationError("--patches takes divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated; got '\(patches)'")
+            config.smallPatches = try Flags.list("patches", patches, takes: "divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated") {
+                Int($0).flatMap { $0 > 0 && 28 % $0 == 0 ? $0 : nil }
             }
         }
+        return config
     }
+
+    mutating func validate() throws { _ = try config() }
 
     mutating func run() throws {
         BLAS.useFastKernels()
@@ -91,10 +94,9 @@ struct PatchThroughput: ParsableCommand {
     }
 
     func experiment() throws {
-        var config = Config.preset(options.scale)
-        if let patches { config.smallPatches = patches.split(separator: ",").map { Int($0)! } }
+        let config = try config()
         let checkpoints = try Checkpoints(options, experiment: "patch-throughput", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        let data = try options.loadData()
         print("patch-throughput: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
         let sgemm = BLAS.measureSgemm()
@@ -178,7 +180,7 @@ struct PatchThroughput: ParsableCommand {
             "gflop_per_image": Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
             "small_test_accuracy": accuracies,
         ]
-        try Results.writeJSON(Results.summary(experiment: "patch-throughput", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "patch-throughput", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results, timings: timings),
                               to: options.outputURL.appendingPathComponent("patch-throughput.json"))
         try checkpoints.finish()

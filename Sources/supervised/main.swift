@@ -26,11 +26,8 @@ struct Supervised: ParsableCommand {
     var epochs: Int?
 
     mutating func validate() throws {
-        let names = models.split(separator: ",").map(String.init)
-        guard !names.isEmpty, names.allSatisfy({ ["convnet", "vit"].contains($0) }) else {
-            throw ValidationError("--models takes convnet, vit or both, comma-separated; got '\(models)'")
-        }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        _ = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { ["convnet", "vit"].contains($0) ? $0 : nil }
+        try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
     }
 
     mutating func run() throws {
@@ -43,7 +40,7 @@ struct Supervised: ParsableCommand {
 
     func experiment() throws {
         let checkpoints = try Checkpoints(options, experiment: "supervised", config: CheckpointKey(models: models, epochs: epochs))
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        let data = try options.loadData()
         print("supervised: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         var results: [String: Any] = [:], configs: [String: Any] = [:]
         var tables: [(file: URL, table: Table, comments: [String])] = []
@@ -87,7 +84,7 @@ struct Supervised: ParsableCommand {
         }
         // The data files only now, when every model is trained: a stopped run leaves none behind.
         for (file, table, comments) in tables { try Results.writeTSV(table, comments: comments, to: file) }
-        try Results.writeJSON(Results.summary(experiment: "supervised", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "supervised", scale: options.scale, data: data, seed: options.seed,
                                               config: configs, results: results),
                               to: options.outputURL.appendingPathComponent("supervised.json"))
         try checkpoints.finish()

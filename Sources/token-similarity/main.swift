@@ -41,7 +41,7 @@ struct TokenSimilarity: ParsableCommand {
         let (student, recipe) = DeiTStudent.preset(options.scale)
         let config = Config(student: student, recipe: recipe)
         let checkpoints = try Checkpoints(options, experiment: "token-similarity", config: config)
-        let data = try FashionMNIST.load(from: options.data ?? FashionMNIST.defaultDirectory)
+        let data = try options.loadData()
         print("token-similarity: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
         let distilled = try DeiTStudent.tokenStudent(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
@@ -87,7 +87,7 @@ struct TokenSimilarity: ParsableCommand {
         }
         results["paper"] = ["input_tokens": Config.paper.inputTokens, "last_layer": Config.paper.lastLayer,
                             "two_class_tokens": Config.paper.twoClassTokens]
-        try Results.writeJSON(Results.summary(experiment: "token-similarity", scale: options.scale, seed: options.seed,
+        try Results.writeJSON(Results.summary(experiment: "token-similarity", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results),
                               to: options.outputURL.appendingPathComponent("token-similarity.json"))
         try checkpoints.finish()

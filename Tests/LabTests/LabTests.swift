@@ -74,6 +74,15 @@ func temporaryFolder() -> URL {
         try Data("garbage".utf8).write(to: file)
         #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
         #expect(trainings == 2)
+        // Weights overwritten with NaN (the checksum no longer matches), a sound file of NaN
+        // weights, and a file without a checksum: each is retrained, none used.
+        var bytes = try Data(contentsOf: file)
+        for i in bytes.count - 64..<bytes.count { bytes[i] = i % 4 == 3 ? 0x7f : 0xff }
+        try bytes.write(to: file)
+        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        try Safetensors.write(trained.stateDict().map { ($0.name, Tensor(repeating: .nan, shape: $0.tensor.shape)) }, to: file)
+        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        #expect(trainings == 4 && reloaded.conv1.weight.isFinite)
     }
 
     @Test func clockFormat() {

@@ -1,6 +1,6 @@
-// Reading a file a user named, which may be anything: a FIFO would block a reader forever and
-// /dev/zero never end, so only regular files are read, and every failure names the path and
-// the cause in words (never a Foundation error dump).
+// Files a user named, which may be anything: a FIFO would block a reader forever and /dev/zero
+// never end, so only regular files are read; files are written whole or not at all; and every
+// failure names the path and the cause in words (never a Foundation error dump).
 import Glibc
 
 public struct FileError: Error, CustomStringConvertible {
@@ -47,8 +47,66 @@ public enum RegularFile {
         }
     }
 
+    /// Writes `bytes` to `path` so that the file appears whole or not at all: into a new
+    /// temporary file in the same folder, flushed to disk, then renamed over `path`. The folder
+    /// must exist; every failure names the path and its cause.
+    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        var suffix = SystemRandomNumberGenerator()
+        let temporary = "\(folder.isEmpty ? "" : folder)/.\(name).\(getpid()).\(String(suffix.next() & 0xffff_ffff, radix: 16)).tmp"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError(path, "cannot be written (\(String(cString: strerror(errno))))") }
+        func fail(_ what: String) -> FileError {
+            let cause = String(cString: strerror(errno))
+            close(fd)
+            unlink(temporary)
+            return FileError(path, "\(what) (\(cause))")
+        }
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw fail("cannot be written") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw fail("cannot be flushed to disk") }
+        guard close(fd) == 0 else { unlink(temporary); throw FileError(path, "cannot be written (\(String(cString: strerror(errno))))") }
+        guard rename(temporary, path) == 0 else {
+            let cause = String(cString: strerror(errno))
+            unlink(temporary)
+            throw FileError(path, "cannot be put in place (\(cause))")
+        }
+    }
+
+    /// Creates the folder `path` and any missing parents (`mkdir -p`); says so if something
+    /// other than a folder stands in the way.
+    public static func createFolders(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            if mkdir(prefix, 0o755) == 0 { continue }
+            let cause = errno
+            var info = stat()
+            if stat(prefix, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR else { throw FileError(prefix, "is \(kind(info.st_mode)), not a folder") }
+                continue
+            }
+            throw FileError(prefix, "cannot be created (\(String(cString: strerror(cause))))")
+        }
+    }
+
+    /// Creates the folder `path` and checks that a file can be written in it (a read-only folder
+    /// or a full disk is found now, not after hours of training).
+    public static func prepareWritableFolder(_ path: String) throws {
+        try createFolders(path)
+        try writeAtomically(UnsafeRawBufferPointer(start: nil, count: 0), to: "\(path)/.write-check")
+        unlink("\(path)/.write-check")
+    }
+
     static func kind(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
+        case S_IFREG: "a file"
         case S_IFDIR: "a folder"
         case S_IFIFO: "a FIFO"
         case S_IFCHR, S_IFBLK: "a device"

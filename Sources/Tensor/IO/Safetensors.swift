@@ -23,8 +23,9 @@ public enum Safetensors {
     static let knownTypes: Set<String> = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
                                           "I32", "U32", "F32", "F64", "I64", "U64"]
 
-    /// Writes the tensors (Float32, in the given order) and string metadata. The file appears
-    /// complete or not at all: it is written under a temporary name and renamed.
+    /// Writes the tensors (Float32, in the given order) and string metadata, with the CRC-32 of
+    /// the data. The file appears complete or not at all: it is written under a temporary name
+    /// and renamed.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
                              to url: URL) throws {
         var names = Set<String>()
@@ -55,14 +56,17 @@ public enum Safetensors {
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
         while (8 + header.count) % 8 != 0 { header.append(UInt8(ascii: " ")) }
 
-        var file = Data(capacity: 8 + header.count + offset)
+        var file = [UInt8]()
+        file.reserveCapacity(8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(contentsOf: header)
         for (_, tensor) in tensors {
             // Float32 little-endian: this machine's layout (x86-64 and arm64 are little-endian).
-            file.append(UnsafeBufferPointer(start: tensor.data, count: tensor.count))
+            file.append(contentsOf: UnsafeRawBufferPointer(start: tensor.data, count: 4 * tensor.count))
         }
-        try file.write(to: url, options: .atomic)
+        do { try file.withUnsafeBytes { try RegularFile.writeAtomically($0, to: url.path) } } catch let error as FileError {
+            throw SafetensorsError(file: url.path, problem: error.problem)
+        }
     }
 
     /// The metadata key of the CRC-32 of the data section, which `write` adds and `read` checks.

@@ -1,0 +1,33 @@
+// Reading command-line values in one voice for every experiment: a list flag refuses empty and
+// repeated entries and names what it accepts; a number must be finite and in its range. What a
+// value means for a run (an epoch count, a temperature) is checked once, by the recipe that uses
+// it (DINORecipe.validate, SupervisedRecipe.validate, DistillationConfig.validate), so a flag and
+// the recipe can never disagree.
+import ArgumentParser
+
+public enum Flags {
+    /// The comma-separated entries of `text`, each parsed; an empty, unknown or repeated entry is
+    /// a ValidationError that names the flag, the entry and what the flag takes.
+    public static func list<T: Hashable>(_ flag: String, _ text: String, takes choices: String,
+                                         _ parse: (String) -> T?) throws -> [T] {
+        let entries = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var seen = Set<T>()
+        return try entries.map { entry in
+            guard !entry.isEmpty else { throw ValidationError("--\(flag) has an empty entry in '\(text)'; it takes \(choices)") }
+            guard let value = parse(entry) else { throw ValidationError("--\(flag): '\(entry)' is not valid; it takes \(choices)") }
+            guard seen.insert(value).inserted else { throw ValidationError("--\(flag) names '\(entry)' twice") }
+            return value
+        }
+    }
+
+    /// A whole-number flag within `range`.
+    public static func count(_ flag: String, _ value: Int?, _ range: ClosedRange<Int>, note: String = "") throws {
+        guard let value, !range.contains(value) else { return }
+        throw ValidationError("--\(flag) must be from \(range.lowerBound) to \(range.upperBound), got \(value)\(note.isEmpty ? "" : " (\(note))")")
+    }
+
+    /// Wraps a recipe's own check of the values flags set, so ArgumentParser reports it with the usage line.
+    public static func validating(_ check: () throws -> Void) throws {
+        do { try check() } catch let error as ValidationError { throw error } catch { throw ValidationError("\(error)") }
+    }
+}

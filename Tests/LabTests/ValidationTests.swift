@@ -1,0 +1,53 @@
+// The checks a run's settings pass before any work: recipes refuse what the machine cannot hold
+// or what means nothing, list flags refuse empty and repeated entries, and seeds use all of UInt64.
+import ArgumentParser
+import Foundation
+import Testing
+import Lab
+import NN
+
+@Suite("validation") struct ValidationTests {
+    @Test func aDINOStepTooLargeForThisMachineIsRefusedBeforeAllocating() {
+        var recipe = DINORecipe(backbone: ViTConfig(patchSize: 4, width: 1024, depth: 24, heads: 16, classes: 0), epochs: 1, batchSize: 1024)
+        recipe.localCrops = 32
+        #expect(recipe.estimatedStepBytes > Double(ProcessInfo.processInfo.physicalMemory) / 2)
+        #expect(throws: TrainingError.self) { try recipe.validate() }
+        do { try recipe.validate() } catch { #expect("\(error)".contains("more than half of this machine's"), "\(error)") }
+        // The committed preset is far inside the bound.
+        #expect(DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).estimatedStepBytes < 1e9)
+        #expect(throws: Never.self) { try DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).validate() }
+    }
+
+    @Test func recipesRefuseNonFiniteNumbers() {
+        var dino = DINORecipe.quick(epochs: 1)
+        for bad in [Float.nan, .infinity, -1] {
+            dino.learningRate = bad
+            #expect(throws: TrainingError.self) { try dino.validate() }
+        }
+        var supervised = SupervisedRecipe(epochs: 1, batchSize: 8, learningRate: .nan)
+        #expect(throws: TrainingError.self) { try supervised.validate() }
+        supervised.learningRate = 1e-3
+        supervised.epochs = Int.max
+        #expect(throws: TrainingError.self) { try supervised.validate() }
+    }
+
+    @Test func listFlagsRefuseEmptyUnknownAndRepeatedEntries() throws {
+        let parse: (String) -> Int? = { Int($0) }
+        #expect(try Flags.list("patches", "4,7", takes: "sizes", parse) == [4, 7])
+        for (text, phrase) in [("", "has an empty entry in ''"), ("4,,7", "has an empty entry"), ("7,7", "names '7' twice"), ("x", "'x' is not valid")] {
+            do {
+                _ = try Flags.list("patches", text, takes: "sizes", parse)
+                Issue.record("'\(text)' was accepted")
+            } catch { #expect("\(error)".contains("--patches") && "\(error)".contains(phrase), "\(error)") }
+        }
+    }
+
+    @Test func seedsWrapAtTheTopOfUInt64() throws {
+        let options = try ExperimentOptions.parse(["--seed", "18446744073709551615"])
+        #expect(options.seed == .max)
+        #expect(options.seeds(3) == [.max, 0, 1])
+        for bad in ["-1", "18446744073709551616", "1e3", "+4", " 3", "٣"] {
+            #expect(throws: (any Error).self, "'\(bad)'") { try ExperimentOptions.parse(["--seed", bad]) }
+        }
+    }
+}
