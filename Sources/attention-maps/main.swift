@@ -44,19 +44,14 @@ struct Config: Codable {
 }
 
 @main
-struct AttentionMaps: ParsableCommand {
+struct AttentionMaps: ExperimentCommand {
     static let configuration = CommandConfiguration(
         commandName: "attention-maps",
         abstract: "The last block's class-token attention of a DINO, a supervised and a random ViT; Jaccard against the object (DINO Fig. 1, §4.2.1).")
 
     @OptionGroup var options: ExperimentOptions
 
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
+    func experiment(_: Void) throws {
         let config = Config.preset(options.scale)
         let checkpoints = try Checkpoints(options, experiment: "attention-maps", config: config)
         let data = try options.loadData()

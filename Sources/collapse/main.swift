@@ -56,7 +56,7 @@ struct Config: Codable {
 }
 
 @main
-struct Collapse: ParsableCommand {
+struct Collapse: ExperimentCommand {
     static let configuration = CommandConfiguration(
         abstract: "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7).")
 
@@ -72,15 +72,7 @@ struct Collapse: ParsableCommand {
         return config
     }
 
-    mutating func validate() throws { _ = try config() }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
-        let config = try config()
+    func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "collapse", config: config)
         let data = try options.loadData()
         print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")

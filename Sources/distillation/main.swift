@@ -64,7 +64,7 @@ struct Config: Codable {
 }
 
 @main
-struct Distillation: ParsableCommand {
+struct Distillation: ExperimentCommand {
     static let configuration = CommandConfiguration(
         abstract: "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4).")
 
@@ -116,15 +116,7 @@ struct Distillation: ParsableCommand {
         return config
     }
 
-    mutating func validate() throws { _ = try config() }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
-        let config = try config()
+    func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "distillation", config: config)
         let data = try options.loadData()
         print("distillation: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(BLAS.summary), git \(Provenance.current.gitRevision)")

@@ -45,7 +45,7 @@ struct Config: Codable {
 }
 
 @main
-struct EMATeacher: ParsableCommand {
+struct EMATeacher: ExperimentCommand {
     static let configuration = CommandConfiguration(
         commandName: "ema-teacher",
         abstract: "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2).")
@@ -118,15 +118,7 @@ struct EMATeacher: ParsableCommand {
         return config
     }
 
-    mutating func validate() throws { _ = try config() }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
-        let config = try config()
+    func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "ema-teacher", config: config)
         let data = try options.loadData()
         print("ema-teacher: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(BLAS.summary), git \(Provenance.current.gitRevision)")

@@ -66,7 +66,7 @@ struct Config: Codable {
 }
 
 @main
-struct PatchThroughput: ParsableCommand {
+struct PatchThroughput: ExperimentCommand {
     static let configuration = CommandConfiguration(
         commandName: "patch-throughput",
         abstract: "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5) and accuracy against images/s at 28².")
@@ -86,15 +86,7 @@ struct PatchThroughput: ParsableCommand {
         return config
     }
 
-    mutating func validate() throws { _ = try config() }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
-    }
-
-    func experiment() throws {
-        let config = try config()
+    func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "patch-throughput", config: config)
         let data = try options.loadData()
         print("patch-throughput: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")

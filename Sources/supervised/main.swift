@@ -13,7 +13,7 @@ import NN
 import Tensor
 
 @main
-struct Supervised: ParsableCommand {
+struct Supervised: ExperimentCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the ConvNet and ViT teachers on Fashion-MNIST; write their training curves.")
 
@@ -25,26 +25,22 @@ struct Supervised: ParsableCommand {
     @Option(help: "Override the scale's epoch count (the cached teacher then differs from the default one).")
     var epochs: Int?
 
-    mutating func validate() throws {
-        _ = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { ["convnet", "vit"].contains($0) ? $0 : nil }
+    /// The models to train, checked with the epoch override.
+    func config() throws -> [String] {
         try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
-    }
-
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
+        return try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { ["convnet", "vit"].contains($0) ? $0 : nil }
     }
 
     /// The settings a checkpoint must match to be continued.
     struct CheckpointKey: Codable { let models: String, epochs: Int? }
 
-    func experiment() throws {
+    func experiment(_ names: [String]) throws {
         let checkpoints = try Checkpoints(options, experiment: "supervised", config: CheckpointKey(models: models, epochs: epochs))
         let data = try options.loadData()
         print("supervised: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
         var results: [String: Any] = [:], configs: [String: Any] = [:]
         var tables: [(file: URL, table: Table, comments: [String])] = []
-        for name in models.split(separator: ",").map(String.init) {
+        for name in names {
             var rng = Teachers.rng(name, seed: options.seed)
             let model: any Classifier
             var recipe: SupervisedRecipe

@@ -25,21 +25,19 @@ struct Config: Codable {
 }
 
 @main
-struct TokenSimilarity: ParsableCommand {
+struct TokenSimilarity: ExperimentCommand {
     static let configuration = CommandConfiguration(
         commandName: "token-similarity",
         abstract: "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4).")
 
     @OptionGroup var options: ExperimentOptions
 
-    mutating func run() throws {
-        BLAS.useFastKernels()
-        try options.runInterruptibly { try experiment() }
+    func config() throws -> Config {
+        let (student, recipe) = DeiTStudent.preset(options.scale)
+        return Config(student: student, recipe: recipe)
     }
 
-    func experiment() throws {
-        let (student, recipe) = DeiTStudent.preset(options.scale)
-        let config = Config(student: student, recipe: recipe)
+    func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "token-similarity", config: config)
         let data = try options.loadData()
         print("token-similarity: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
