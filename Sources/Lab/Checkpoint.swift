@@ -29,7 +29,7 @@ public struct Checkpoints {
                                : "resume: continuing from \(left.count) checkpoint(s) in \(directory.path)")
         } else if !left.isEmpty {
             print("note: removed the checkpoints an interrupted run left in \(directory.path); pass --resume to continue one instead")
-            try manager.removeItem(at: directory)
+            try Checkpoints.remove(directory)
         }
     }
 
@@ -40,7 +40,15 @@ public struct Checkpoints {
 
     /// Called after the experiment has written its data: the checkpoints are no longer needed.
     public func finish() throws {
-        if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
+        if FileManager.default.fileExists(atPath: directory.path) { try Checkpoints.remove(directory) }
+    }
+
+    /// Removes a run folder; a failure names it and the way out, not Foundation's error object.
+    static func remove(_ folder: URL) throws {
+        do { try FileManager.default.removeItem(at: folder) } catch {
+            let cause = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+            throw FileError(folder.path, "cannot be removed (\(cause ?? "permission or a file in use")); remove it by hand")
+        }
     }
 }
 
