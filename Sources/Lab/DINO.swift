@@ -59,6 +59,8 @@ public struct DINORecipe: Codable, Hashable, Sendable {
     /// The bounds `validate` holds a run to: far beyond the paper's settings, small enough that
     /// the schedules and a step's activations fit this machine.
     public static let maxEpochs = 1000, maxBatchSize = 1024, maxLocalCrops = 32, maxSteps = 10_000_000
+    /// ViT-B's width and depth, and the paper's K: beyond them a run would not finish on a CPU.
+    public static let maxWidth = 768, maxDepth = 12, maxOutDim = 65_536
 
     /// Bytes of a training step's activations and their gradients, roughly: per crop and block,
     /// 24 floats per token and channel (norms, qkv, projections, the 4× MLP and its GELU) and 4 per
@@ -84,6 +86,13 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)]
         where !(t > 0 && t.isFinite) {
             throw fail("the \(name) temperature must be a finite number > 0, got \(t)")
+        }
+        do { try backbone.validate(); try head.validate() } catch let error as CheckpointError { throw fail(error.description) }
+        guard backbone.width <= DINORecipe.maxWidth, backbone.depth <= DINORecipe.maxDepth else {
+            throw fail("a backbone of width \(backbone.width) and depth \(backbone.depth) is beyond ViT-B's \(DINORecipe.maxWidth) and \(DINORecipe.maxDepth)")
+        }
+        guard head.outDim <= DINORecipe.maxOutDim, head.hiddenDim <= 4096, head.bottleneckDim <= 1024 else {
+            throw fail("a head of K \(head.outDim), hidden \(head.hiddenDim), bottleneck \(head.bottleneckDim) is beyond the paper's 65 536, 2048, 256")
         }
         guard (1...DINORecipe.maxEpochs).contains(epochs) else { throw fail("the epoch count must be from 1 to \(DINORecipe.maxEpochs), got \(epochs)") }
         guard (2...DINORecipe.maxBatchSize).contains(batchSize) else {
@@ -140,14 +149,6 @@ public struct DINORecipe: Codable, Hashable, Sendable {
 }
 
 extension DINORecipe {
-    /// Our DINO on Fashion-MNIST (`ema-teacher`, `attention-maps`): the paper's values are beside
-    /// each field above. What learns fastest here (one seed, 3 epochs of 60 000 images, k-NN20):
-    /// the number of steps decides — batch 256 → 71.2 %, 64 → 76.5 %, 32 → 78.2 %, at the same
-    /// ~790 images/s and the same effective learning rate 2e-3 — while the local-crop scale, no
-    /// local crops, and τt 0.02 against 0.04 change little. A momentum of 0.99 (the paper's 0.996
-    /// is for 100+ epochs of 1251 steps) lets the teacher follow within a short run; τt stays at
-    /// 0.04, since warming it to 0.07 turned the teacher near-uniform (h → 6.5 of 6.93). 10 epochs
-    /// of 60 000 images (14 minutes, one seed) reached 85.4 % (raw pixels 84.6 %).
     /// A tiny DINO for `--scale quick` smoke runs (seconds; the numbers mean nothing).
     public static func quick(epochs: Int) -> DINORecipe {
         var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: epochs, batchSize: 64)
@@ -156,6 +157,9 @@ extension DINORecipe {
         return r
     }
 
+    /// Our DINO on Fashion-MNIST (`collapse`, `attention-maps`, and the base of the teacher
+    /// study): the paper's values are beside each field above; papers/dino-sweep.md has the
+    /// trials that chose these.
     public static func fashionMNIST(epochs: Int, trainImages: Int?) -> DINORecipe {
         var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0), epochs: epochs, batchSize: 32)
         r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
@@ -165,6 +169,15 @@ extension DINORecipe {
         r.teacherMomentum = 0.99
         r.warmupEpochs = 1
         (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
+        return r
+    }
+
+    /// The teacher study's recipe (`ema-teacher`): the one above on a narrower backbone, width 64
+    /// and 2 heads (ViT-S: 384 and 6), which trains 1.6× faster and gains as much over its own
+    /// random initialization per image (papers/dino-sweep.md, trials G and I).
+    public static func teacherStudy(epochs: Int, trainImages: Int?) -> DINORecipe {
+        var r = fashionMNIST(epochs: epochs, trainImages: trainImages)
+        (r.backbone.width, r.backbone.heads) = (64, 2)
         return r
     }
 }
@@ -184,9 +197,33 @@ public struct DINOStepRecord: Codable, Sendable {
 public struct DINOEpochRecord: Codable, Sendable {
     public var epoch: Int
     public var loss: Float, teacherEntropy: Float, kl: Float, centerNorm: Float, featureStd: Float
-    public var knn: [Int: Double]        // k → top-1 percent
+    public var knn: [Int: Double]        // k → top-1 percent, all 60 000 training images as the bank; empty if not run
+    public var knnSubset: [Int: Double]  // the same with the first `KNNSchedule.subsetBank` images as the bank; empty if none
     public var seconds: Double           // training steps only
+    public var evaluationSeconds: Double // the k-NN after the epoch: feature pass and search
     public var imagesPerSecond: Double
+}
+
+/// When the teacher is evaluated during training. The official protocol (all 60 000 training
+/// images as the bank) costs a 70 000-image feature pass; an intermediate epoch may instead use
+/// the first `subsetBank` training images, a pass of `subsetBank` + 10 000. The last epoch
+/// always runs both, so the two curves can be compared where they meet.
+public struct KNNSchedule: Sendable {
+    public var ks: [Int]
+    public var every = 1              // full-bank k-NN after every `every`-th epoch, and after the last
+    public var subsetBank: Int? = nil // if set: the subset bank after every epoch, the full bank only after the last
+
+    public init(ks: [Int] = [20, 200], every: Int = 1, subsetBank: Int? = nil) {
+        (self.ks, self.every, self.subsetBank) = (ks, every, subsetBank)
+    }
+
+    public static let none = KNNSchedule(ks: [])
+
+    func evaluates(epoch: Int, of epochs: Int) -> (full: Bool, subset: Bool) {
+        guard !ks.isEmpty else { return (false, false) }
+        if epoch == epochs { return (true, subsetBank != nil) }
+        return subsetBank != nil ? (false, true) : (epoch % every == 0, false)
+    }
 }
 
 /// A student, its teacher, the loss with its center, and the loop that trains them.
@@ -296,11 +333,11 @@ public final class DINOTrainer {
         for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s) }
     }
 
-    /// Trains every epoch; after each, k-NN of the teacher's backbone on the test set with the
-    /// training set as memory bank (when `knnEvery` divides the epoch, and always at the end).
-    /// With a `checkpoint`, the state is saved after every epoch and when a stop is requested, and
-    /// a resumed run continues from it; `stepRecords` then holds the steps before the stop too.
-    public func train(label: String, ks: [Int] = [20, 200], knnEvery: Int = 1, checkpoint: RunCheckpoint? = nil,
+    /// Trains every epoch; after each, k-NN of the teacher's backbone on the test set as
+    /// `evaluation` schedules it. With a `checkpoint`, the state is saved after every epoch and
+    /// when a stop is requested, and a resumed run continues from it; `stepRecords` then holds
+    /// the steps before the stop too.
+    public func train(label: String, evaluation: KNNSchedule = KNNSchedule(), checkpoint: RunCheckpoint? = nil,
                       onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
         var loop = LoopState(sums: 5)  // loss, h(Pt), KL, center norm, feature spread
         var history: [DINOEpochRecord] = []
@@ -329,7 +366,6 @@ public final class DINOTrainer {
                                 stoppingFor: signal)
         }
         let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch, done: loop.epoch * stepsPerEpoch + loop.step)
-        let bank = ks.isEmpty ? nil : data.train
         while loop.epoch < recipe.epochs {
             let epoch = loop.epoch
             student.setTraining(true)
@@ -350,31 +386,65 @@ public final class DINOTrainer {
             }
             if recipe.teacher == .previousEpoch { copyStudentIntoTeacher() }
             let seconds = loop.seconds + Date().timeIntervalSince(start)
-            var knn: [Int: Double] = [:]
-            if bank != nil, (epoch + 1) % knnEvery == 0 || epoch + 1 == recipe.epochs {
-                let features = teacherFeatures()
-                knn = weightedKNN(train: features.train, trainLabels: data.train.labels, test: features.test, testLabels: data.test.labels, ks: ks)
-                lastFeatures = features
-            }
+            let evaluated = Date()
+            let (knn, knnSubset) = evaluate(after: epoch + 1, evaluation)
+            let evaluationSeconds = Date().timeIntervalSince(evaluated)
             let mean = loop.sums.map { Float($0) / Float(stepsPerEpoch) }
             let record = DINOEpochRecord(epoch: epoch + 1, loss: mean[0], teacherEntropy: mean[1], kl: mean[2], centerNorm: mean[3],
-                                         featureStd: mean[4], knn: knn, seconds: seconds,
+                                         featureStd: mean[4], knn: knn, knnSubset: knnSubset, seconds: seconds,
+                                         evaluationSeconds: evaluationSeconds,
                                          imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
-            let knnText = ks.compactMap { k in knn[k].map { "k-NN\(k) \(String(format: "%.2f", $0))%" } }.joined(separator: "  ")
+            let knnText = evaluation.ks.compactMap { k in knn[k].map { "k-NN\(k) \(String(format: "%.2f", $0))%" } }.joined(separator: "  ")
+                + evaluation.ks.compactMap { k in knnSubset[k].map { "  k-NN\(k) \(String(format: "%.2f", $0))% (\(evaluation.subsetBank!) bank)" } }.joined()
             progress.epoch("epoch \(epoch + 1)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
             history.append(record)
             loop.finishEpoch()
             try save(stoppingFor: checkpoint?.stopRequested())
         }
         // A run restored after its last epoch has not computed the features its k-NN used.
-        if bank != nil && lastFeatures == nil { lastFeatures = teacherFeatures() }
+        if !evaluation.ks.isEmpty && lastFeatures == nil { lastFeatures = teacherFeatures() }
         return history
     }
 
-    /// The teacher backbone's L2-normalized features of all 60 000 training and the 10 000 test images.
-    public func teacherFeatures() -> (train: Tensor, test: Tensor) {
-        (train: normalizedFeatures(teacher.backbone, of: data.train, data: data),
-         test: normalizedFeatures(teacher.backbone, of: data.test, data: data))
+    /// The k-NN accuracies `schedule` asks for after `epoch` (1-based): with all 60 000 training
+    /// images as the bank, and with the first `subsetBank` of them.
+    func evaluate(after epoch: Int, _ schedule: KNNSchedule) -> (full: [Int: Double], subset: [Int: Double]) {
+        let (full, subset) = schedule.evaluates(epoch: epoch, of: recipe.epochs)
+        var result: (full: [Int: Double], subset: [Int: Double]) = ([:], [:])
+        if full {
+            let features = teacherFeatures()
+            result.full = knn(features, bank: nil, ks: schedule.ks)
+            if subset { result.subset = knn(features, bank: schedule.subsetBank, ks: schedule.ks) }
+            lastFeatures = features
+        } else if subset, let bank = schedule.subsetBank {
+            let features = teacherFeatures(bank: bank)
+            result.subset = knn(features, bank: bank, ks: schedule.ks)
+        }
+        return result
+    }
+
+    /// Weighted k-NN of the test features against the first `bank` rows of the training
+    /// features (nil: all of them).
+    func knn(_ features: (train: Tensor, test: Tensor), bank: Int?, ks: [Int]) -> [Int: Double] {
+        let n = min(bank ?? features.train.shape[0], features.train.shape[0])
+        return weightedKNN(train: n == features.train.shape[0] ? features.train : features.train.slice(axis: 0, 0..<n),
+                           trainLabels: Array(data.train.labels.prefix(n)), test: features.test, testLabels: data.test.labels, ks: ks)
+    }
+
+    /// The k-NN of the teacher as it is now, without training: the fixed-random teacher's
+    /// whole result, since it never changes. `lastFeatures` holds its features afterwards.
+    public func evaluateTeacher(_ schedule: KNNSchedule) -> (full: [Int: Double], subset: [Int: Double]) {
+        let features = teacherFeatures()
+        lastFeatures = features
+        return (knn(features, bank: nil, ks: schedule.ks), schedule.subsetBank.map { knn(features, bank: $0, ks: schedule.ks) } ?? [:])
+    }
+
+    /// The teacher backbone's L2-normalized features of the first `bank` training images (nil:
+    /// all 60 000) and the 10 000 test images.
+    public func teacherFeatures(bank: Int? = nil) -> (train: Tensor, test: Tensor) {
+        let bankImages = bank.map { data.train.prefix(min($0, data.train.count)) } ?? data.train
+        return (train: normalizedFeatures(teacher.backbone, of: bankImages, data: data),
+                test: normalizedFeatures(teacher.backbone, of: data.test, data: data))
     }
 }
 

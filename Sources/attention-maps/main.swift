@@ -65,7 +65,7 @@ struct AttentionMaps: ExperimentCommand {
         let dino = try VisionTransformer(dinoRecipe.backbone, rng: &backboneRNG)
         try cache.loadOrTrain(dino, at: dinoFile) {
             let trainer = try DINOTrainer(recipe: dinoRecipe, data: data, seed: options.seed ^ fnv1a("attention-maps"))
-            _ = try trainer.train(label: "dino", ks: [], checkpoint: checkpoints.run("dino"))
+            _ = try trainer.train(label: "dino", evaluation: .none, checkpoint: checkpoints.run("dino"))
             for (d, t) in zip(dino.parameters, trainer.teacher.backbone.parameters) { d.assign(t) }
         }
 

@@ -28,27 +28,22 @@ enum Variant: String, CaseIterable, Codable {
     }
 }
 
-/// Every knob: the ema-teacher recipe with the momentum teacher, the paper's values beside each
-/// field of DINORecipe (Lab/DINO.swift). The teacher temperature stays at 0.04 (no warmup):
-/// Fig. 7's point is what each operation does alone.
+/// Every knob: DINORecipe.fashionMNIST with its momentum teacher (width 96), the
+/// paper's values beside each field of DINORecipe (Lab/DINO.swift). The teacher temperature stays
+/// at 0.04 (no warmup): Fig. 7's point is what each operation does alone. Collapse is a matter of
+/// steps, so the small batch of that recipe (many steps per image) gets each run to its end.
 struct Config: Codable {
     var recipe: DINORecipe
     var variants = Variant.allCases
     var ks = [20]
+    var lanes = Parallel.threads    // runs trained side by side (SideBySide); the results do not depend on it
 
     static func preset(_ scale: Scale) -> Config {
         var r: DINORecipe
         switch scale {
-        case .quick:
-            r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2, classes: 0), epochs: 2, batchSize: 64)
-            r.head = DINOHeadConfig(outDim: 256, hiddenDim: 64, bottleneckDim: 32)
-            (r.trainImages, r.localCrops, r.warmupEpochs) = (1024, 2, 1)
-        case .default, .full:
-            r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0),
-                           epochs: scale == .full ? 20 : 4, batchSize: 256)
-            r.head = DINOHeadConfig(outDim: 1024, hiddenDim: 256, bottleneckDim: 64)
-            r.trainImages = scale == .full ? nil : 20_000
-            (r.localCrops, r.localSize, r.learningRate, r.warmupEpochs) = (4, 14, 1e-3, 1)
+        case .quick: r = .quick(epochs: 2)
+        case .default: r = .fashionMNIST(epochs: 4, trainImages: 15_000)
+        case .full: r = .fashionMNIST(epochs: 10, trainImages: nil)
         }
         (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
         return Config(recipe: r)
@@ -61,13 +56,16 @@ struct Collapse: ExperimentCommand {
         abstract: "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7).")
 
     @OptionGroup var options: ExperimentOptions
+    @OptionGroup var recipeFlags: DINORecipeFlags
 
-    @Option(help: "Override the scale's epoch count.")
-    var epochs: Int?
+    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
+    var lanes: Int?
 
     func config() throws -> Config {
         var config = Config.preset(options.scale)
-        if let epochs { config.recipe.setEpochs(epochs) }
+        try recipeFlags.apply(to: &config.recipe)
+        if let lanes { config.lanes = lanes }
+        try Flags.count("lanes", config.lanes, 1...8)
         try Flags.validating { try config.recipe.validate() }
         return config
     }
@@ -84,25 +82,29 @@ struct Collapse: ExperimentCommand {
         var table = Table([.init("variant"), .init("step"), .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"),
                            .init("center_norm"), .init("feature_std"), .init("ln_k", "nats")])
         var results: [String: Any] = ["ln_k": lnK]
-        for variant in config.variants {
+        let trained = try SideBySide.run(config.variants.count, lanes: config.lanes) { i in
+            let variant = config.variants[i]
             var recipe = config.recipe
             variant.apply(to: &recipe)
             let trainer = try DINOTrainer(recipe: recipe, data: data, seed: options.seed ^ fnv1a("collapse"))
-            let history = try trainer.train(label: variant.rawValue, ks: config.ks, knnEvery: recipe.epochs,
+            let history = try trainer.train(label: variant.rawValue, evaluation: KNNSchedule(ks: config.ks, every: recipe.epochs),
                                             checkpoint: checkpoints.run(variant.rawValue))
-            for r in trainer.stepRecords {
+            return (recipe, trainer.stepRecords, trainer.stepsPerEpoch, history.last!.knn[20])
+        }
+        for (variant, (recipe, steps, stepsPerEpoch, knn20)) in zip(config.variants, trained) {
+            for r in steps {
                 table.append([variant.rawValue, r.step, r.loss, r.teacherEntropy, r.kl, r.centerNorm, r.featureStd, lnK])
             }
-            let last = trainer.stepRecords.suffix(trainer.stepsPerEpoch)
+            let last = steps.suffix(stepsPerEpoch)
             // The state at the end: the last epoch's steps averaged.
             func mean(_ f: (DINOStepRecord) -> Float) -> Double { last.reduce(0) { $0 + Double(f($1)) } / Double(last.count) }
             let final: [String: Any] = ["teacher_entropy": mean(\.teacherEntropy), "kl": mean(\.kl), "loss": mean(\.loss),
-                                        "feature_std": mean(\.featureStd), "knn20": history.last!.knn[20] ?? NSNull(),
-                                        "teacher_temperature": recipe.teacherTemperature, "centering": recipe.centering]
+                                        "feature_std": mean(\.featureStd), "knn20": knn20 ?? NSNull(),
+                                        "teacher_temperature": recipe.teacherTemperature, "centering": recipe.centering,
+                                        "entropy_over_ln_k": mean(\.teacherEntropy) / lnK]
             results[variant.rawValue] = final
             print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
-                         mean(\.teacherEntropy), lnK, mean(\.kl), history.last!.knn[20] ?? .nan))
-            fflush(nil)
+                         mean(\.teacherEntropy), lnK, mean(\.kl), knn20 ?? .nan))
         }
         // The data files only now, when every run is done: a stopped run leaves none behind.
         try Results.writeTSV(table, comments: comments, to: options.outputURL.appendingPathComponent("collapse.tsv"))

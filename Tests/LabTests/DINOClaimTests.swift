@@ -12,7 +12,7 @@ import Tensor
 func finalDiagnostics(_ recipe: DINORecipe, seed: UInt64 = 7) throws -> (entropy: Float, kl: Float, featureStd: Float) {
     let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: seed)
     var last: [DINOStepRecord] = []
-    _ = try trainer.train(label: "claim", ks: [], onStep: { last.append($0) })
+    _ = try trainer.train(label: "claim", evaluation: .none, onStep: { last.append($0) })
     let tail = last.suffix(trainer.stepsPerEpoch)
     func mean(_ v: [Float]) -> Float { v.reduce(0, +) / Float(v.count) }
     return (mean(tail.map(\.teacherEntropy)), mean(tail.map(\.kl)), mean(tail.map(\.featureStd)))
@@ -61,7 +61,7 @@ func claimRecipe() -> DINORecipe {
         for recipe in [momentum, copy] {
             let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 7)
             var last: [Float] = []
-            _ = try trainer.train(label: "claim \(recipe.teacher.rawValue)", ks: [], onStep: { last.append($0.featureStd) })
+            _ = try trainer.train(label: "claim \(recipe.teacher.rawValue)", evaluation: .none, onStep: { last.append($0.featureStd) })
             spread[recipe.teacher] = last.suffix(trainer.stepsPerEpoch).reduce(0, +) / Float(trainer.stepsPerEpoch)
         }
         #expect(spread[.studentCopy]! < 0.5 * spread[.momentum]!, "feature std: \(spread)")

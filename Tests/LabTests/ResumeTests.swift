@@ -77,7 +77,7 @@ func state(_ module: any Module) -> [String: [Float]] {
         var recipe = tinyRecipe(kind, epochs: 3)
         recipe.dropPathRate = 0.1
         let expectedTrainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)
-        let expected = try expectedTrainer.train(label: "uninterrupted", ks: [20])
+        let expected = try expectedTrainer.train(label: "uninterrupted", evaluation: KNNSchedule(ks: [20]))
 
         let file = temporaryFolder().appendingPathComponent("dino.safetensors")
         var positions: [String] = []
@@ -86,7 +86,7 @@ func state(_ module: any Module) -> [String: [Float]] {
         for (resume, stop) in [(false, 6), (true, 2), (true, nil)] as [(Bool, Int?)] {
             let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)
             do {
-                finished = (trainer, try trainer.train(label: "resumed", ks: [20], checkpoint: checkpoint(file, resume: resume, stopAt: stop)))
+                finished = (trainer, try trainer.train(label: "resumed", evaluation: KNNSchedule(ks: [20]), checkpoint: checkpoint(file, resume: resume, stopAt: stop)))
             } catch let i as Interrupted { positions.append(i.position) }
         }
         #expect(positions == ["epoch 2, step 2 of 4", "the end of epoch 2"])

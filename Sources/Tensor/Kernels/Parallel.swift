@@ -49,9 +49,9 @@ public enum Parallel {
     }
 }
 
-/// A value handed to worker threads whose safety the caller guarantees (disjoint writes).
-@usableFromInline
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    @usableFromInline let value: Value
-    @usableFromInline init(_ value: Value) { self.value = value }
+/// A value handed to worker threads whose safety the caller guarantees (disjoint writes, or
+/// one thread at a time).
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    @inlinable public init(_ value: Value) { self.value = value }
 }

@@ -1,0 +1,81 @@
+// The command-line flags that change a DINO recipe, shared by the executables that train one.
+// Each flag only sets a field; DINORecipe.validate checks the result whole.
+import ArgumentParser
+
+public struct DINORecipeFlags: ParsableArguments {
+    @Option(help: "Override the scale's epoch count (the warmups shorten to fit).")
+    var epochs: Int?
+
+    @Option(help: "Training images per epoch: the first N of the 60 000 (the final k-NN bank is always all 60 000).")
+    var trainImages: Int?
+
+    @Option(help: "Images per batch (the paper's 1024).")
+    var batchSize: Int?
+
+    @Option(help: "Peak learning rate per 256 images (the paper's 5e-4).")
+    var learningRate: Float?
+
+    @Option(help: "Epochs of linear learning-rate warmup (the paper's 10).")
+    var warmupEpochs: Int?
+
+    @Option(help: "Teacher momentum at the first step (the paper's 0.996); it rises to 1 on a cosine.")
+    var momentum: Float?
+
+    @Option(help: "Teacher temperature after its warmup (the paper's 0.04 → 0.07); lower it if the teacher entropy stays near ln K.")
+    var teacherTemperature: Float?
+
+    @Option(help: "Teacher temperature at the first epoch (the paper's 0.04).")
+    var warmupTeacherTemperature: Float?
+
+    @Option(help: "Epochs over which the teacher temperature rises linearly to --teacher-temperature (the paper's 30; official default 0).")
+    var warmupTeacherTemperatureEpochs: Int?
+
+    @Option(help: "Epochs during which the student's last layer does not move (the paper's 1).")
+    var freezeLastLayerEpochs: Int?
+
+    @Option(help: "Local crops per image (the official 8; the paper's Tab. 8 also 2, 6, 10).")
+    var localCrops: Int?
+
+    @Option(help: "Area range of the local crops, as 'low,high' (the paper's 0.05,0.4; global crops take 'high' to 1).")
+    var localScale: String?
+
+    @Option(help: "Backbone width, timm's embed_dim (ViT-S: 384).")
+    var width: Int?
+
+    @Option(help: "Backbone depth in blocks (ViT-S: 12).")
+    var depth: Int?
+
+    @Option(help: "Attention heads per block; must divide the width (ViT-S: 6).")
+    var heads: Int?
+
+    @Option(help: "K, the head's output dimension (the paper's 65 536).")
+    var outDim: Int?
+
+    public init() {}
+
+    /// Sets every field a flag names; the caller validates the recipe.
+    public func apply(to recipe: inout DINORecipe) throws {
+        if let epochs { recipe.setEpochs(epochs) }
+        if let trainImages { recipe.trainImages = trainImages }
+        if let batchSize { recipe.batchSize = batchSize }
+        if let learningRate { recipe.learningRate = learningRate }
+        if let warmupEpochs { recipe.warmupEpochs = warmupEpochs }
+        if let momentum { recipe.teacherMomentum = momentum }
+        if let teacherTemperature { recipe.teacherTemperature = teacherTemperature }
+        if let warmupTeacherTemperature { recipe.warmupTeacherTemperature = warmupTeacherTemperature }
+        if let warmupTeacherTemperatureEpochs { recipe.warmupTeacherTemperatureEpochs = warmupTeacherTemperatureEpochs }
+        if let freezeLastLayerEpochs { recipe.freezeLastLayerEpochs = freezeLastLayerEpochs }
+        if let localCrops { recipe.localCrops = localCrops }
+        if let localScale {
+            let v = try Flags.list("local-scale", localScale, takes: "'low,high' with 0 < low < high < 1") { Float($0) }
+            guard v.count == 2, v[0] > 0, v[0] < v[1], v[1] < 1 else {
+                throw ValidationError("--local-scale takes 'low,high' with 0 < low < high < 1, got '\(localScale)'")
+            }
+            (recipe.localScale, recipe.globalScale) = (v[0]...v[1], v[1]...1)
+        }
+        if let width { recipe.backbone.width = width }
+        if let depth { recipe.backbone.depth = depth }
+        if let heads { recipe.backbone.heads = heads }
+        if let outDim { recipe.head.outDim = outDim }
+    }
+}

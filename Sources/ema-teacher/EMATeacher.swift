@@ -1,0 +1,151 @@
+// ema-teacher — Which teacher lets a student learn without labels? DINO §5.2 (Fig. 6 right)
+// builds the teacher from the student in four ways and reports ImageNet k-NN after 300 epochs:
+// momentum (EMA) 72.8, previous epoch 66.6, previous iteration 0.1, student copy 0.1. We add a
+// teacher frozen at its random initialization, and report each over 3 seeds.
+//
+// Writes figures/data/ema-teacher-{runs,curves,final}.tsv and ema-teacher.json;
+// figures/ema-teacher.gp draws them.
+import ArgumentParser
+import Data
+import Foundation
+import Lab
+import NN
+import Tensor
+
+/// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO.swift). The
+/// trials that chose them are in papers/dino-sweep.md.
+struct Config: Codable {
+    var recipe: DINORecipe
+    var teachers = TeacherKind.allCases
+    var seeds = 3                   // paper: one run per teacher
+    var ks = [20, 200]              // paper 20 (official eval_knn.py default); 200 as some reimplementations
+    var subsetBank: Int? = 10_000   // intermediate epochs' k-NN bank; the last epoch uses all 60 000 (the paper's protocol)
+    var lanes = Parallel.threads    // runs trained side by side (SideBySide); the results do not depend on it
+    var probe = LinearProbeRecipe()
+    static let maxSeeds = 100
+    /// The paper's k-NN after 300 epochs on ImageNet (DINO §5.2, Fig. 6 right); nil: not in it.
+    static let paper: [TeacherKind: Double] = [.momentum: 72.8, .previousEpoch: 66.6, .previousIteration: 0.1, .studentCopy: 0.1]
+
+    static func preset(_ scale: Scale) -> Config {
+        switch scale {
+        case .quick:
+            var c = Config(recipe: .quick(epochs: 2))
+            (c.seeds, c.probe.epochs, c.subsetBank) = (1, 2, 2000)
+            return c
+        case .default, .full:
+            // 12 short epochs of 15 000 images: 180 000 images per run, as many as the sweep's 3
+            // full epochs, with 11 updates of the previous-epoch teacher instead of 2.
+            return Config(recipe: scale == .full ? .fashionMNIST(epochs: 30, trainImages: nil) : .teacherStudy(epochs: 12, trainImages: 15_000))
+        }
+    }
+
+    var evaluation: KNNSchedule { KNNSchedule(ks: ks, subsetBank: subsetBank) }
+}
+
+/// One teacher trained from one seed (or, for the fixed-random teacher, only evaluated).
+struct Run {
+    var kind: TeacherKind, seed: UInt64
+    var history: [DINOEpochRecord]  // empty for the fixed-random teacher
+    var knn: [Int: Double]          // after the last epoch, all 60 000 images as the bank
+    var subsetCurve: [Double]       // k-NN20 on the subset bank after epochs 0 (initialization) … E
+    var probe: Double
+    var testFeatureSpread: Float    // featureSpread of the teacher backbone's test features at the end
+}
+
+@main
+struct EMATeacher: ExperimentCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ema-teacher",
+        abstract: "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2).")
+
+    @OptionGroup var options: ExperimentOptions
+    @OptionGroup var recipeFlags: DINORecipeFlags
+
+    @Option(help: "Teachers, comma-separated: \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var teachers: String?
+
+    @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
+    var seeds: Int?
+
+    @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (0: all 60 000 after every epoch).")
+    var subsetBank: Int?
+
+    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
+    var lanes: Int?
+
+    /// The scale's preset with the flags applied, checked whole before any work starts.
+    func config() throws -> Config {
+        var config = Config.preset(options.scale)
+        if let teachers {
+            config.teachers = try Flags.list("teachers", teachers, takes: TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")) {
+                TeacherKind(rawValue: $0)
+            }
+        }
+        if let seeds { config.seeds = seeds }
+        if let subsetBank { config.subsetBank = subsetBank == 0 ? nil : subsetBank }
+        if let lanes { config.lanes = lanes }
+        try recipeFlags.apply(to: &config.recipe)
+        try Flags.count("seeds", config.seeds, 1...Config.maxSeeds)
+        try Flags.count("subset-bank", subsetBank, 0...60_000)
+        try Flags.count("lanes", config.lanes, 1...8)
+        if let bank = config.subsetBank, bank < config.ks.max()! {
+            throw ValidationError("--subset-bank \(bank) is smaller than k = \(config.ks.max()!); use at least that many images, or 0")
+        }
+        try Flags.validating { try config.recipe.validate() }
+        return config
+    }
+
+    func experiment(_ config: Config) throws {
+        let checkpoints = try Checkpoints(options, experiment: "ema-teacher", config: config)
+        let data = try options.loadData()
+        let seeds = options.seeds(config.seeds)
+        print("ema-teacher: scale \(options.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ", ")), "
+              + "\(config.lanes) runs at once, \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        let start = Date()
+        let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
+                                   test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
+        print("raw pixels: " + config.ks.map { "k-NN\($0) \(String(format: "%.2f", pixelKNN[$0]!))%" }.joined(separator: "  "))
+        fflush(nil)
+
+        // Every teacher of a seed starts from the same network (the trainer's seed does not
+        // depend on the teacher), so one evaluation per seed gives every curve its epoch 0 and is
+        // the whole of the fixed-random teacher, which never changes.
+        let trained = config.teachers.filter { $0 != .fixedRandom }
+        let jobs = seeds.map { (TeacherKind.fixedRandom, $0) } + trained.flatMap { kind in seeds.map { (kind, $0) } }
+        var results = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
+            try run(jobs[i].0, seed: jobs[i].1, config: config, data: data, checkpoints: checkpoints)
+        }
+        for i in seeds.count..<results.count { results[i].subsetCurve.insert(results[i % seeds.count].subsetCurve[0], at: 0) }
+        let runs = Dictionary(grouping: results, by: \.kind)
+        try write(runs, pixelKNN: pixelKNN, config: config, data: data, seconds: Date().timeIntervalSince(start))
+        try checkpoints.finish()
+    }
+
+    /// Trains (or, for the fixed-random teacher, only evaluates) one teacher from one seed, then
+    /// fits the linear probe on its final features.
+    func run(_ kind: TeacherKind, seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Run {
+        var recipe = config.recipe
+        recipe.teacher = kind
+        let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))
+        let label = "\(kind.rawValue) seed \(seed)"
+        var run: Run
+        if kind == .fixedRandom {
+            let (full, subset) = trainer.evaluateTeacher(config.evaluation)
+            run = Run(kind: kind, seed: seed, history: [], knn: full, subsetCurve: [(subset.isEmpty ? full : subset)[20] ?? .nan],
+                      probe: .nan, testFeatureSpread: 0)
+        } else {
+            let history = try trainer.train(label: label, evaluation: config.evaluation, checkpoint: checkpoints.run("\(kind.rawValue)-seed\(seed)"))
+            run = Run(kind: kind, seed: seed, history: history, knn: history.last!.knn,
+                      subsetCurve: history.map { (config.subsetBank == nil ? $0.knn : $0.knnSubset)[20] ?? .nan }, probe: .nan, testFeatureSpread: 0)
+        }
+        let (trainFeatures, testFeatures) = trainer.lastFeatures!
+        var probeRNG = RNG(seed: seed ^ fnv1a("probe"))
+        run.probe = linearProbe(train: trainFeatures, trainLabels: data.train.labels, test: testFeatures, testLabels: data.test.labels,
+                                recipe: config.probe, rng: &probeRNG)
+        run.testFeatureSpread = featureSpread(testFeatures)
+        print("\(label): k-NN20 \(String(format: "%.2f", run.knn[20] ?? .nan))%, linear probe \(String(format: "%.2f", run.probe))%, "
+              + "test feature spread \(String(format: "%.4f", run.testFeatureSpread))")
+        fflush(nil)
+        return run
+    }
+}

@@ -1,0 +1,84 @@
+// The data files of the teacher study: every epoch of every run, the curves (mean ± std over
+// seeds) and the final values, each TSV with the recipe and the provenance in its comments.
+import Data
+import Foundation
+import Lab
+import Tensor
+
+extension EMATeacher {
+    func write(_ runs: [TeacherKind: [Run]], pixelKNN: [Int: Double], config: Config, data: FashionMNIST, seconds: Double) throws {
+        let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
+        let bank = config.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
+        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
+        let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 10 000 test images; "
+                        + "final values with all 60 000 training images as the bank, curves with \(bank)",
+                        "the fixed-random teacher is the initialization every teacher of a seed starts from, evaluated without training",
+                        "scale \(options.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", provenance]
+
+        var table = Table([.init("teacher"), .init("seed"), .init("epoch"), .init("knn20", "%"), .init("knn200", "%"), .init("knn20_subset", "%"),
+                           .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"), .init("center_norm"),
+                           .init("feature_std"), .init("seconds", "s"), .init("eval_seconds", "s")])
+        for kind in kinds {
+            for run in runs[kind]! {
+                if run.history.isEmpty {
+                    table.append([kind.rawValue, run.seed, 0, run.knn[20] ?? .nan, run.knn[200] ?? .nan, run.subsetCurve[0]]
+                                 + Array(repeating: Double.nan, count: 5) + [0.0, Double.nan])
+                }
+                for r in run.history {
+                    table.append([kind.rawValue, run.seed, r.epoch, r.knn[20] ?? .nan, r.knn[200] ?? .nan, r.knnSubset[20] ?? .nan, r.loss,
+                                  r.teacherEntropy, r.kl, r.centerNorm, r.featureStd, r.seconds, r.evaluationSeconds])
+                }
+            }
+        }
+
+        // The fixed-random teacher's curve is flat: it is the same network after every epoch.
+        func curve(_ run: Run) -> [Double] { run.history.isEmpty ? Array(repeating: run.subsetCurve[0], count: config.recipe.epochs + 1) : run.subsetCurve }
+        var curves = Table([.init("epoch")] + kinds.flatMap { [.init("\($0.rawValue)_mean", "%"), .init("\($0.rawValue)_std", "%")] }
+                           + [.init("raw_pixels", "%")])
+        for e in 0...config.recipe.epochs {
+            curves.append([e] + kinds.flatMap { kind -> [Any] in
+                let (m, s) = meanAndStd(runs[kind]!.map { curve($0)[e] }); return [m, s]
+            } + [pixelKNN[20] ?? Double.nan])
+        }
+
+        var finals = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
+                            .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)"),
+                            .init("test_feature_spread")])
+        var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
+        for (i, kind) in kinds.enumerated() {
+            let runs = runs[kind]!
+            let k20 = meanAndStd(runs.map { $0.knn[20]! }), k200 = meanAndStd(runs.map { $0.knn[200]! }), probe = meanAndStd(runs.map(\.probe))
+            let spread = meanAndStd(runs.map { Double($0.testFeatureSpread) }).mean
+            finals.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind] ?? Double.nan, spread])
+            // The last epoch's step diagnostics, mean over seeds: the collapse signatures.
+            func last(_ value: (DINOEpochRecord) -> Float) -> Any {
+                runs[0].history.isEmpty ? NSNull() : meanAndStd(runs.map { Double(value($0.history.last!)) }).mean
+            }
+            results[kind.rawValue] = ["knn20": runs.map { $0.knn[20]! }, "knn200": runs.map { $0.knn[200]! }, "probe": runs.map(\.probe),
+                                      "knn20_mean": k20.mean, "knn20_std": k20.std, "knn200_mean": k200.mean, "knn200_std": k200.std,
+                                      "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] as Any? ?? NSNull(),
+                                      "knn20_subset_per_epoch": runs.map(curve), "test_feature_spread": spread,
+                                      "last_epoch_teacher_entropy": last(\.teacherEntropy), "last_epoch_kl": last(\.kl),
+                                      "last_epoch_feature_std": last(\.featureStd),
+                                      "training_seconds": runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
+                                      "evaluation_seconds": runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } }]
+            print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
+                         k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
+        }
+        print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
+
+        // The data files only now, when every run is done: a stopped run leaves none behind.
+        let folder = options.outputURL
+        try Results.writeTSV(table, comments: comments, to: folder.appendingPathComponent("ema-teacher-runs.tsv"))
+        try Results.writeTSV(curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "
+                                                         + "with \(bank) as the bank"],
+                             to: folder.appendingPathComponent("ema-teacher-curves.tsv"))
+        try Results.writeTSV(finals, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
+                                                           + Results.jsonText(Results.jsonObject(config.probe))],
+                             to: folder.appendingPathComponent("ema-teacher-final.tsv"))
+        try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, data: data, seed: options.seed,
+                                              config: Results.jsonObject(config), results: results,
+                                              timings: ["seconds": seconds, "lanes": config.lanes, "cpu": BLAS.cpuModel]),
+                              to: folder.appendingPathComponent("ema-teacher.json"))
+    }
+}
