@@ -27,7 +27,7 @@ import Tensor
         }
     }
 
-    @Test func aFailingJobStopsTheRestAndItsErrorComesBack() {
+    @Test func aFailingJobStopsTheRestAndItsErrorComesBack() throws {
         let started = Counter()
         #expect(throws: TrainingError.self) {
             _ = try SideBySide.run(50, lanes: 2) { i -> Int in

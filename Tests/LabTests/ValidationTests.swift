@@ -8,7 +8,7 @@ import NN
 
 @Suite("validation") struct ValidationTests {
     @Test func aDINOStepTooLargeForThisMachineIsRefusedBeforeAllocating() {
-        var recipe = DINORecipe(backbone: ViTConfig(patchSize: 4, width: 1024, depth: 24, heads: 16, classes: 0), epochs: 1, batchSize: 1024)
+        var recipe = DINORecipe(backbone: ViTConfig(patchSize: 4, width: 768, depth: 12, heads: 12, classes: 0), epochs: 1, batchSize: 1024)
         recipe.localCrops = 32
         #expect(recipe.estimatedStepBytes > Double(ProcessInfo.processInfo.physicalMemory) / 2)
         #expect(throws: TrainingError.self) { try recipe.validate() }
