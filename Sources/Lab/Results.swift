@@ -49,9 +49,9 @@ public struct Provenance: Codable, Sendable {
     public let blasKernel: String
     public let threads: Int
 
-    public static var current: Provenance {
-        Provenance(gitRevision: gitRevision(), cpu: BLAS.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
-    }
+    /// Read once, when the process first asks: a commit made while an hour-long run trains must
+    /// not change the revision its data records.
+    public static let current = Provenance(gitRevision: gitRevision(), cpu: BLAS.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
 
     /// `git rev-parse --short HEAD`, with "-dirty" if the sources differ from it; "unknown"
     /// outside a checkout.
