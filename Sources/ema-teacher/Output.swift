@@ -44,6 +44,7 @@ extension EMATeacher {
         var finals = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
                             .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)"),
                             .init("test_feature_spread")])
+        var timings: [String: Any] = ["seconds": seconds, "lanes": config.lanes, "cpu": BLAS.cpuModel]
         var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
         for (i, kind) in kinds.enumerated() {
             let runs = runs[kind]!
@@ -59,8 +60,8 @@ extension EMATeacher {
                                       "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] as Any? ?? NSNull(),
                                       "knn20_subset_per_epoch": runs.map(curve), "test_feature_spread": spread,
                                       "last_epoch_teacher_entropy": last(\.teacherEntropy), "last_epoch_kl": last(\.kl),
-                                      "last_epoch_feature_std": last(\.featureStd),
-                                      "training_seconds": runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
+                                      "last_epoch_feature_std": last(\.featureStd)]
+            timings[kind.rawValue] = ["training_seconds": runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
                                       "evaluation_seconds": runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } }]
             print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
                          k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
@@ -78,7 +79,7 @@ extension EMATeacher {
                              to: folder.appendingPathComponent("ema-teacher-final.tsv"))
         try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, data: data, seed: options.seed,
                                               config: Results.jsonObject(config), results: results,
-                                              timings: ["seconds": seconds, "lanes": config.lanes, "cpu": BLAS.cpuModel]),
+                                              timings: timings),
                               to: folder.appendingPathComponent("ema-teacher.json"))
     }
 }
