@@ -45,23 +45,25 @@ func claimRecipe() -> DINORecipe {
         #expect(both.kl > c.kl && both.kl > s.kl && both.kl > 0.1, "KL: both \(both.kl), centering \(c.kl), sharpening \(s.kl)")
     }
 
-    /// DINO §5.2: a teacher that is the student itself does not train — the features collapse
-    /// towards one vector — while the momentum teacher keeps them spread. The signature, as in
-    /// the default-scale study (figures/data/ema-teacher.json): the spread of the student's
-    /// normalized features (0 for one vector, ~1/√D when spread) in the last epoch is under a
-    /// quarter of the momentum run's, and the teacher is nearer a degenerate end — more uniform
-    /// than the momentum teacher (at default scale h(Pt) reaches ln K) or copied (KL near 0). The k-NN of so short a run is too noisy to
-    /// carry the claim. Tiny ViT, 384 steps of 32.
+    /// DINO §5.2: a teacher that is the student itself does not train. It falls to a degenerate
+    /// end, as in the default-scale study (figures/data/ema-teacher.json): a uniform teacher,
+    /// h(Pt) → ln K, and features collapsed towards one vector, their spread (0 for one vector,
+    /// ~1/√D when spread) under a quarter of the momentum run's. The momentum teacher stays
+    /// sharper than uniform. The collapse ends a chaotic transient whose path depends on the seed
+    /// and on OpenBLAS's kernels, so the run is long enough to reach it: 1 280 steps of 32
+    /// (papers/dino-sweep.md, "The claim test's length"). The k-NN of so short a run is too
+    /// noisy to carry the claim.
     @Test(.enabled(if: dataset != nil))
     func aStudentCopyTeacherCollapsesWhereTheMomentumTeacherDoesNot() throws {
         var momentum = claimRecipe()
-        (momentum.epochs, momentum.batchSize, momentum.trainImages, momentum.learningRate) = (3, 32, 4096, 1.6e-2)
+        (momentum.epochs, momentum.batchSize, momentum.trainImages, momentum.learningRate) = (10, 32, 4096, 1.6e-2)
         momentum.teacherMomentum = 0.99
         var copy = momentum
         copy.teacher = .studentCopy
         let m = try finalDiagnostics(momentum), c = try finalDiagnostics(copy)
         let lnK = Float(Foundation.log(Double(momentum.head.outDim)))
+        #expect(c.entropy > 0.99 * lnK, "student copy: h(Pt) \(c.entropy), ln K \(lnK)")
+        #expect(m.entropy < 0.95 * lnK, "momentum: h(Pt) \(m.entropy), ln K \(lnK)")
         #expect(c.featureStd < 0.25 * m.featureStd, "feature spread: student copy \(c.featureStd), momentum \(m.featureStd)")
-        #expect(c.entropy > m.entropy || c.kl < 0.25 * m.kl, "student copy: h(Pt) \(c.entropy) of ln K \(lnK), KL \(c.kl) (momentum's \(m.entropy), \(m.kl))")
     }
 }
