@@ -6,6 +6,7 @@
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test)
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
+#   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
 #   make setup     install the system packages that are missing
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -29,10 +30,10 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench fuzz figures plots clean
+.PHONY: help setup build test bench fuzz figures plots dino-full clean
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# //'
+	@sed -n '3,10p' Makefile | sed 's/^# //'
 
 # Installs the missing Debian packages when run as root; otherwise prints the exact command.
 # apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
@@ -96,6 +97,11 @@ figures: setup
 plots: setup
 	@if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && cp figures/*.gp $(FIGURE_DIR)/; fi
 	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
+
+# The full-scale momentum teacher (papers/dino.md, "the momentum teacher beats raw pixels"), with
+# the fixed-random backbone beside it; writes figures/data/full/ema-teacher*. RESUME=1 continues it.
+dino-full: build
+	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)
 
 clean:
 	rm -rf .build
