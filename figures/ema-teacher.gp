@@ -17,10 +17,10 @@ do for [fmt in formats] {
     set title "During training: 10 000-image bank, mean ± std"
     set xlabel "epoch"
     set ylabel "k-NN accuracy (%)"
-    set key bottom left
-    set yrange [40:90]
+    set key top left maxrows 3 width -2
+    set yrange [30:100]
     set xrange [-0.5:*]
-    set xtics 0, 2
+    set xtics 0, 1
     plot for [i=1:5] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt i title word(names, i), \
          curves using 1:12 with lines @reference title "raw pixels (60 000 bank)"
 
@@ -36,7 +36,7 @@ do for [fmt in formats] {
     set key top right
     plot final using ($1-0.2):3:4:xtic(2) with boxerrorbars lt 1 title "ours (mean ± std)", \
          final using ($1+0.2):9 with boxes lt 7 fs pattern 4 title "paper (ImageNet, 300 ep.)", \
-         final using ($1-0.2):($3+4):(sprintf("%.1f", $3)) with labels font ",9" notitle, \
+         final using ($1-0.2):($3+$4+4):(sprintf("%.1f", $3)) with labels font ",9" notitle, \
          final using ($1+0.2):($9+4):(sprintf("%.1f", $9)) with labels font ",9" notitle
     unset multiplot
 }
