@@ -111,6 +111,27 @@ public struct RNG: Sendable {
         return Float(x)
     }
 
+    /// Gamma(shape, 1), Marsaglia and Tsang's squeeze method (2000); a shape below 1 draws at
+    /// shape + 1 and scales by U^(1/shape).
+    public mutating func gamma(shape: Double) -> Double {
+        precondition(shape > 0 && shape.isFinite, "gamma: needs a finite shape > 0, got \(shape)")
+        if shape < 1 { return gamma(shape: shape + 1) * Foundation.pow(1 - uniformDouble(), 1 / shape) }
+        let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            let z = normalDouble(), v = Foundation.pow(1 + c * z, 3)
+            guard v > 0 else { continue }
+            let u = 1 - uniformDouble()  // (0, 1]: log is finite
+            if Foundation.log(u) < 0.5 * z * z + d - d * v + d * Foundation.log(v) { return d * v }
+        }
+    }
+
+    /// Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b) (NumPy's `beta`, which timm's
+    /// Mixup draws its mixing weight from).
+    public mutating func beta(_ a: Double, _ b: Double) -> Double {
+        let x = gamma(shape: a), y = gamma(shape: b)
+        return x / (x + y)
+    }
+
     /// Fisher–Yates shuffle.
     public mutating func shuffle<T>(_ array: inout [T]) {
         guard array.count > 1 else { return }

@@ -50,6 +50,20 @@ import Tensor
         #expect(counts.allSatisfy { abs($0 - 10_000) < 500 })
     }
 
+    /// Gamma(k) has mean k and variance k; Beta(a, b) mean a/(a+b) and variance
+    /// ab/((a+b)²(a+b+1)), also below shape 1, where the draw takes its other branch.
+    @Test(arguments: [(0.8, 0.8), (1.0, 1.0), (0.2, 3.0), (4.0, 2.5)])
+    func gammaAndBetaHaveTheirMoments(_ a: Double, _ b: Double) {
+        var rng = RNG(seed: 11)
+        let n = 100_000
+        let g = (0..<n).map { _ in rng.gamma(shape: a) }
+        #expect(abs(mean(g) - a) < 0.02 * a + 0.005 && abs(std(g) * std(g) - a) < 0.05 * a + 0.005, "Gamma(\(a))")
+        let x = (0..<n).map { _ in rng.beta(a, b) }
+        let m = a / (a + b), v = a * b / ((a + b) * (a + b) * (a + b + 1))
+        #expect(x.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(abs(mean(x) - m) < 0.005 && abs(std(x) * std(x) - v) < 0.05 * v, "Beta(\(a), \(b)): mean \(mean(x)), var \(std(x) * std(x))")
+    }
+
     @Test func permutationIsAPermutation() {
         var rng = RNG(seed: 9)
         #expect(rng.permutation(1000).sorted() == Array(0..<1000))
