@@ -7,7 +7,7 @@
 import Foundation
 import Tensor
 
-public struct MixConfig: Codable, Equatable, Sendable {
+public struct MixConfig: Codable, Hashable, Sendable {
     public var mixupAlpha: Double = 0.8        // DeiT 0.8: λ ~ Beta(α, α)
     public var cutmixAlpha: Double = 1.0       // DeiT 1.0
     public var probability: Double = 1.0       // DeiT mixup_prob 1.0: every batch is mixed

@@ -6,7 +6,7 @@
 import Foundation
 import Tensor
 
-public struct RandAugment: Codable, Equatable, Sendable {
+public struct RandAugment: Codable, Hashable, Sendable {
     /// timm's `_RAND_INCREASING_TRANSFORMS` without Color: saturation does nothing to a gray image.
     public enum Operation: String, Codable, CaseIterable, Sendable {
         case autoContrast, equalize, invert, rotate, posterize, solarize, solarizeAdd

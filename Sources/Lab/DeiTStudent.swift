@@ -48,8 +48,10 @@ public enum DeiTStudent {
     public static func train(_ student: VisionTransformer, teacher: (any Classifier)?, loss: DistillationConfig,
                              recipe: SupervisedRecipe, data: FashionMNIST, label: String, rng: inout RNG,
                              checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
-        let objective = try distillationObjective(student: student, teacher: teacher, config: loss)
-        return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective, checkpoint: checkpoint)
+        let sums = teacher == nil ? nil : EpochSums(TeacherLabelFlips.names)
+        let objective = try distillationObjective(student: student, teacher: teacher, config: loss, sums: sums)
+        return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective,
+                                   sums: sums, epochMetrics: TeacherLabelFlips.rate, checkpoint: checkpoint)
     }
 
     /// Where the DeiT⚗ student (token objective, ConvNet teacher) of (scale, seed) is cached.

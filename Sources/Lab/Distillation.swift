@@ -5,10 +5,25 @@ import Foundation
 import NN
 import Tensor
 
+/// The running sums `distillationObjective` counts into: training views whose teacher argmax
+/// differs from the true label (the label of larger weight when the batch is mixed), and views.
+/// Near 0, a hard teacher label repeats the true one and distillation has nothing to add
+/// (deit#153: "the teacher will correct the errors of the ground truth").
+public enum TeacherLabelFlips {
+    public static let names = ["teacherLabelFlips", "trainingViews"]
+
+    /// The epoch's share of flipped labels, from its sums.
+    public static func rate(_ sums: EpochSums) -> [String: Double] {
+        ["teacherLabelFlips": sums["trainingViews"] == 0 ? 0 : sums["teacherLabelFlips"] / sums["trainingViews"]]
+    }
+}
+
 /// DeiT's objective for one step. The teacher runs in evaluation mode, without a graph, on
-/// exactly the images the student sees (after augmentation), as the official engine.py does.
+/// exactly the images the student sees (after augmentation and mixing), as the official
+/// engine.py does; `sums`, if given, counts its disagreements with the true labels under
+/// `TeacherLabelFlips.names`.
 public func distillationObjective(student: VisionTransformer, teacher: (any Classifier)?,
-                                  config: DistillationConfig) throws -> Objective {
+                                  config: DistillationConfig, sums: EpochSums? = nil) throws -> Objective {
     try config.validate()
     if config.type != .none && teacher == nil {
         throw DistillationError("distillation '\(config.type.rawValue)' needs a teacher")
@@ -19,6 +34,10 @@ public func distillationObjective(student: VisionTransformer, teacher: (any Clas
     teacher?.setTraining(false)
     return { images, labels in
         let targets = config.type == .none ? nil : withNoGrad { teacher!.logits(images) }
+        if let sums, let targets {
+            sums.add("teacherLabelFlips", Double(zip(targets.argmaxLastAxis(), labels.dominant).filter { $0 != $1 }.count))
+            sums.add("trainingViews", Double(labels.labels.count))
+        }
         let out = student(images)
         return distillationLoss(student: out.logits!, distillation: out.secondLogits, teacher: targets, labels: labels, config: config)
     }

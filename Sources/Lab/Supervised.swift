@@ -18,6 +18,8 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
                                                         // 10-epoch budget; DeiT (0.08, 1) with RandAugment
     public var flip = true                        // DeiT: yes
     public var erasing = 0.0                      // DeiT 0.25
+    public var randAugment: RandAugment? = nil    // DeiT rand-m9-mstd0.5-inc1; nil: off
+    public var mix: MixConfig? = nil              // DeiT Mixup 0.8 / CutMix 1.0, every batch; nil: off
     public var trainImages: Int? = nil            // nil: all 60 000
 
     public init(epochs: Int, batchSize: Int, learningRate: Float) {
@@ -46,6 +48,32 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
         if let cropScale, !(cropScale.lowerBound > 0 && cropScale.upperBound <= 1) {
             throw fail("the crop scale must lie in (0, 1], got \(cropScale)")
         }
+        if let r = randAugment, !((0...4).contains(r.layers) && (0...10).contains(r.magnitude) && r.magnitudeStd >= 0
+                                  && (0...1).contains(r.probability) && !r.operations.isEmpty) {
+            throw fail("RandAugment takes 0 to 4 layers, a magnitude from 0 to 10, a std ≥ 0, a probability in [0, 1] and at least one operation")
+        }
+        if let m = mix, !(m.mixupAlpha >= 0 && m.cutmixAlpha >= 0 && m.mixupAlpha.isFinite && m.cutmixAlpha.isFinite
+                          && (0...1).contains(m.probability) && (0...1).contains(m.switchProbability)) {
+            throw fail("Mixup and CutMix take finite α ≥ 0 (DeiT 0.8 and 1.0) and probabilities in [0, 1]")
+        }
+    }
+}
+
+/// Named running sums an objective adds to over an epoch. The loop keeps them in its
+/// checkpointed state, so a resumed epoch counts what an uninterrupted one would.
+public final class EpochSums: @unchecked Sendable {
+    public let names: [String]
+    fileprivate(set) var values: [Double]
+
+    public init(_ names: [String]) { (self.names, values) = (names, Array(repeating: 0, count: names.count)) }
+
+    public func add(_ name: String, _ value: Double) { values[index(name)] += value }
+
+    public subscript(name: String) -> Double { values[index(name)] }
+
+    private func index(_ name: String) -> Int {
+        guard let i = names.firstIndex(of: name) else { fatalError("EpochSums: no sum named '\(name)' among \(names)") }
+        return i
     }
 }
 
@@ -56,6 +84,7 @@ public struct EpochRecord: Codable, Sendable {
     public let testAccuracy: Double   // percent, on the 10 000 test images
     public let seconds: Double        // wall-clock time of the epoch's training steps
     public let imagesPerSecond: Double
+    public var metrics: [String: Double]? = nil  // the objective's own, over the epoch's steps (e.g. teacherLabelFlips)
 }
 
 public struct TrainingError: Error, CustomStringConvertible {
@@ -66,43 +95,52 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// The names timm exempts from weight decay in a ViT, besides biases and 1-D tensors.
 public let noWeightDecayNames: Set<String> = ["pos_embed", "cls_token", "dist_token", "cls_token_2"]
 
-/// Training images for one step: crop, flip, normalize, erase — the order of timm's transforms.
+/// Training images for one step and their labels: crop, flip, RandAugment, normalize, erase —
+/// the order of timm's transforms — then Mixup or CutMix over the batch, as DeiT's engine does.
 public func augmentedBatch(_ indices: [Int], from set: ImageSet, data: FashionMNIST, recipe: SupervisedRecipe,
-                           rng: inout RNG) -> Tensor {
+                           rng: inout RNG) -> (images: Tensor, labels: MixedLabels) {
     var x = set.images(indices)
     if let scale = recipe.cropScale { x = randomResizedCrop(x, size: set.height, scale: scale, rng: &rng) }
     if recipe.flip { x = randomHorizontalFlip(x, rng: &rng) }
+    if let policy = recipe.randAugment { x = policy(x, rng: &rng) }
     x = data.normalize(x)
     if recipe.erasing > 0 { x = randomErasing(x, p: recipe.erasing, rng: &rng) }
-    return x
+    let labels = set.labels(indices)
+    guard let mix = recipe.mix else { return (x, MixedLabels(labels)) }
+    let mixed = mixBatch(x, config: mix, rng: &rng)
+    return (mixed.images, MixedLabels(labels: labels, partners: mixed.partnerLabels(labels), lambda: mixed.lambda))
 }
 
-/// The loss of one training step: augmented, normalized images and their labels → a scalar.
-public typealias Objective = (_ images: Tensor, _ labels: [Int]) -> Tensor
+/// The loss of one training step: augmented, normalized images and their (mixed) labels → a scalar.
+public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> Tensor
 
 /// Trains `model` with AdamW, a cosine learning rate after a linear warmup, and `objective` —
 /// by default label-smoothed cross-entropy on the model's logits; DeiT's distillation passes its
 /// own — and measures the (class-head) test accuracy after every epoch. Stops with an error on a
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
-/// every epoch and when a stop is requested, and a resumed run continues from it.
+/// every epoch and when a stop is requested, and a resumed run continues from it. `sums` are the
+/// objective's own running sums; after each epoch `epochMetrics` turns them into the record's
+/// metrics.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
+                            sums: EpochSums? = nil, epochMetrics: ((EpochSums) -> [String: Double])? = nil,
                             checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
     try recipe.validate()
-    let objective = objective ?? { x, y in crossEntropy(model.logits(x), labels: y, labelSmoothing: recipe.labelSmoothing) }
+    let objective = objective ?? { x, y in crossEntropy(model.logits(x), mixed: y, labelSmoothing: recipe.labelSmoothing) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
     let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: noWeightDecayNames),
                           learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
-    var loop = LoopState(sums: 1)  // the epoch's summed loss
+    var loop = LoopState(sums: 1 + (sums?.names.count ?? 0))  // the epoch's summed loss, then `sums`
     var history: [EpochRecord] = []
     if let saved = try checkpoint?.saved() {
         (loop, history) = try saved.restoreTraining(models: [("model.", model)], optimizer: optimizer, rng: &rng,
                                                     epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, sums: loop.sums.count)
         print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
     }
+    sums?.values = Array(loop.sums.dropFirst())
     func save(stoppingFor signal: Int32?) throws {
         guard let checkpoint else { return }
         let snapshot = try TrainingSnapshot(models: [("model.", model)], optimizer: optimizer, loop: loop, rng: rng, history: history)
@@ -116,8 +154,8 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         let start = Date()
         for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
             let iteration = loop.epoch * stepsPerEpoch + loop.step
-            let x = augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
-            let loss = objective(x, train.labels(batch))
+            let (x, labels) = augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
+            let loss = objective(x, labels)
             guard loss.item.isFinite else {
                 throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(loop.step + 1); lower the learning rate (now \(schedule[iteration]))")
             }
@@ -127,6 +165,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
             optimizer.step()
             loop.step += 1
             loop.sums[0] += Double(loss.item)
+            if let sums { loop.sums.replaceSubrange(1..., with: sums.values) }
             progress.step(epoch: epoch, epochs: recipe.epochs, loss: loss.item, images: batch.count)
             if loop.step < stepsPerEpoch, let signal = checkpoint?.stopRequested() {
                 loop.seconds += Date().timeIntervalSince(start)
@@ -134,12 +173,15 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
             }
         }
         let seconds = loop.seconds + Date().timeIntervalSince(start)
-        let record = EpochRecord(epoch: epoch, trainLoss: loop.sums[0] / Double(stepsPerEpoch),
+        var record = EpochRecord(epoch: epoch, trainLoss: loop.sums[0] / Double(stepsPerEpoch),
                                  testAccuracy: accuracy(model, on: data.test, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
-        progress.epoch("epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%")
+        record.metrics = sums.flatMap { epochMetrics?($0) }
+        let extra = (record.metrics ?? [:]).sorted { $0.key < $1.key }.map { "  \($0.key) \(String(format: "%.4f", $0.value))" }.joined()
+        progress.epoch("epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%\(extra)")
         history.append(record)
         loop.finishEpoch()
+        sums?.values = Array(loop.sums.dropFirst())
         try save(stoppingFor: checkpoint?.stopRequested())
     }
     return history

@@ -26,8 +26,8 @@ public func twoClassTokenObjective(student: VisionTransformer, labelSmoothing: F
     }
     return { images, labels in
         let out = student(images)
-        return (crossEntropy(out.logits!, labels: labels, labelSmoothing: labelSmoothing)
-              + crossEntropy(out.secondLogits!, labels: labels, labelSmoothing: labelSmoothing)) * 0.5
+        return (crossEntropy(out.logits!, mixed: labels, labelSmoothing: labelSmoothing)
+              + crossEntropy(out.secondLogits!, mixed: labels, labelSmoothing: labelSmoothing)) * 0.5
     }
 }
 

@@ -48,16 +48,17 @@ public struct DistillationConfig: Codable, Hashable, Sendable {
 }
 
 /// The student's loss, averaged over the batch. Zs: class-head logits (B, C); Zd: the
-/// distillation head's (token only); Zt: the teacher's logits, computed without a graph; y: labels;
-/// CE_ε: cross-entropy with label smoothing ε; ψ: softmax; y_t = argmax_c Zt.
+/// distillation head's (token only); Zt: the teacher's logits, computed without a graph; y: the
+/// true labels, mixed when Mixup or CutMix made the batch (NN/MixedLabels.swift); CE_ε:
+/// cross-entropy with label smoothing ε, on the true labels only; ψ: softmax; y_t = argmax_c Zt.
 ///
 ///   none:  CE_ε(Zs, y)
 ///   soft:  (1 − λ)·CE_ε(Zs, y) + λτ²·KL(ψ(Zt/τ) ‖ ψ(Zs/τ))   [KL per sample, or ÷ C per element]
 ///   hard:  (1 − α)·CE_ε(Zs, y) + α·CE(Zs, y_t)                  (α = ½: DeiT Eq. 3)
 ///   token: (1 − α)·CE_ε(Zs, y) + α·CE(Zd, y_t)
-public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teacher: Tensor?, labels: [Int],
+public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teacher: Tensor?, labels: MixedLabels,
                              config: DistillationConfig) -> Tensor {
-    let base = crossEntropy(student, labels: labels, labelSmoothing: config.labelSmoothing)
+    let base = crossEntropy(student, mixed: labels, labelSmoothing: config.labelSmoothing)
     guard config.type != .none else { return base }
     guard let teacher else { fatalError("distillation '\(config.type.rawValue)' needs the teacher's logits") }
     precondition(teacher.shape == student.shape, "distillation: teacher \(teacher.shape) and student \(student.shape) logits differ in shape")
@@ -75,6 +76,12 @@ public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teach
         guard let distillation else { fatalError("distillation 'token' needs the distillation head's logits") }
         return base * (1 - config.alpha) + crossEntropy(distillation, labels: teacher.argmaxLastAxis()) * config.alpha
     }
+}
+
+/// The same on unmixed labels.
+public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teacher: Tensor?, labels: [Int],
+                             config: DistillationConfig) -> Tensor {
+    distillationLoss(student: student, distillation: distillation, teacher: teacher, labels: MixedLabels(labels), config: config)
 }
 
 /// The two heads' predictions fused at test time, both ways DeiT describes it: averaging the

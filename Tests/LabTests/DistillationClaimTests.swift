@@ -101,7 +101,7 @@ import Tensor
 
         var recipe = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
         recipe.flip = true
-        let batch = augmentedBatch(Array(100..<164), from: data.train, data: data, recipe: recipe, rng: &rng)
+        let batch = augmentedBatch(Array(100..<164), from: data.train, data: data, recipe: recipe, rng: &rng).images
         let remembered = teacher.logits(batch)
         #expect((teacher.hits, teacher.misses) == (64, 600))
         let live = withNoGrad { model.logits(batch) }

@@ -24,6 +24,29 @@ import Tensor
         }.reduce(0, +) / Double(s.count)
     }
 
+    /// Against a mixed batch, the true-label term is the cross-entropy with the mixed, smoothed
+    /// target q = λ·(onehot(y)(1 − ε) + ε/C) + (1 − λ)·(onehot(y')(1 − ε) + ε/C), written out,
+    /// and its gradient is (ψ(z) − q) / B.
+    @Test func mixedLabelsGiveTheCrossEntropyOfTheMixedTarget() {
+        let (lambda, eps) = (0.3, 0.1)
+        let mixed = MixedLabels(labels: [2, 0], partners: [1, 0], lambda: Float(lambda))
+        let z = Self.tensor(Self.student, grad: true)
+        let loss = distillationLoss(student: z, teacher: nil, labels: mixed, config: DistillationConfig(type: .none))
+        loss.backward()
+        var expected = 0.0
+        for (r, row) in Self.student.enumerated() {
+            let p = Self.softmax(row)
+            let q = (0..<4).map { c in
+                lambda * ((c == mixed.labels[r] ? 1 - eps : 0) + eps / 4) + (1 - lambda) * ((c == mixed.partners[r] ? 1 - eps : 0) + eps / 4)
+            }
+            expected -= zip(q, p).reduce(0) { $0 + $1.0 * log($1.1) } / 2
+            for c in 0..<4 { #expect(abs(Double(z.grad!.scalars[r * 4 + c]) - (p[c] - q[c]) / 2) < 1e-6) }
+        }
+        #expect(abs(Double(loss.item) - expected) < 1e-5)
+        #expect(mixed.dominant == [1, 0])
+        #expect(crossEntropy(Self.tensor(Self.student), mixed: MixedLabels([2, 0])).item == crossEntropy(Self.tensor(Self.student), labels: [2, 0]).item)
+    }
+
     /// With τ = 1 and λ = 1 the soft loss is the KL alone.
     @Test func softLossWithTau1Lambda1IsTheKL() {
         var config = DistillationConfig(type: .soft)
