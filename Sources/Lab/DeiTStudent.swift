@@ -6,7 +6,7 @@ import NN
 import Tensor
 
 /// The teacher a DeiT student learns from.
-public enum TeacherModel: String, Codable, CaseIterable, Sendable {
+public enum TeacherModel: String, Codable, CodingKeyRepresentable, CaseIterable, Sendable {
     case convnet    // DeiT's default: a convnet (RegNetY-16GF there; our ConvNet)
     case vit        // the "transformer teacher" of DeiT Tab. 2 (DeiT-B there; our supervised ViT)
 }
@@ -25,6 +25,7 @@ public enum DeiTStudent {
             // transformer teacher (width 128, depth 6), so that 18 runs fit in 15 minutes.
             // 3 epochs of all 60 000 images (~6 000 images/s with the teacher's logits memoized):
             // 85.4 % without a teacher in one trial, against 84.2 % for 4 epochs of 30 000.
+            // DeiT's data-efficient regime (`dataEfficient`, a subset) is under trial: papers/deit-sweep.md.
             let r = SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 2e-3)  // DeiT 300 epochs, batch 1024, lr 5e-4·1024/512
             return (ViTConfig(patchSize: 7, width: 64, depth: 4, heads: 2), r)
         case .full:
@@ -32,9 +33,42 @@ public enum DeiTStudent {
         }
     }
 
-    /// The generator a student of `seed` is initialized and trained with: the same for every
-    /// objective, so the variants of one seed start from the same weights where their shapes agree.
+    /// DeiT's augmentation (Tab. 9) scaled to 28² grayscale, with `recipe`'s length and rate.
+    public static func dataEfficient(_ recipe: SupervisedRecipe) -> SupervisedRecipe {
+        var r = recipe
+        r.cropScale = 0.25...1        // DeiT (0.08, 1) at 224²; at 28² that leaves 8-pixel crops of a centred garment
+        r.flip = true                 // DeiT: yes
+        r.randAugment = RandAugment() // DeiT rand-m9-mstd0.5-inc1; Color has no meaning in grayscale
+        r.erasing = 0.25              // DeiT 0.25
+        r.mix = MixConfig()           // DeiT Mixup 0.8, CutMix 1.0, every batch, switch 0.5
+        r.labelSmoothing = 0.1        // DeiT 0.1; on the true labels only (DistillationConfig)
+        return r
+    }
+
+    /// How a teacher of the DeiT study is trained: with a flip only, as `supervised` trains it
+    /// (Lab/Teachers.swift, the same cached model); under random augmentation, on the student's
+    /// images with the student's augmentation, as DeiT's teachers see ImageNet, for
+    /// `teacherEpochs` (the heavier augmentation needs more passes).
+    public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherModel, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
+        var r = teacher == .convnet ? Teachers.convNet(scale).recipe : Teachers.vit(scale).recipe
+        let s = student ?? preset(scale).recipe
+        guard s.augmentsBeyondFlip else { return r }
+        (r.trainImages, r.cropScale, r.flip, r.randAugment, r.erasing, r.mix) = (s.trainImages, s.cropScale, s.flip, s.randAugment, s.erasing, s.mix)
+        r.epochs = teacherEpochs
+        return r
+    }
+
+    /// A teacher's epochs under DeiT's augmentation on a subset (trials: papers/deit-sweep.md).
+    public static let teacherEpochs = 40
+
+    /// The generator a student of `seed` is initialized with: the same for every objective, so
+    /// the variants of one seed start from the same weights where their shapes agree.
     public static func rng(seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a("deit-student")) }
+
+    /// The generator of a student's batches and augmentation: a function of the seed alone, so
+    /// every variant of a seed trains on the same views in the same order. The comparison between
+    /// objectives is then paired, and their teacher computes each view once (MemoizedTeacher).
+    public static func viewsRNG(seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a("deit-views")) }
 
     /// A fresh student: one class token, or class and distillation tokens for `.token`.
     public static func make(_ scale: Scale, type: DistillationType, rng: inout RNG) throws -> VisionTransformer {
@@ -43,22 +77,23 @@ public enum DeiTStudent {
         return try VisionTransformer(config, rng: &rng)
     }
 
-    /// Trains `student` with DeiT's objective `loss` from `teacher` (nil for `.none`); test
-    /// accuracy of the class head after each epoch.
+    /// Trains `student` with DeiT's objective `loss` from `teacher` (nil for `.none`), drawing
+    /// batches and augmentation from `rng` (viewsRNG); test accuracy of the class head after each epoch.
     public static func train(_ student: VisionTransformer, teacher: (any Classifier)?, loss: DistillationConfig,
                              recipe: SupervisedRecipe, data: FashionMNIST, label: String, rng: inout RNG,
                              checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
-        let sums = teacher == nil ? nil : EpochSums(TeacherLabelFlips.names)
+        let sums = teacher == nil ? nil : EpochSums(TeacherStatistics.names)
         let objective = try distillationObjective(student: student, teacher: teacher, config: loss, sums: sums)
         return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective,
-                                   sums: sums, epochMetrics: TeacherLabelFlips.rate, checkpoint: checkpoint)
+                                   sums: sums, epochMetrics: TeacherStatistics.epochMetrics, checkpoint: checkpoint)
     }
 
     /// Where the DeiT⚗ student (token objective, ConvNet teacher) of (scale, seed) is cached.
     public static func tokenStudentFile(scale: Scale, seed: UInt64, loss: DistillationConfig, cache: URL) -> URL {
         let (config, recipe) = preset(scale)
         let key = [AnyHashableCodable(config), AnyHashableCodable(recipe), AnyHashableCodable(loss),
-                   AnyHashableCodable(Teachers.cacheFile("convnet", scale: scale, seed: seed, cache: cache).lastPathComponent)]
+                   AnyHashableCodable(Teachers.cacheFile("convnet", scale: scale, seed: seed, cache: cache,
+                                                                  recipe: teacherRecipe(scale, .convnet)).lastPathComponent)]
         return ModelCache(root: cache, folder: "students").url(name: "deit-token-convnet", scale: scale, seed: seed, recipe: key)
     }
 
@@ -67,14 +102,14 @@ public enum DeiTStudent {
     public static func tokenStudent(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
                                     checkpoints: Checkpoints? = nil) throws -> VisionTransformer {
         let loss = DistillationConfig(type: .token)  // the paper's settings, as `distillation` runs it by default
-        var rng = rng(seed: seed)
+        var rng = rng(seed: seed), views = viewsRNG(seed: seed)
         let student = try make(scale, type: .token, rng: &rng)
         let file = tokenStudentFile(scale: scale, seed: seed, loss: loss, cache: cache)
         try ModelCache(root: cache, folder: "students").loadOrTrain(student, at: file) {
             let teacher = try Teachers.convNetTeacher(scale: scale, seed: seed, data: data, cache: cache,
-                                                      checkpoint: checkpoints?.run("teacher-convnet"))
+                                                      recipe: teacherRecipe(scale, .convnet), checkpoint: checkpoints?.run("teacher-convnet"))
             _ = try train(student, teacher: teacher, loss: loss, recipe: preset(scale).recipe, data: data,
-                          label: "token student", rng: &rng, checkpoint: checkpoints?.run("token-student"))
+                          label: "token student", rng: &views, checkpoint: checkpoints?.run("token-student"))
         }
         return student
     }

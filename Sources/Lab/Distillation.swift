@@ -6,22 +6,24 @@ import NN
 import Tensor
 
 /// The running sums `distillationObjective` counts into: training views whose teacher argmax
-/// differs from the true label (the label of larger weight when the batch is mixed), and views.
-/// Near 0, a hard teacher label repeats the true one and distillation has nothing to add
-/// (deit#153: "the teacher will correct the errors of the ground truth").
-public enum TeacherLabelFlips {
-    public static let names = ["teacherLabelFlips", "trainingViews"]
+/// differs from the true label (the label of larger weight when the batch is mixed), views, and
+/// the seconds spent in the teacher's forward pass. Near 0 flips, a hard teacher label repeats
+/// the true one and distillation has nothing to add (deit#153: "the teacher will correct the
+/// errors of the ground truth").
+public enum TeacherStatistics {
+    public static let names = ["teacherLabelFlips", "trainingViews", "teacherSeconds"]
 
-    /// The epoch's share of flipped labels, from its sums.
-    public static func rate(_ sums: EpochSums) -> [String: Double] {
-        ["teacherLabelFlips": sums["trainingViews"] == 0 ? 0 : sums["teacherLabelFlips"] / sums["trainingViews"]]
+    /// The epoch's share of flipped labels and its teacher time, from its sums.
+    public static func epochMetrics(_ sums: EpochSums) -> [String: Double] {
+        ["teacherLabelFlips": sums["trainingViews"] == 0 ? 0 : sums["teacherLabelFlips"] / sums["trainingViews"],
+         "teacherSeconds": sums["teacherSeconds"]]
     }
 }
 
 /// DeiT's objective for one step. The teacher runs in evaluation mode, without a graph, on
 /// exactly the images the student sees (after augmentation and mixing), as the official
 /// engine.py does; `sums`, if given, counts its disagreements with the true labels under
-/// `TeacherLabelFlips.names`.
+/// `TeacherStatistics.names`.
 public func distillationObjective(student: VisionTransformer, teacher: (any Classifier)?,
                                   config: DistillationConfig, sums: EpochSums? = nil) throws -> Objective {
     try config.validate()
@@ -33,8 +35,10 @@ public func distillationObjective(student: VisionTransformer, teacher: (any Clas
     }
     teacher?.setTraining(false)
     return { images, labels in
+        let start = Date()
         let targets = config.type == .none ? nil : withNoGrad { teacher!.logits(images) }
         if let sums, let targets {
+            sums.add("teacherSeconds", Date().timeIntervalSince(start))
             sums.add("teacherLabelFlips", Double(zip(targets.argmaxLastAxis(), labels.dominant).filter { $0 != $1 }.count))
             sums.add("trainingViews", Double(labels.labels.count))
         }

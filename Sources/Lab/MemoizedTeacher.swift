@@ -5,12 +5,17 @@ import Foundation
 import NN
 import Tensor
 
-/// DeiT's teacher sees exactly the student's augmented images. With a horizontal flip as the only
-/// augmentation (our default recipe), each training image comes in two forms that recur in every
-/// epoch and every student of a seed; the teacher is deterministic in evaluation mode, so its
-/// logits for them can be computed once, in large batches (`prefill`), and looked up by the
-/// image's pixels. An image never seen before — any other augmentation — is computed on the
-/// spot and remembered, so the result is the teacher's output on the student's input either way.
+/// DeiT's teacher sees exactly the student's augmented images, and in evaluation mode it is
+/// deterministic, so its logits for an image can be looked up by the image's pixels. Two cases
+/// make that pay:
+/// - with a horizontal flip as the only augmentation, each training image comes in two forms
+///   that recur in every epoch and every student of a seed: they are computed once, in large
+///   batches (`prefill`);
+/// - with random augmentation drawn from a generator that every student of a seed shares
+///   (DeiTStudent.viewsRNG), the students see the same views in the same order: the first
+///   student's steps compute them, the others look them up.
+/// An image never seen before is computed on the spot and remembered, so the result is the
+/// teacher's output on the student's input either way.
 public final class MemoizedTeacher: Classifier {
     public let model: any Classifier
     private var remembered: [PixelKey: [Float]] = [:]
@@ -22,6 +27,9 @@ public final class MemoizedTeacher: Classifier {
     }
 
     public var children: [(name: String, module: any Module)] { [("model", model)] }
+
+    /// Drops every remembered image (the next seed's students see other views).
+    public func forget() { remembered = [:] }
 
     /// Computes and remembers the logits of the first `count` images of `set` (all when nil),
     /// normalized as training normalizes them, and of their mirror images when `flips`.

@@ -28,6 +28,10 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
 
     public static let maxEpochs = 1000, maxBatchSize = 4096
 
+    /// Whether a training view is drawn at random from more than an image and its mirror: then
+    /// no two epochs show a model the same inputs, and a teacher's logits cannot be memoized.
+    public var augmentsBeyondFlip: Bool { cropScale != nil || randAugment != nil || erasing > 0 || mix.map { $0.probability > 0 } == true }
+
     /// What would make the run impossible or meaningless, with the fix in the message.
     public func validate() throws {
         func fail(_ s: String) -> TrainingError { TrainingError("training recipe: \(s)") }

@@ -45,33 +45,38 @@ public enum Teachers {
     public static func rng(_ name: String, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(name)) }
 
     /// Where the teacher `name` ("convnet" or "vit") for (scale, seed) is cached: the key covers
-    /// the architecture and recipe, so editing either never reuses a stale model.
-    public static func cacheFile(_ name: String, scale: Scale, seed: UInt64, cache: URL) -> URL {
+    /// the architecture and recipe (the scale's own unless `recipe` is given), so editing either
+    /// never reuses a stale model.
+    public static func cacheFile(_ name: String, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe? = nil) -> URL {
         let key: [AnyHashableCodable] = name == "convnet"
-            ? [AnyHashableCodable(convNet(scale).config), AnyHashableCodable(convNet(scale).recipe)]
-            : [AnyHashableCodable(vit(scale).config), AnyHashableCodable(vit(scale).recipe)]
+            ? [AnyHashableCodable(convNet(scale).config), AnyHashableCodable(recipe ?? convNet(scale).recipe)]
+            : [AnyHashableCodable(vit(scale).config), AnyHashableCodable(recipe ?? vit(scale).recipe)]
         return ModelCache(root: cache).url(name: name, scale: scale, seed: seed, recipe: key)
     }
 
-    /// Loads the ConvNet teacher for (scale, seed) from the cache, or trains and caches it.
-    public static func convNetTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+    /// Loads the ConvNet teacher for (scale, seed) from the cache, or trains and caches it; with
+    /// `recipe`, one trained by that recipe instead of the scale's own.
+    public static func convNetTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL, recipe: SupervisedRecipe? = nil,
                                       checkpoint: RunCheckpoint? = nil) throws -> ConvNet {
-        let (config, recipe) = convNet(scale)
+        let (config, own) = convNet(scale)
+        let recipe = recipe ?? own
         var rng = rng("convnet", seed: seed)
         let model = ConvNet(config, rng: &rng)
-        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache)) {
+        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache, recipe: recipe)) {
             _ = try trainClassifier(model, recipe: recipe, data: data, label: "convnet teacher", rng: &rng, checkpoint: checkpoint)
         }
         return model
     }
 
-    /// Loads the supervised ViT ("transformer teacher") for (scale, seed), or trains and caches it.
-    public static func vitTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
-                                      checkpoint: RunCheckpoint? = nil) throws -> VisionTransformer {
-        let (config, recipe) = vit(scale)
+    /// Loads the supervised ViT ("transformer teacher") for (scale, seed), or trains and caches it;
+    /// with `recipe`, one trained by that recipe instead of the scale's own.
+    public static func vitTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL, recipe: SupervisedRecipe? = nil,
+                                  checkpoint: RunCheckpoint? = nil) throws -> VisionTransformer {
+        let (config, own) = vit(scale)
+        let recipe = recipe ?? own
         var rng = rng("vit", seed: seed)
         let model = try VisionTransformer(config, rng: &rng)
-        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache)) {
+        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache, recipe: recipe)) {
             _ = try trainClassifier(model, recipe: recipe, data: data, label: "vit teacher", rng: &rng, checkpoint: checkpoint)
         }
         return model

@@ -40,7 +40,8 @@ struct Variant: Codable, Hashable {
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
 struct Config: Codable {
     var student: ViTConfig
-    var recipe: SupervisedRecipe
+    var recipe: SupervisedRecipe                 // DeiTStudent.preset; DeiT's regime with --augmentation deit
+    var teachers: [TeacherModel: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
     var loss = DistillationConfig(type: .none)   // τ 3, λ 0.1 (paper, soft); α 0.5; smoothing 0.1; KL per sample
     var variants = [Variant(.none), Variant(.soft, .convnet), Variant(.hard, .convnet), Variant(.token, .convnet),
                     Variant(.hard, .vit), Variant(.token, .vit)]
@@ -58,6 +59,7 @@ struct Config: Codable {
     static func preset(_ scale: Scale) -> Config {
         let (student, recipe) = DeiTStudent.preset(scale)
         var c = Config(student: student, recipe: recipe)
+        for t in TeacherModel.allCases { c.teachers[t] = DeiTStudent.teacherRecipe(scale, t) }
         if scale == .quick { c.seeds = 1 }
         return c
     }
@@ -79,8 +81,29 @@ struct Distillation: ExperimentCommand {
     @Option(help: "Override the scale's epoch count.")
     var epochs: Int?
 
-    @Option(help: "Training images per epoch: the first N of the 60 000.")
+    @Option(help: "Training images per epoch, for students and teachers: the first N of the 60 000.")
     var trainImages: Int?
+
+    @Option(help: "Epochs of each teacher on those images (its preset otherwise).")
+    var teacherEpochs: Int?
+
+    @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, RandAugment, erasing, Mixup/CutMix) or flip (a horizontal flip only, the preset). Under deit the teachers train on the students' images with it.")
+    var augmentation: String?
+
+    @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1), or 'off'.")
+    var cropScale: String?
+
+    @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9); 0 turns it off.")
+    var magnitude: Float?
+
+    @Option(help: "Random erasing's probability (DeiT's 0.25).")
+    var erasing: Double?
+
+    @Option(help: "Mixup's α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
+    var mixupAlpha: Double?
+
+    @Option(help: "CutMix's α (DeiT's 1.0).")
+    var cutmixAlpha: Double?
 
     @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
     var tau: Float?
@@ -99,7 +122,11 @@ struct Distillation: ExperimentCommand {
         }
         if let seeds { config.seeds = seeds }
         if let epochs { config.recipe.epochs = epochs }
-        if let trainImages { config.recipe.trainImages = trainImages }
+        try applyAugmentationFlags(&config.recipe)
+        for t in TeacherModel.allCases {
+            config.teachers[t] = DeiTStudent.teacherRecipe(options.scale, t, student: config.recipe)
+            if let teacherEpochs { config.teachers[t]!.epochs = teacherEpochs }
+        }
         if let tau { config.loss.tau = tau }
         if let lambda { config.loss.lambda = lambda }
         if let klNormalization {
@@ -111,9 +138,41 @@ struct Distillation: ExperimentCommand {
         try Flags.count("seeds", config.seeds, 1...100)
         try Flags.validating {
             try config.recipe.validate()
+            for recipe in config.teachers.values { try recipe.validate() }
             try config.loss.validate()
         }
         return config
+    }
+
+    /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).
+    func applyAugmentationFlags(_ r: inout SupervisedRecipe) throws {
+        if let trainImages { r.trainImages = trainImages }
+        switch augmentation {
+        case nil: break
+        case "deit": r = DeiTStudent.dataEfficient(r)
+        case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
+        case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
+        }
+        if let cropScale {
+            if cropScale == "off" { r.cropScale = nil } else {
+                let bounds = cropScale.split(separator: ",").compactMap { Float($0) }
+                guard bounds.count == 2, bounds[0] > 0, bounds[0] <= bounds[1], bounds[1] <= 1 else {
+                    throw ValidationError("--crop-scale takes 'low,high' with 0 < low ≤ high ≤ 1, or 'off'; got '\(cropScale)'")
+                }
+                r.cropScale = bounds[0]...bounds[1]
+            }
+        }
+        if let magnitude {
+            guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }
+            if magnitude == 0 { r.randAugment = nil } else { r.randAugment = r.randAugment ?? RandAugment(); r.randAugment!.magnitude = magnitude }
+        }
+        if let erasing { r.erasing = erasing }
+        if mixupAlpha != nil || cutmixAlpha != nil {
+            var mix = r.mix ?? MixConfig()
+            if let mixupAlpha { mix.mixupAlpha = mixupAlpha }
+            if let cutmixAlpha { mix.cutmixAlpha = cutmixAlpha }
+            r.mix = mix.mixupAlpha == 0 && mix.cutmixAlpha == 0 ? nil : mix
+        }
     }
 
     func experiment(_ config: Config) throws {
@@ -126,34 +185,47 @@ struct Distillation: ExperimentCommand {
                         "scale \(options.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
                         provenance]
         var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
-                          .init("seconds", "s")])
+                          .init("seconds", "s"), .init("teacher_label_flips", "share of training views"), .init("teacher_seconds", "s")])
         var evaluations: [String: [HeadEvaluation]] = [:]        // variant → per seed, against its own teacher
         var againstConvNet: [String: [HeadEvaluation]] = [:]     // variant → per seed, against the ConvNet (Tab. 4)
-        // The teachers `supervised` trained for the run's seed (trained here if missing), one pair
-        // for every student seed, as DeiT teaches every student from one pretrained teacher. Their
-        // logits for every training image and its mirror image are computed once, up front.
+        var training: [String: [[EpochRecord]]] = [:]            // variant → per seed, per epoch
+        // The teachers of the run's seed, trained on the student's images with its augmentation
+        // (cached; trained here if missing), one pair for every student seed, as DeiT teaches
+        // every student from one pretrained teacher. Each runs on the student's exact views; as
+        // the students of a seed share their views, each view is computed once and looked up
+        // after (MemoizedTeacher). With a flip as the only augmentation, all views are computed
+        // up front.
         var teachers: [TeacherModel: MemoizedTeacher] = [:]
+        var teacherSeconds: [String: Double] = [:]
         for t in Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted(by: { $0.rawValue < $1.rawValue }) {
+            let start = Date()
             let model: any Classifier = t == .convnet
                 ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                              checkpoint: checkpoints.run("teacher-convnet"))
+                                              recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-convnet"))
                 : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                          checkpoint: checkpoints.run("teacher-vit"))
+                                          recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-vit"))
+            teacherSeconds[t.rawValue] = Date().timeIntervalSince(start)
             teachers[t] = MemoizedTeacher(model)
-            teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
+            if !config.recipe.augmentsBeyondFlip {
+                teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
+            }
         }
         for s in 0..<config.seeds {
             let seed = options.seeds(config.seeds)[s]
             for variant in config.variants {
                 var loss = config.loss
                 loss.type = variant.type
-                var rng = DeiTStudent.rng(seed: seed)
+                var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
                 let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
                 let teacher = variant.teacher.map { teachers[$0]! }
                 let history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
-                                                    label: "\(variant.name) seed \(seed)", rng: &rng,
+                                                    label: "\(variant.name) seed \(seed)", rng: &views,
                                                     checkpoint: checkpoints.run("\(variant.name)-seed\(seed)"))
-                for r in history { runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds]) }
+                for r in history {
+                    runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds,
+                                 r.metrics?["teacherLabelFlips"] ?? Double.nan, r.metrics?["teacherSeconds"] ?? Double.nan])
+                }
+                training[variant.name, default: []].append(history)
                 let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
                 evaluations[variant.name, default: []].append(own)
                 againstConvNet[variant.name, default: []].append(variant.teacher == .convnet || variant.teacher == nil
@@ -162,17 +234,20 @@ struct Distillation: ExperimentCommand {
                 fflush(nil)
                 // token-similarity inspects this seed's DeiT⚗ student.
                 if variant == Variant(.token, .convnet) && seed == options.seed && config.recipe == Config.preset(options.scale).recipe
+                    && config.teachers == Config.preset(options.scale).teachers
                     && loss == DistillationConfig(type: .token) {
                     try ModelCache(root: options.cacheURL, folder: "students").store(
                         student, at: DeiTStudent.tokenStudentFile(scale: options.scale, seed: seed, loss: loss, cache: options.cacheURL))
                 }
             }
+            if config.recipe.augmentsBeyondFlip { for teacher in teachers.values { teacher.forget() } }
         }
         print("teacher logits: " + teachers.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) \($0.value.hits) looked up, \($0.value.misses) computed" }.joined(separator: "; "))
         // The data files only now, when every student is trained: a stopped run leaves none behind.
         try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
-        try writeSummary(config: config, data: data, evaluations: evaluations, againstConvNet: againstConvNet, comments: comments)
+        try writeSummary(config: config, data: data, evaluations: evaluations, againstConvNet: againstConvNet, training: training,
+                         teacherSeconds: teacherSeconds, comments: comments)
         try checkpoints.finish()
     }
 
@@ -187,11 +262,12 @@ struct Distillation: ExperimentCommand {
 
     /// The final table — one row per (variant, head) — and the JSON summary.
     func writeSummary(config: Config, data: FashionMNIST, evaluations: [String: [HeadEvaluation]], againstConvNet: [String: [HeadEvaluation]],
-                      comments: [String]) throws {
+                      training: [String: [[EpochRecord]]], teacherSeconds: [String: Double], comments: [String]) throws {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])
         var results: [String: Any] = [:]
+        var timings: [String: [String: Any]] = ["teacher_load_or_train_seconds": teacherSeconds]  // speeds: not part of the result
         var index = 0
         for variant in config.variants {
             let runs = evaluations[variant.name]!, versusConvNet = againstConvNet[variant.name]!
@@ -220,9 +296,19 @@ struct Distillation: ExperimentCommand {
                 entry["fused_softmax"] = runs.map { $0.fusedSoftmax! }
                 entry["fusions_disagree_images"] = runs.map { $0.fusionsDisagree! }
             }
+            let histories = training[variant.name]!
+            entry["test_accuracy_per_epoch"] = histories.map { $0.map(\.testAccuracy) }
+            timings["training_seconds", default: [:]][variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
             if variant.teacher != nil {
                 entry["teacher_accuracy"] = runs.map { $0.teacher! }
                 entry["disagreement_own_teacher"] = runs.map { $0.disagreement["class"]! }
+                // How often the teacher's hard label is not the (dominant) true label of the view
+                // the student trains on, per epoch; and the teacher forward's share of the steps' time.
+                let flips = histories.map { $0.map { $0.metrics!["teacherLabelFlips"]! } }
+                entry["teacher_label_flips"] = flips
+                entry["teacher_label_flips_mean"] = meanAndStd(flips.map { $0.reduce(0, +) / Double($0.count) }).mean
+                timings["teacher_time_share", default: [:]][variant.name] =
+                    histories.map { h in h.reduce(0) { $0 + $1.metrics!["teacherSeconds"]! } / h.reduce(0) { $0 + $1.seconds } }
             }
             results[variant.name] = entry
         }
@@ -230,7 +316,8 @@ struct Distillation: ExperimentCommand {
                                                           + "class+distillation fuses the logits (the official code)"],
                              to: options.outputURL.appendingPathComponent("distillation-final.tsv"))
         try Results.writeJSON(Results.summary(experiment: "distillation", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results),
+                                              config: Results.jsonObject(config), results: results,
+                                              timings: timings),
                               to: options.outputURL.appendingPathComponent("distillation.json"))
     }
 }

@@ -39,6 +39,40 @@ import Tensor
         #expect(disagreement[.hard]! < disagreement[.none]! - 0.02, "disagreement with the teacher: \(disagreement)")
     }
 
+    /// deit#153: hard distillation can only help where the teacher's label for a training view
+    /// is not the view's true label. With a flip as the only augmentation, a teacher that fits
+    /// its training images almost never flips a label; under DeiT's augmentation (crops,
+    /// RandAugment, erasing, Mixup/CutMix) it flips a clear share, counted on the student's views
+    /// by the objective itself.
+    @Test(.enabled(if: dataset != nil))
+    func theTeacherRelabelsStronglyAugmentedViewsButNotFlippedOnes() throws {
+        let data = dataset!
+        var rng = RNG(seed: 31)
+        let teacher = ConvNet(ConvNetConfig(widths: [16, 32, 64], stemPool: true), rng: &rng)
+        let n = 256
+        var fit = SupervisedRecipe(epochs: 25, batchSize: 32, learningRate: 3e-3)
+        fit.trainImages = n
+        _ = try trainClassifier(teacher, recipe: fit, data: data, label: "claim flip teacher", rng: &rng)
+        let student = try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 1, heads: 2), rng: &rng)
+
+        func flips(_ recipe: SupervisedRecipe) throws -> Double {
+            let sums = EpochSums(TeacherStatistics.names)
+            let objective = try distillationObjective(student: student, teacher: teacher, config: DistillationConfig(type: .hard), sums: sums)
+            var views = RNG(seed: 32)
+            for start in stride(from: 0, to: n, by: 64) {
+                let batch = augmentedBatch(Array(start..<start + 64), from: data.train, data: data, recipe: recipe, rng: &views)
+                _ = withNoGrad { objective(batch.images, batch.labels) }
+            }
+            #expect(sums["trainingViews"] == Double(n))
+            return TeacherStatistics.epochMetrics(sums)["teacherLabelFlips"]!
+        }
+        let flipOnly = try flips(fit)
+        let strong = try flips(DeiTStudent.dataEfficient(fit))
+        print("teacher label flips: a flip only \(flipOnly), DeiT's augmentation \(strong)")
+        #expect(flipOnly < 0.05, "teacher label flips with a flip only: \(flipOnly)")
+        #expect(strong > flipOnly + 0.15, "teacher label flips: DeiT's augmentation \(strong), a flip only \(flipOnly)")
+    }
+
     /// DeiT §4: the class and distillation tokens of DeiT⚗ grow more alike through the network
     /// than they are at the input (0.06 → 0.93), yet less alike than two class tokens trained on
     /// the same labels (0.999). The quick-scale students of `distillation` and `token-similarity`.
