@@ -2,14 +2,18 @@
 # and head, mean ± std over seeds, with DeiT-Ti's ImageNet numbers written above the bars, and
 # how often each student disagrees with the ConvNet teacher beside the paper's Tab. 4. Columns of
 # distillation-final.tsv: index, student, head, accuracy mean, std, paper, disagreement with the
-# ConvNet mean, std, paper's disagreement, teacher accuracy.
+# ConvNet mean, std, paper's disagreement, teacher accuracy. The third panel is DeiT's Fig. 3: the
+# class head's test accuracy after each epoch, averaged over seeds (by awk), from
+# distillation-runs.tsv (variant, seed, epoch, train loss, test accuracy, seconds, teacher label
+# flips, teacher seconds).
 load "style.gp"
 final = "data/distillation-final.tsv"
+curve(v) = sprintf("< awk -F'\t' '!/^#/ && $1 == \"%s\" { s[$3] += $5; n[$3]++ } END { OFS = FS; for (e in s) print e, s[e] / n[e] }' data/distillation-runs.tsv | sort -n", v)
 label(s, h) = (h eq "class" ? s : s . "\n" . (h eq "class+distillation" ? "class+dist" : (h eq "distillation" ? "dist" : h)))
 
 do for [fmt in formats] {
-    eval output(fmt, "distillation", 1250, 500)
-    set multiplot layout 1, 2 title "DeiT: learning from a teacher (Fashion-MNIST ViT student; paper: DeiT-Ti on ImageNet)" font ",13"
+    eval output(fmt, "distillation", 1800, 500)
+    set multiplot layout 1, 3 title "DeiT: learning from a teacher (Fashion-MNIST ViT student; paper: DeiT-Ti on ImageNet)" font ",13"
 
     set autoscale
     stats final using 4 nooutput
@@ -37,5 +41,16 @@ do for [fmt in formats] {
     set key top left
     plot final using ($1-0.2):7:8:xtic(label(strcol(2), strcol(3))) with boxerrorbars lt 2 title "ours (mean ± std)", \
          final using ($1+0.2):9 with boxes lt 7 fs pattern 4 title "paper (ImageNet)"
+
+    set title "Test accuracy per epoch (DeiT Fig. 3; mean over seeds)"
+    set xlabel "epoch"
+    set ylabel "top-1 accuracy (%), class head"
+    set autoscale
+    set xtics norotate font ",10"
+    set key bottom right
+    set xtics 1
+    plot curve("none") using 1:2 with linespoints lt 1 pt 7 title "no distillation", \
+         curve("hard-convnet") using 1:2 with linespoints lt 2 pt 5 title "hard (ConvNet)", \
+         curve("token-convnet") using 1:2 with linespoints lt 3 pt 9 title "DeiT⚗ (ConvNet)"
     unset multiplot
 }
