@@ -67,11 +67,8 @@ public struct DINORecipeFlags: ParsableArguments {
         if let freezeLastLayerEpochs { recipe.freezeLastLayerEpochs = freezeLastLayerEpochs }
         if let localCrops { recipe.localCrops = localCrops }
         if let localScale {
-            let v = try Flags.list("local-scale", localScale, takes: "'low,high' with 0 < low < high < 1") { Float($0) }
-            guard v.count == 2, v[0] > 0, v[0] < v[1], v[1] < 1 else {
-                throw ValidationError("--local-scale takes 'low,high' with 0 < low < high < 1, got '\(localScale)'")
-            }
-            (recipe.localScale, recipe.globalScale) = (v[0]...v[1], v[1]...1)
+            let local = try Flags.range("local-scale", localScale, rule: "0 < low < high < 1") { $0 > 0 && $0 < $1 && $1 < 1 }
+            (recipe.localScale, recipe.globalScale) = (local, local.upperBound...1)
         }
         if let width { recipe.backbone.width = width }
         if let depth { recipe.backbone.depth = depth }

@@ -20,6 +20,14 @@ public enum Flags {
         }
     }
 
+    /// A 'low,high' flag: two numbers (each checked as `list` checks an entry) that satisfy
+    /// `valid`, whose condition `rule` names in the message.
+    public static func range(_ flag: String, _ text: String, rule: String, valid: (Float, Float) -> Bool) throws -> ClosedRange<Float> {
+        let v = try list(flag, text, takes: "'low,high' with \(rule)") { Float($0) }
+        guard v.count == 2, valid(v[0], v[1]) else { throw ValidationError("--\(flag) takes 'low,high' with \(rule), got '\(text)'") }
+        return v[0]...v[1]
+    }
+
     /// A whole-number flag within `range`.
     public static func count(_ flag: String, _ value: Int?, _ range: ClosedRange<Int>, note: String = "") throws {
         guard let value, !range.contains(value) else { return }

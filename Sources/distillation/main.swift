@@ -154,13 +154,8 @@ struct Distillation: ExperimentCommand {
         case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
         }
         if let cropScale {
-            if cropScale == "off" { r.cropScale = nil } else {
-                let bounds = cropScale.split(separator: ",").compactMap { Float($0) }
-                guard bounds.count == 2, bounds[0] > 0, bounds[0] <= bounds[1], bounds[1] <= 1 else {
-                    throw ValidationError("--crop-scale takes 'low,high' with 0 < low ≤ high ≤ 1, or 'off'; got '\(cropScale)'")
-                }
-                r.cropScale = bounds[0]...bounds[1]
-            }
+            r.cropScale = cropScale == "off" ? nil
+                : try Flags.range("crop-scale", cropScale, rule: "0 < low ≤ high ≤ 1 (or 'off')") { $0 > 0 && $0 <= $1 && $1 <= 1 }
         }
         if let magnitude {
             guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }

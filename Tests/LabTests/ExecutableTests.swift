@@ -86,6 +86,7 @@ struct TestFailure: Error, CustomStringConvertible {
         ("distillation", ["--epochs", "9223372036854775807"], "the epoch count must be from 1 to 1000"),
         ("distillation", ["--variants", "none,,hard-vit"], "--variants has an empty entry"),
         ("distillation", ["--crop-scale", "0.5,0.2"], "--crop-scale takes 'low,high' with 0 < low ≤ high ≤ 1"),
+        ("distillation", ["--crop-scale", "0.5,x,1"], "--crop-scale: 'x' is not valid"),
         ("distillation", ["--augmentation", "heavy"], "--augmentation takes deit or flip, got 'heavy'"),
         ("distillation", ["--magnitude", "11"], "--magnitude must be from 0 to 10"),
         ("distillation", ["--erasing", "1"], "erasing in [0, 1)"),
