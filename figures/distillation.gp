@@ -9,7 +9,9 @@
 load "style.gp"
 final = "data/distillation-final.tsv"
 curve(v) = sprintf("< awk -F'\t' '!/^#/ && $1 == \"%s\" { s[$3] += $5; n[$3]++ } END { OFS = FS; for (e in s) print e, s[e] / n[e] }' data/distillation-runs.tsv | sort -n", v)
-label(s, h) = (h eq "class" ? s : s . "\n" . (h eq "class+distillation" ? "class+dist" : (h eq "distillation" ? "dist" : h)))
+cut = "-per-element"
+student(s) = (strstrt(s, cut) > 0 ? s[1:strstrt(s, cut) - 1] . "\nKL/element" : s)
+label(s, h) = (h eq "class" ? student(s) : s . "\n" . (h eq "class+distillation" ? "class+dist" : (h eq "distillation" ? "dist" : h)))
 
 do for [fmt in formats] {
     eval output(fmt, "distillation", 1800, 500)
@@ -48,9 +50,9 @@ do for [fmt in formats] {
     set autoscale
     set xtics norotate font ",10"
     set key bottom right
-    set xtics 1
-    plot curve("none") using 1:2 with linespoints lt 1 pt 7 title "no distillation", \
-         curve("hard-convnet") using 1:2 with linespoints lt 2 pt 5 title "hard (ConvNet)", \
-         curve("token-convnet") using 1:2 with linespoints lt 3 pt 9 title "DeiT⚗ (ConvNet)"
+    set xtics 5
+    plot curve("none") using 1:2 with linespoints lt 1 pt 7 pi 5 title "no distillation", \
+         curve("hard-convnet") using 1:2 with linespoints lt 2 pt 5 pi 5 title "hard (ConvNet)", \
+         curve("token-convnet") using 1:2 with linespoints lt 3 pt 9 pi 5 title "DeiT⚗ (ConvNet)"
     unset multiplot
 }

@@ -14,38 +14,53 @@ import Lab
 import NN
 import Tensor
 
-/// One student of the study: an objective and the teacher it learns from.
+/// One student of the study: an objective, the teacher it learns from, and for soft
+/// distillation optionally how its KL is divided (the config's otherwise).
 struct Variant: Codable, Hashable {
     var type: DistillationType
     var teacher: TeacherModel?
-    var name: String { teacher.map { "\(type.rawValue)-\($0.rawValue)" } ?? type.rawValue }
+    var kl: KLNormalization?
+    var name: String {
+        (teacher.map { "\(type.rawValue)-\($0.rawValue)" } ?? type.rawValue) + (kl.map { "-\($0.rawValue)" } ?? "")
+    }
 
-    init(_ type: DistillationType, _ teacher: TeacherModel? = nil) { (self.type, self.teacher) = (type, teacher) }
+    init(_ type: DistillationType, _ teacher: TeacherModel? = nil, kl: KLNormalization? = nil) {
+        (self.type, self.teacher, self.kl) = (type, teacher, kl)
+    }
 
     init(parsing text: String) throws {
-        let parts = text.split(separator: "-", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "-", maxSplits: 2).map(String.init)
         let type = try DistillationType(parsing: parts[0])
         if type == .none {
             guard parts.count == 1 else { throw DistillationError("'none' takes no teacher, got '\(text)'") }
             self.init(.none)
-        } else {
-            guard parts.count == 2, let teacher = TeacherModel(rawValue: parts[1]) else {
-                throw DistillationError("'\(text)' names no teacher; write \(type.rawValue)-convnet or \(type.rawValue)-vit")
-            }
-            self.init(type, teacher)
+            return
         }
+        guard parts.count >= 2, let teacher = TeacherModel(rawValue: parts[1]) else {
+            throw DistillationError("'\(text)' names no teacher; write \(type.rawValue)-convnet or \(type.rawValue)-vit")
+        }
+        guard parts.count == 3 else { self.init(type, teacher); return }
+        guard type == .soft, let kl = KLNormalization(rawValue: parts[2]) else {
+            throw DistillationError("'\(text)': only soft takes a KL normalization (per-sample or per-element)")
+        }
+        self.init(type, teacher, kl: kl)
     }
+
+    /// The students that learn from one teacher's memoized logits run in one job, in this order:
+    /// every ConvNet student with `none` (which is evaluated against the ConvNet), and every ViT student.
+    var job: TeacherModel { teacher ?? .convnet }
 }
 
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
 struct Config: Codable {
     var student: ViTConfig
-    var recipe: SupervisedRecipe                 // DeiTStudent.preset; DeiT's regime with --augmentation deit
+    var recipe: SupervisedRecipe                 // DeiTStudent.preset: DeiT's data-efficient regime at the default scale
     var teachers: [TeacherModel: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
     var loss = DistillationConfig(type: .none)   // τ 3, λ 0.1 (paper, soft); α 0.5; smoothing 0.1; KL per sample
-    var variants = [Variant(.none), Variant(.soft, .convnet), Variant(.hard, .convnet), Variant(.token, .convnet),
-                    Variant(.hard, .vit), Variant(.token, .vit)]
+    var variants = [Variant(.none), Variant(.soft, .convnet), Variant(.soft, .convnet, kl: .perElement), Variant(.hard, .convnet),
+                    Variant(.token, .convnet), Variant(.hard, .vit), Variant(.token, .vit)]
     var seeds = 3                                // paper: one run each
+    var lanes = Parallel.threads                 // jobs trained side by side (SideBySide); the results do not depend on it
 
     /// DeiT-Ti's ImageNet top-1 (Tab. 3), per variant and head; the transformer-teacher rows are
     /// not in the paper for DeiT-Ti (Tab. 2 has DeiT-B⚗ only: 81.9 with DeiT-B against 83.1 with
@@ -72,8 +87,11 @@ struct Distillation: ExperimentCommand {
 
     @OptionGroup var options: ExperimentOptions
 
-    @Option(help: "Students to train, comma-separated: none, or <soft|hard|token>-<convnet|vit> (default: none, soft-convnet, hard-convnet, token-convnet, hard-vit, token-vit).")
+    @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).")
     var variants: String?
+
+    @Option(help: "Jobs trained at once, each on its own thread (default: the core count); a job is one seed's students of one teacher. The results do not depend on it.")
+    var lanes: Int?
 
     @Option(help: "Number of seeds per student (seed, seed+1, …).")
     var seeds: Int?
@@ -87,13 +105,13 @@ struct Distillation: ExperimentCommand {
     @Option(help: "Epochs of each teacher on those images (its preset otherwise).")
     var teacherEpochs: Int?
 
-    @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, RandAugment, erasing, Mixup/CutMix) or flip (a horizontal flip only, the preset). Under deit the teachers train on the students' images with it.")
+    @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
     var augmentation: String?
 
-    @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1), or 'off'.")
+    @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1; the preset's 0.5,1), or 'off'.")
     var cropScale: String?
 
-    @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9); 0 turns it off.")
+    @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9; off in the preset); 0 turns it off.")
     var magnitude: Float?
 
     @Option(help: "Random erasing's probability (DeiT's 0.25).")
@@ -118,9 +136,10 @@ struct Distillation: ExperimentCommand {
     func config() throws -> Config {
         var config = Config.preset(options.scale)
         if let variants {
-            config.variants = try Flags.list("variants", variants, takes: "none or <soft|hard|token>-<convnet|vit>") { try? Variant(parsing: $0) }
+            config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { try? Variant(parsing: $0) }
         }
         if let seeds { config.seeds = seeds }
+        if let lanes { config.lanes = lanes }
         if let epochs { config.recipe.epochs = epochs }
         try applyAugmentationFlags(&config.recipe)
         for t in TeacherModel.allCases {
@@ -136,6 +155,7 @@ struct Distillation: ExperimentCommand {
             config.loss.klNormalization = k
         }
         try Flags.count("seeds", config.seeds, 1...100)
+        try Flags.count("lanes", config.lanes, 1...8)
         try Flags.validating {
             try config.recipe.validate()
             for recipe in config.teachers.values { try recipe.validate() }
@@ -173,77 +193,113 @@ struct Distillation: ExperimentCommand {
     func experiment(_ config: Config) throws {
         let checkpoints = try Checkpoints(options, experiment: "distillation", config: config)
         let data = try options.loadData()
-        print("distillation: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+        print("distillation: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), "
+              + "\(config.lanes) jobs at once, \(BLAS.summary), git \(Provenance.current.gitRevision)")
 
         let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
         let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; test accuracy on 10 000 images",
                         "scale \(options.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
                         provenance]
+        // The teachers of the run's seed, trained on the student's images with its augmentation
+        // (cached; trained here, side by side, if missing), one pair for every student seed, as
+        // DeiT teaches every student from one pretrained teacher.
+        let kinds = Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted { $0.rawValue < $1.rawValue }
+        let teacherSeconds = try SideBySide.run(kinds.count, lanes: config.lanes) { i in
+            let start = Date()
+            _ = try teacher(kinds[i], config: config, data: data, checkpoints: checkpoints)
+            return (kinds[i].rawValue, Date().timeIntervalSince(start))
+        }
+        // One job per seed and teacher: its students run in order on the same views, so the
+        // teacher computes each view once and the later students look it up (MemoizedTeacher).
+        let seeds = options.seeds(config.seeds)
+        let groups = [TeacherModel.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
+        let jobs = seeds.flatMap { seed in groups.map { (seed, $0) } }
+        let done = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
+            try train(jobs[i].1, seed: jobs[i].0, config: config, data: data, checkpoints: checkpoints)
+        }
+        var students: [String: [Student]] = [:]   // variant → per seed
+        for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
+        for s in seeds.indices { for student in config.variants { precondition(students[student.name]![s].seed == seeds[s]) } }
         var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
                           .init("seconds", "s"), .init("teacher_label_flips", "share of training views"), .init("teacher_seconds", "s")])
-        var evaluations: [String: [HeadEvaluation]] = [:]        // variant → per seed, against its own teacher
-        var againstConvNet: [String: [HeadEvaluation]] = [:]     // variant → per seed, against the ConvNet (Tab. 4)
-        var training: [String: [[EpochRecord]]] = [:]            // variant → per seed, per epoch
-        // The teachers of the run's seed, trained on the student's images with its augmentation
-        // (cached; trained here if missing), one pair for every student seed, as DeiT teaches
-        // every student from one pretrained teacher. Each runs on the student's exact views; as
-        // the students of a seed share their views, each view is computed once and looked up
-        // after (MemoizedTeacher). With a flip as the only augmentation, all views are computed
-        // up front.
+        for s in seeds.indices {
+            for variant in config.variants {
+                let s = students[variant.name]![s]
+                for r in s.history {
+                    runs.append([variant.name, s.seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds,
+                                 r.metrics?["teacherLabelFlips"] ?? Double.nan, r.metrics?["teacherSeconds"] ?? Double.nan])
+                }
+            }
+        }
+        print("teacher logits: " + ["convnet", "vit"].compactMap { t in
+            let counts = done.flatMap(\.lookups).filter { $0.teacher == t }
+            return counts.isEmpty ? nil : "\(t) \(counts.map(\.hits).reduce(0, +)) looked up, \(counts.map(\.misses).reduce(0, +)) computed"
+        }.joined(separator: "; "))
+        // The data files only now, when every student is trained: a stopped run leaves none behind.
+        try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
+        try writeSummary(config: config, data: data, students: students,
+                         teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds), comments: comments)
+        try checkpoints.finish()
+    }
+
+    /// One trained student of one seed: its history and its heads, against its own teacher and the ConvNet (Tab. 4).
+    struct Student {
+        var variant: Variant, seed: UInt64
+        var history: [EpochRecord]
+        var own: HeadEvaluation, againstConvNet: HeadEvaluation
+    }
+
+    /// A job's students and how many teacher rows it looked up and computed.
+    struct Job {
+        var students: [Student]
+        var lookups: [(teacher: String, hits: Int, misses: Int)]
+    }
+
+    /// The cached teacher of the run's seed (trained and cached first if missing).
+    func teacher(_ t: TeacherModel, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> any Classifier {
+        t == .convnet
+            ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
+                                          recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-convnet"))
+            : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
+                                      recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-vit"))
+    }
+
+    /// Trains `variants` of `seed` in order, each from the same initial weights (where the shapes
+    /// agree) on the same views, with a teacher instance of this job's own (no state is shared
+    /// between jobs that run side by side). With a flip as the only augmentation the teacher's
+    /// views are all computed up front.
+    func train(_ variants: [Variant], seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Job {
         var teachers: [TeacherModel: MemoizedTeacher] = [:]
-        var teacherSeconds: [String: Double] = [:]
-        for t in Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted(by: { $0.rawValue < $1.rawValue }) {
-            let start = Date()
-            let model: any Classifier = t == .convnet
-                ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                              recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-convnet"))
-                : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                          recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-vit"))
-            teacherSeconds[t.rawValue] = Date().timeIntervalSince(start)
-            teachers[t] = MemoizedTeacher(model)
-            if !config.recipe.augmentsBeyondFlip {
+        for t in Set(variants.compactMap(\.teacher)).union([.convnet]) {
+            teachers[t] = MemoizedTeacher(try teacher(t, config: config, data: data, checkpoints: checkpoints))
+            if !config.recipe.augmentsBeyondFlip && variants.contains(where: { $0.teacher == t }) {
                 teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
             }
         }
-        for s in 0..<config.seeds {
-            let seed = options.seeds(config.seeds)[s]
-            for variant in config.variants {
-                var loss = config.loss
-                loss.type = variant.type
-                var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
-                let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
-                let teacher = variant.teacher.map { teachers[$0]! }
-                let history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
-                                                    label: "\(variant.name) seed \(seed)", rng: &views,
-                                                    checkpoint: checkpoints.run("\(variant.name)-seed\(seed)"))
-                for r in history {
-                    runs.append([variant.name, seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds,
-                                 r.metrics?["teacherLabelFlips"] ?? Double.nan, r.metrics?["teacherSeconds"] ?? Double.nan])
-                }
-                training[variant.name, default: []].append(history)
-                let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
-                evaluations[variant.name, default: []].append(own)
-                againstConvNet[variant.name, default: []].append(variant.teacher == .convnet || variant.teacher == nil
-                                                                 ? own : evaluateHeads(student, teacher: teachers[.convnet]!, data: data))
-                print("\(variant.name) seed \(seed): " + describe(own))
-                fflush(nil)
-                // token-similarity inspects this seed's DeiT⚗ student.
-                if variant == Variant(.token, .convnet) && seed == options.seed && config.recipe == Config.preset(options.scale).recipe
-                    && config.teachers == Config.preset(options.scale).teachers
-                    && loss == DistillationConfig(type: .token) {
-                    try ModelCache(root: options.cacheURL, folder: "students").store(
-                        student, at: DeiTStudent.tokenStudentFile(scale: options.scale, seed: seed, loss: loss, cache: options.cacheURL))
-                }
+        var students: [Student] = []
+        for variant in variants {
+            var loss = config.loss
+            loss.type = variant.type
+            if let kl = variant.kl { loss.klNormalization = kl }
+            var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
+            let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
+            let teacher = variant.teacher.map { teachers[$0]! }
+            let history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
+                                                label: "\(variant.name) seed \(seed)", rng: &views,
+                                                checkpoint: checkpoints.run("\(variant.name)-seed\(seed)"))
+            let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
+            let againstConvNet = variant.teacher == .vit ? evaluateHeads(student, teacher: teachers[.convnet]!, data: data) : own
+            students.append(Student(variant: variant, seed: seed, history: history, own: own, againstConvNet: againstConvNet))
+            print("\(variant.name) seed \(seed): " + describe(own))
+            fflush(nil)
+            // token-similarity inspects this seed's DeiT⚗ student.
+            if variant == Variant(.token, .convnet) && seed == options.seed && config.recipe == Config.preset(options.scale).recipe
+                && config.teachers == Config.preset(options.scale).teachers && loss == DistillationConfig(type: .token) {
+                try ModelCache(root: options.cacheURL, folder: "students").store(
+                    student, at: DeiTStudent.tokenStudentFile(scale: options.scale, seed: seed, loss: loss, cache: options.cacheURL))
             }
-            if config.recipe.augmentsBeyondFlip { for teacher in teachers.values { teacher.forget() } }
         }
-        print("teacher logits: " + teachers.sorted { $0.key.rawValue < $1.key.rawValue }
-            .map { "\($0.key.rawValue) \($0.value.hits) looked up, \($0.value.misses) computed" }.joined(separator: "; "))
-        // The data files only now, when every student is trained: a stopped run leaves none behind.
-        try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
-        try writeSummary(config: config, data: data, evaluations: evaluations, againstConvNet: againstConvNet, training: training,
-                         teacherSeconds: teacherSeconds, comments: comments)
-        try checkpoints.finish()
+        return Job(students: students, lookups: teachers.map { ($0.key.rawValue, $0.value.hits, $0.value.misses) })
     }
 
     func describe(_ e: HeadEvaluation) -> String {
@@ -256,8 +312,8 @@ struct Distillation: ExperimentCommand {
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.
-    func writeSummary(config: Config, data: FashionMNIST, evaluations: [String: [HeadEvaluation]], againstConvNet: [String: [HeadEvaluation]],
-                      training: [String: [[EpochRecord]]], teacherSeconds: [String: Double], comments: [String]) throws {
+    func writeSummary(config: Config, data: FashionMNIST, students: [String: [Student]], teacherSeconds: [String: Double],
+                      comments: [String]) throws {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])
@@ -265,7 +321,7 @@ struct Distillation: ExperimentCommand {
         var timings: [String: [String: Any]] = ["teacher_load_or_train_seconds": teacherSeconds]  // speeds: not part of the result
         var index = 0
         for variant in config.variants {
-            let runs = evaluations[variant.name]!, versusConvNet = againstConvNet[variant.name]!
+            let runs = students[variant.name]!.map(\.own), versusConvNet = students[variant.name]!.map(\.againstConvNet)
             var heads: [(name: String, accuracy: [Double], disagreement: [Double])] =
                 [("class", runs.map(\.classHead), versusConvNet.map { $0.disagreement["class"]! })]
             if variant.type == .token {
@@ -291,7 +347,7 @@ struct Distillation: ExperimentCommand {
                 entry["fused_softmax"] = runs.map { $0.fusedSoftmax! }
                 entry["fusions_disagree_images"] = runs.map { $0.fusionsDisagree! }
             }
-            let histories = training[variant.name]!
+            let histories = students[variant.name]!.map(\.history)
             entry["test_accuracy_per_epoch"] = histories.map { $0.map(\.testAccuracy) }
             timings["training_seconds", default: [:]][variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
             if variant.teacher != nil {
