@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "fuzz", dependencies: ["Tensor", "Data", "CZlib"], swiftSettings: nativeCPU),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
-        .executableTarget(name: "bench", dependencies: ["Tensor", "NN"], swiftSettings: nativeCPU),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"], swiftSettings: nativeCPU),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),

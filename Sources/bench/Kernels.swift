@@ -68,7 +68,27 @@ func memoryBoundCase(_ name: String, shape: [Int], rng: inout RNG, rounds: Int =
         }
         backward.append(16 * n / median(samples) / 1e9)
     }
+    let copy = copyGBPerSecond(count: x.count, rounds: rounds)
     let detail = "shape \(shape.map(String.init).joined(separator: "x"))"
-    emit("\(name)-fwd", median(forward), "GB/s, \(detail)")
-    emit("\(name)-bwd", median(backward), "GB/s, \(detail)")
+    emit("\(name)-fwd", median(forward), "GB/s, \(detail); " + String(format: "%.0f%% of a copy", 100 * median(forward) / copy))
+    emit("\(name)-bwd", median(backward), "GB/s, \(detail); " + String(format: "%.0f%% of a copy", 100 * median(backward) / copy))
+    emit("\(name)-copy", copy, "GB/s, a copy of the same \(shape.map(String.init).joined(separator: "x")) floats (read and write), "
+         + "on the kernels' \(Parallel.threads) threads: the memory-bound kernels' ceiling")
+}
+
+/// GB/s of copying `count` floats to another buffer, split over the core's threads as its
+/// elementwise kernels split their work; bytes as the kernels count them (one read, one write).
+func copyGBPerSecond(count: Int, rounds: Int) -> Double {
+    let source = UnsafeMutablePointer<Float>.allocate(capacity: count), target = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { source.deallocate(); target.deallocate() }
+    source.initialize(repeating: 1, count: count)
+    target.initialize(repeating: 0, count: count)
+    let samples = (0..<rounds).map { _ in
+        8 * Double(count) / secondsPerCall {
+            Parallel.forEachChunk(count, grain: 1 << 14) { range in
+                (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+            }
+        } / 1e9
+    }
+    return median(samples)
 }

@@ -1,7 +1,10 @@
 // The model cases of ../shared/bench/torch_reference.py, same names and shapes, so the two outputs
 // sit side by side: ViT forwards at 224² (3 channels, 1000 classes, random weights), the small-ViT
-// AdamW step, and a DINO step built from the core's pieces.
+// AdamW step, a DINO step built from the core's pieces, and `distillation`'s own student step and
+// ConvNet teacher (Lab's presets and objective, so the bench times what the experiment runs).
+import Data
 import Foundation
+import Lab
 import NN
 import Tensor
 
@@ -79,4 +82,89 @@ func nanoDINOCase(batch: Int = 128, outDim: Int = 1024, localCrops: Int = 6) {
     emit("nano-dino", Double(batch) * r.median,
          "DINO step, 2x28x28 + \(localCrops)x12x12 crops, patch=4 dim=128 depth=6 heads=4 out_dim=\(outDim) batch=\(batch); "
          + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+}
+
+/// distillation's default step (`deit-student-step` of torch_reference.py): the DeiT⚗ student
+/// (patch 7, width 64, depth 4, 2 heads, class and distillation tokens) with its objective, the
+/// ConvNet teacher's forward on the same batch inside it, then AdamW; batch 128.
+@MainActor
+func deitStudentCase(batch: Int = 128) {
+    var rng = RNG(seed: 4)
+    let student = try! DeiTStudent.make(.default, type: .token, rng: &rng)
+    let teacher = ConvNet(Teachers.convNet(.default).config, rng: &rng)
+    teacher.setTraining(false)
+    let objective = try! distillationObjective(student: student, teacher: teacher, config: DistillationConfig(type: .token))
+    let optimizer = AdamW(student.parameters, learningRate: 2e-3, weightDecay: 0.05)
+    let x = Tensor.randn([batch, 1, 28, 28], rng: &rng)
+    let labels = MixedLabels((0..<batch).map { _ in rng.int(below: 10) })
+    let r = stepsPerSecond {
+        optimizer.zeroGrad()
+        objective(x, labels).backward()
+        optimizer.step()
+    }
+    emit("deit-student-step", Double(batch) * r.median, "distillation's DeiT-token student step with the ConvNet teacher's forward, "
+         + "patch=7 dim=64 depth=4 heads=2 batch=\(batch); " + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+}
+
+/// The ConvNet teacher (stages 32/64/128, pooled stem): its AdamW training step
+/// (`convnet-step` of torch_reference.py) and its gradient-free evaluation forward, the part of
+/// every distilled step that computes a view; batch 128.
+@MainActor
+func convNetCases(batch: Int = 128, step: Bool, forward: Bool) {
+    var rng = RNG(seed: 5)
+    let model = ConvNet(Teachers.convNet(.default).config, rng: &rng)
+    let x = Tensor.randn([batch, 1, 28, 28], rng: &rng)
+    if step {
+        let optimizer = AdamW(model.parameters, learningRate: 2e-3, weightDecay: 0.05)
+        let labels = MixedLabels((0..<batch).map { _ in rng.int(below: 10) })
+        let r = stepsPerSecond {
+            optimizer.zeroGrad()
+            crossEntropy(model.logits(x), mixed: labels, labelSmoothing: 0.1).backward()
+            optimizer.step()
+        }
+        emit("convnet-step", Double(batch) * r.median, "the ConvNet teacher's training step (stages 32/64/128, pooled stem), batch=\(batch); "
+             + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+    }
+    if forward {
+        model.setTraining(false)
+        let r = stepsPerSecond { withNoGrad { _ = model.logits(x) } }
+        emit("convnet-teacher-fwd", Double(batch) * r.median, "the ConvNet teacher's evaluation forward without a graph, batch=\(batch); "
+             + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+    }
+}
+
+/// ema-teacher's default step (`dino-recipe-step` of torch_reference.py): DINORecipe.teacherStudy
+/// (backbone patch 7, width 64, depth 4; its head, loss, centering, EMA and schedules) through
+/// DINOTrainer.trainStep. First on ready crops, as the PyTorch twin times it, then with the
+/// multi-crop augmentation drawn from the training images; and `knn-eval`, the end-of-epoch
+/// evaluation: teacher features of all 70 000 images and the 60 000 × 10 000 weighted k-NN.
+@MainActor
+func dinoCases(data: FashionMNIST, step: Bool, augmented: Bool, knn: Bool) {
+    let recipe = DINORecipe.teacherStudy(epochs: 3, trainImages: nil)
+    let trainer = try! DINOTrainer(recipe: recipe, data: data, seed: 0)
+    let b = recipe.batchSize
+    let detail = "patch=7 dim=\(recipe.backbone.width) depth=\(recipe.backbone.depth) heads=\(recipe.backbone.heads) "
+        + "out_dim=\(recipe.head.outDim), \(recipe.globalCrops)x28x28 + \(recipe.localCrops)x\(recipe.localSize)x\(recipe.localSize) crops, batch=\(b)"
+    if step {
+        var rng = RNG(seed: 6)
+        let crops = (0..<recipe.globalCrops).map { _ in Tensor.randn([b, 1, 28, 28], rng: &rng) }
+            + (0..<recipe.localCrops).map { _ in Tensor.randn([b, 1, recipe.localSize, recipe.localSize], rng: &rng) }
+        let r = stepsPerSecond { _ = try! trainer.trainStep(crops: crops, epoch: 0) }
+        emit("dino-recipe-step", Double(b) * r.median, "ema-teacher's step on ready crops, \(detail); "
+             + String(format: "spread %.0f–%.0f img/s", Double(b) * r.low, Double(b) * r.high))
+    }
+    if augmented {
+        var start = 0
+        let r = stepsPerSecond {
+            _ = try! trainer.trainStep(Array(start..<start + b), epoch: 0)
+            start = (start + b) % (data.train.count - b)
+        }
+        emit("dino-recipe-step-augmented", Double(b) * r.median, "the same step with its multi-crop augmentation of training images; "
+             + String(format: "spread %.0f–%.0f img/s", Double(b) * r.low, Double(b) * r.high))
+    }
+    if knn {
+        let t = timed(repeats: 3) { _ = trainer.evaluateTeacher(KNNSchedule(ks: [20, 200])) }
+        emit("knn-eval", t.median, "seconds: teacher features of 60 000 + 10 000 images and their weighted k-NN (k 20, 200); "
+             + String(format: "spread %.2f–%.2f s", t.low, t.high))
+    }
 }

@@ -8,14 +8,18 @@
 //   .build/release/bench                       every case
 //   .build/release/bench vit-s16-fwd nano-train only these
 import CBLAS
+import Data
 import Foundation
+import Lab
 import NN
 import Tensor
 
 BLAS.useFastKernels()
 
-let modelCases = ["vit-s16-fwd", "vit-s8-fwd", "vit-b16-fwd", "vit-b8-fwd", "nano-train", "nano-dino"]
-let kernelCases = ["sgemm", "softmax", "layernorm", "gelu"]
+let modelCases = ["vit-s16-fwd", "vit-s8-fwd", "vit-b16-fwd", "vit-b8-fwd", "vit-p7-fwd", "nano-train", "nano-dino", "dino-recipe-step",
+                  "dino-recipe-step-augmented", "knn-eval", "deit-student-step",
+                  "convnet-step", "convnet-teacher-fwd"]
+let kernelCases = ["sgemm", "softmax", "layernorm", "gelu"]  // each memory-bound kernel also prints a copy of its bytes
 let requested = Array(CommandLine.arguments.dropFirst())
 if let unknown = requested.first(where: { !(modelCases + kernelCases).contains($0) }) {
     FileHandle.standardError.write(Data("bench: unknown case '\(unknown)'; cases: \((modelCases + kernelCases).joined(separator: ", "))\n".utf8))
@@ -40,5 +44,21 @@ if wanted("vit-s16-fwd") { _ = forwardCase("vit-s16-fwd", .vitS16, batch: 16, sg
 if wanted("vit-s8-fwd") { _ = forwardCase("vit-s8-fwd", .vitS8, batch: 4, sgemm: sgemm1024) }
 if wanted("vit-b16-fwd") { _ = forwardCase("vit-b16-fwd", .vitB16, batch: 8, sgemm: sgemm1024) }
 if wanted("vit-b8-fwd") { _ = forwardCase("vit-b8-fwd", .vitB8, batch: 2, sgemm: sgemm1024) }
+// The DINO teacher study's backbone (ema-teacher's default) at 28²: the forward of its k-NN features.
+if wanted("vit-p7-fwd") {
+    _ = forwardCase("vit-p7-fwd", ViTConfig(patchSize: 7, width: 64, depth: 4, heads: 2, classes: 0), batch: 256, sgemm: sgemm1024)
+}
 if wanted("nano-train") { nanoTrainCase() }
 if wanted("nano-dino") { nanoDINOCase() }
+if wanted("dino-recipe-step") || wanted("dino-recipe-step-augmented") || wanted("knn-eval") {
+    // These read Fashion-MNIST (the augmentation and the k-NN bank need real images).
+    if let data = try? FashionMNIST.load() {
+        dinoCases(data: data, step: wanted("dino-recipe-step"), augmented: wanted("dino-recipe-step-augmented"), knn: wanted("knn-eval"))
+    } else {
+        print("# dino-recipe-step, dino-recipe-step-augmented, knn-eval: skipped, Fashion-MNIST is not in \(FashionMNIST.defaultDirectory) (make setup installs it)")
+    }
+}
+if wanted("deit-student-step") { deitStudentCase() }
+if wanted("convnet-step") || wanted("convnet-teacher-fwd") {
+    convNetCases(step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"))
+}
