@@ -18,7 +18,10 @@ import Tensor
 /// teacher's output on the student's input either way.
 public final class MemoizedTeacher: Classifier {
     public let model: any Classifier
-    private var remembered: [PixelKey: [Float]] = [:]
+    /// Where each remembered image's logits start in `rows` (one row of `classes` per image).
+    private var remembered: [PixelKey: Int] = [:]
+    private var rows: [Float] = []
+    private var classes = 0
     public private(set) var hits = 0, misses = 0
 
     public init(_ model: any Classifier) {
@@ -27,9 +30,6 @@ public final class MemoizedTeacher: Classifier {
     }
 
     public var children: [(name: String, module: any Module)] { [("model", model)] }
-
-    /// Drops every remembered image (the next seed's students see other views).
-    public func forget() { remembered = [:] }
 
     /// Computes and remembers the logits of the first `count` images of `set` (all when nil),
     /// normalized as training normalizes them, and of their mirror images when `flips`.
@@ -54,14 +54,23 @@ public final class MemoizedTeacher: Classifier {
             let subset = Tensor(uninitialized: [missing.count] + images.shape.dropFirst())
             for (row, i) in missing.enumerated() { (subset.data + row * pixels).update(from: images.data + i * pixels, count: pixels) }
             let computed = withNoGrad { model.logits(subset) }
-            let classes = computed.shape[1]
+            classes = computed.shape[1]
             for (row, i) in missing.enumerated() {
-                remembered[keys[i]] = Array(UnsafeBufferPointer(start: computed.data + row * classes, count: classes))
+                let logits = UnsafeBufferPointer(start: computed.data + row * classes, count: classes)
+                if let at = remembered[keys[i]] {  // one image twice in a batch: the later row, as a fresh forward would leave it
+                    rows.replaceSubrange(at..<at + classes, with: logits)
+                } else {
+                    remembered[keys[i]] = rows.count
+                    rows.append(contentsOf: logits)
+                }
             }
         }
         (hits, misses) = (hits + b - missing.count, misses + missing.count)
-        let rows = keys.map { remembered[$0]! }
-        return Tensor(rows.flatMap { $0 }, shape: [b, rows[0].count])
+        let out = Tensor(uninitialized: [b, classes])
+        rows.withUnsafeBufferPointer { stored in
+            for (i, key) in keys.enumerated() { (out.data + i * classes).update(from: stored.baseAddress! + remembered[key]!, count: classes) }
+        }
+        return out
     }
 }
 

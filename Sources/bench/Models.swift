@@ -33,6 +33,11 @@ func stepsPerSecond(_ step: () -> Void) -> (median: Double, low: Double, high: D
     return (1 / t.median, 1 / t.high, 1 / t.low)
 }
 
+/// "spread low–high img/s" of a `stepsPerSecond` result, for steps of `images` images.
+func spread(_ r: (median: Double, low: Double, high: Double), images: Double) -> String {
+    String(format: "spread %.0f–%.0f img/s", images * r.low, images * r.high)
+}
+
 /// The small-ViT AdamW training step: 28², patch 4, width 128, depth 6, 4 heads, batch 256.
 @MainActor
 func nanoTrainCase() {
@@ -48,7 +53,7 @@ func nanoTrainCase() {
         optimizer.step()
     }
     emit("nano-train", 256 * r.median, "AdamW step, 28x28 patch=4 dim=128 depth=6 heads=4 batch=256; "
-         + String(format: "spread %.0f–%.0f img/s", 256 * r.low, 256 * r.high))
+         + spread(r, images: 256))
 }
 
 /// The DINO step of torch_reference.py: student and EMA teacher ViTs (patch 4, width 128, depth
@@ -81,7 +86,7 @@ func nanoDINOCase(batch: Int = 128, outDim: Int = 1024, localCrops: Int = 6) {
     }
     emit("nano-dino", Double(batch) * r.median,
          "DINO step, 2x28x28 + \(localCrops)x12x12 crops, patch=4 dim=128 depth=6 heads=4 out_dim=\(outDim) batch=\(batch); "
-         + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+         + spread(r, images: Double(batch)))
 }
 
 /// distillation's default step (`deit-student-step` of torch_reference.py): the DeiT⚗ student
@@ -103,7 +108,7 @@ func deitStudentCase(batch: Int = 128) {
         optimizer.step()
     }
     emit("deit-student-step", Double(batch) * r.median, "distillation's DeiT-token student step with the ConvNet teacher's forward, "
-         + "patch=7 dim=64 depth=4 heads=2 batch=\(batch); " + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+         + "patch=7 dim=64 depth=4 heads=2 batch=\(batch); " + spread(r, images: Double(batch)))
 }
 
 /// The ConvNet teacher (stages 32/64/128, pooled stem): its AdamW training step
@@ -123,13 +128,13 @@ func convNetCases(batch: Int = 128, step: Bool, forward: Bool) {
             optimizer.step()
         }
         emit("convnet-step", Double(batch) * r.median, "the ConvNet teacher's training step (stages 32/64/128, pooled stem), batch=\(batch); "
-             + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+             + spread(r, images: Double(batch)))
     }
     if forward {
         model.setTraining(false)
         let r = stepsPerSecond { withNoGrad { _ = model.logits(x) } }
         emit("convnet-teacher-fwd", Double(batch) * r.median, "the ConvNet teacher's evaluation forward without a graph, batch=\(batch); "
-             + String(format: "spread %.0f–%.0f img/s", Double(batch) * r.low, Double(batch) * r.high))
+             + spread(r, images: Double(batch)))
     }
 }
 
@@ -151,7 +156,7 @@ func dinoCases(data: FashionMNIST, step: Bool, augmented: Bool, knn: Bool) {
             + (0..<recipe.localCrops).map { _ in Tensor.randn([b, 1, recipe.localSize, recipe.localSize], rng: &rng) }
         let r = stepsPerSecond { _ = try! trainer.trainStep(crops: crops, epoch: 0) }
         emit("dino-recipe-step", Double(b) * r.median, "ema-teacher's step on ready crops, \(detail); "
-             + String(format: "spread %.0f–%.0f img/s", Double(b) * r.low, Double(b) * r.high))
+             + spread(r, images: Double(b)))
     }
     if augmented {
         var start = 0
@@ -160,7 +165,7 @@ func dinoCases(data: FashionMNIST, step: Bool, augmented: Bool, knn: Bool) {
             start = (start + b) % (data.train.count - b)
         }
         emit("dino-recipe-step-augmented", Double(b) * r.median, "the same step with its multi-crop augmentation of training images; "
-             + String(format: "spread %.0f–%.0f img/s", Double(b) * r.low, Double(b) * r.high))
+             + spread(r, images: Double(b)))
     }
     if knn {
         let t = timed(repeats: 3) { _ = trainer.evaluateTeacher(KNNSchedule(ks: [20, 200])) }

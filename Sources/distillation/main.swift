@@ -28,21 +28,19 @@ struct Variant: Codable, Hashable {
         (self.type, self.teacher, self.kl) = (type, teacher, kl)
     }
 
-    init(parsing text: String) throws {
+    /// "none", "<type>-<teacher>" or "soft-<teacher>-<KL normalization>"; nil for anything else
+    /// (Flags.list names what the flag takes).
+    init?(parsing text: String) {
         let parts = text.split(separator: "-", maxSplits: 2).map(String.init)
-        let type = try DistillationType(parsing: parts[0])
+        guard let type = try? DistillationType(parsing: parts[0]) else { return nil }
         if type == .none {
-            guard parts.count == 1 else { throw DistillationError("'none' takes no teacher, got '\(text)'") }
+            guard parts.count == 1 else { return nil }
             self.init(.none)
             return
         }
-        guard parts.count >= 2, let teacher = TeacherModel(rawValue: parts[1]) else {
-            throw DistillationError("'\(text)' names no teacher; write \(type.rawValue)-convnet or \(type.rawValue)-vit")
-        }
+        guard parts.count >= 2, let teacher = TeacherModel(rawValue: parts[1]) else { return nil }
         guard parts.count == 3 else { self.init(type, teacher); return }
-        guard type == .soft, let kl = KLNormalization(rawValue: parts[2]) else {
-            throw DistillationError("'\(text)': only soft takes a KL normalization (per-sample or per-element)")
-        }
+        guard type == .soft, let kl = KLNormalization(rawValue: parts[2]) else { return nil }
         self.init(type, teacher, kl: kl)
     }
 
@@ -136,7 +134,7 @@ struct Distillation: ExperimentCommand {
     func config() throws -> Config {
         var config = Config.preset(options.scale)
         if let variants {
-            config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { try? Variant(parsing: $0) }
+            config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { Variant(parsing: $0) }
         }
         if let seeds { config.seeds = seeds }
         if let lanes { config.lanes = lanes }
@@ -203,7 +201,7 @@ struct Distillation: ExperimentCommand {
         // The teachers of the run's seed, trained on the student's images with its augmentation
         // (cached; trained here, side by side, if missing), one pair for every student seed, as
         // DeiT teaches every student from one pretrained teacher.
-        let kinds = Set(config.variants.compactMap(\.teacher)).union([.convnet]).sorted { $0.rawValue < $1.rawValue }
+        let kinds = teachersNeeded(by: config.variants).sorted { $0.rawValue < $1.rawValue }
         let teacherSeconds = try SideBySide.run(kinds.count, lanes: config.lanes) { i in
             let start = Date()
             _ = try teacher(kinds[i], config: config, data: data, checkpoints: checkpoints)
@@ -255,6 +253,9 @@ struct Distillation: ExperimentCommand {
         var lookups: [(teacher: String, hits: Int, misses: Int)]
     }
 
+    /// The teachers `variants` learn from, and the ConvNet, against which every student is evaluated (Tab. 4).
+    func teachersNeeded(by variants: [Variant]) -> Set<TeacherModel> { Set(variants.compactMap(\.teacher)).union([.convnet]) }
+
     /// The cached teacher of the run's seed (trained and cached first if missing).
     func teacher(_ t: TeacherModel, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> any Classifier {
         t == .convnet
@@ -270,7 +271,7 @@ struct Distillation: ExperimentCommand {
     /// views are all computed up front.
     func train(_ variants: [Variant], seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Job {
         var teachers: [TeacherModel: MemoizedTeacher] = [:]
-        for t in Set(variants.compactMap(\.teacher)).union([.convnet]) {
+        for t in teachersNeeded(by: variants) {
             teachers[t] = MemoizedTeacher(try teacher(t, config: config, data: data, checkpoints: checkpoints))
             if !config.recipe.augmentsBeyondFlip && variants.contains(where: { $0.teacher == t }) {
                 teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
