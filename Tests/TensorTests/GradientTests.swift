@@ -189,6 +189,17 @@ import Tensor
 
     // MARK: images
 
+    /// Kernel shapes whose padding keeps the width ("same": im2col copies each plane as one
+    /// shifted run) and shapes that do not, on a plane wider than tall.
+    @Test(arguments: [(1, 1, 0), (5, 5, 2), (1, 3, 1), (3, 1, 0), (3, 5, 2), (2, 2, 1)])
+    func convolutionKernelShapes(_ kernelH: Int, _ kernelW: Int, _ padding: Int) {
+        var rng = RNG(seed: 16)
+        let x = param([3, 2, 5, 7], &rng), w = param([3, 2, kernelH, kernelW], &rng), b = param([3], &rng)
+        #expect(checkOp("conv2d \(kernelH)×\(kernelW) p\(padding)", [x, w, b], forwardRtol: 1e-4,
+                op: { conv2d($0[0], weight: $0[1], bias: $0[2], stride: 1, padding: padding) },
+                reference: { Ref.conv2d($0[0], $0[1], $0[2], stride: 1, padding: padding) }) == [])
+    }
+
     @Test(arguments: [(1, 0), (2, 1), (1, 1), (3, 2)])
     func convolution(_ stride: Int, _ padding: Int) {
         var rng = RNG(seed: 15)

@@ -3,12 +3,15 @@
 //   x (B, C, H, W), weight (O, C, kh, kw), bias (O) → y (B, O, Ho, Wo),
 //   Ho = ⌊(H + 2·padding − kh)/stride⌋ + 1, likewise Wo.
 //
-// Images are unfolded in groups of G side by side: cols (C·kh·kw, G·Ho·Wo), so one sgemm
+// Each core takes a run of the batch's images and works through it alone, a group of G images
+// at a time: it unfolds them side by side, cols (C·kh·kw, G·Ho·Wo), so that one single-threaded
 //   Y_g (O, G·Ho·Wo) = W (O, C·kh·kw) · cols
-// serves G images, and its result is reshuffled into (G, O, Ho·Wo). (One product per image,
-// reading its columns in place, avoids that copy but measured 20% slower: small products run far
-// below BLAS's peak.) Backward: dW += dY_g · colsᵀ, dcols = Wᵀ · dY_g, dx += col2im(dcols).
-// The columns are rebuilt in the backward pass rather than kept: cheap next to the products.
+// serves G images, and reshuffles the result into (G, O, Ho·Wo). G keeps cols within half of a
+// core's L2 cache, so the unfolding, the product and the reshuffle all run on cached data.
+// (Measured on a Zen 4 against one 16 MB group per product split over the cores: the forward of
+// the ConvNet teacher 1.3× faster, its training step 1.17×.) Backward, per group: dW += dY_g ·
+// colsᵀ into the core's own copy (the copies are added in core order afterwards), dcols = Wᵀ ·
+// dY_g, dx += col2im(dcols). The columns are rebuilt rather than kept: cheap next to the products.
 
 struct ConvGeometry {
     let channels, height, width, kernelH, kernelW, stride, padding, outH, outW: Int
@@ -43,66 +46,78 @@ struct ConvGeometry {
     }
 
     /// For `images` images starting at x: cols[(c·kh + ki)·kw + kj, i·Ho·Wo + oh·Wo + ow] =
-    /// x_i[c, ih, iw], 0 in the padding. Row length of cols: images·Ho·Wo. Rows split across cores.
+    /// x_i[c, ih, iw], 0 in the padding. Row length of cols: images·Ho·Wo.
     func im2col(_ x: UnsafePointer<Float>, images: Int, _ cols: UnsafeMutablePointer<Float>) {
         let rowLength = images * outPlane, inImage = channels * height * width
-        Parallel.forEachChunk(columnRows, grain: max(1, 16_384 / max(rowLength, 1))) { rows in
-            for row in rows {
-                let (c, ki, kj) = (row / (kernelH * kernelW), (row / kernelW) % kernelH, row % kernelW)
-                let valid = validColumns(kj)
-                for i in 0..<images {
-                    let src = x + i * inImage + c * height * width
-                    for oh in 0..<outH {
-                        let dst = cols + row * rowLength + i * outPlane + oh * outW
-                        let ih = oh * stride - padding + ki
-                        guard ih >= 0 && ih < height, !valid.isEmpty else { dst.update(repeating: 0, count: outW); continue }
-                        dst.update(repeating: 0, count: valid.lowerBound)
-                        let line = src + ih * width - padding + kj
-                        if stride == 1 {
-                            (dst + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
-                        } else {
-                            for ow in valid { dst[ow] = line[ow * stride] }
-                        }
-                        (dst + valid.upperBound).update(repeating: 0, count: outW - valid.upperBound)
-                    }
-                }
+        for row in 0..<columnRows {
+            let (c, ki, kj) = (row / (kernelH * kernelW), (row / kernelW) % kernelH, row % kernelW)
+            for i in 0..<images {
+                unfoldPlane(x + i * inImage + c * height * width, ki, kj, cols + row * rowLength + i * outPlane)
             }
         }
     }
 
-    /// The adjoint of im2col: dx_i[c, ih, iw] += every column entry that copied it. Channels are
-    /// split across cores (each writes only its own planes).
+    /// One image's plane of one column row: dst[oh·Wo + ow] = plane[ih, iw], 0 in the padding.
+    @inline(__always) private func unfoldPlane(_ plane: UnsafePointer<Float>, _ ki: Int, _ kj: Int,
+                                               _ dst: UnsafeMutablePointer<Float>) {
+        let (rows, columns) = (validRows(ki), validColumns(kj))
+        if stride == 1 && outW == width {
+            // A "same" convolution: the rows inside the image are one contiguous run of the plane,
+            // shifted by (ki − padding)·W + (kj − padding); then the wrapped border columns are zeroed.
+            let shift = (ki - padding) * width + (kj - padding)
+            let (lo, hi) = (rows.lowerBound * outW, rows.upperBound * outW)
+            // Clipped to the plane: what falls outside it lies in a border column, zeroed below.
+            let (from, to) = (max(lo, -shift), min(hi, height * width - shift))
+            let end = max(from, to)
+            fillZeros(dst, from)
+            copyFloats(plane + (from + shift), dst + from, end - from)
+            fillZeros(dst + end, outPlane - end)
+            for oh in rows {
+                let line = dst + oh * outW
+                for ow in 0..<columns.lowerBound { line[ow] = 0 }
+                for ow in columns.upperBound..<outW { line[ow] = 0 }
+            }
+            return
+        }
+        for oh in 0..<outH {
+            let line = dst + oh * outW
+            guard rows.contains(oh) else { for ow in 0..<outW { line[ow] = 0 }; continue }
+            let source = plane + (oh * stride - padding + ki) * width
+            for ow in 0..<columns.lowerBound { line[ow] = 0 }
+            for ow in columns { line[ow] = source[ow * stride - padding + kj] }
+            for ow in columns.upperBound..<outW { line[ow] = 0 }
+        }
+    }
+
+    /// The adjoint of im2col: dx_i[c, ih, iw] += every column entry that copied it, in the order
+    /// of the column rows.
     func col2im(_ cols: UnsafePointer<Float>, images: Int, _ dx: UnsafeMutablePointer<Float>) {
         let rowLength = images * outPlane, inImage = channels * height * width
-        Parallel.forEachChunk(channels, grain: max(1, 4096 / max(kernelH * kernelW * rowLength, 1))) { range in
-            for c in range {
-                for ki in 0..<kernelH {
-                    for kj in 0..<kernelW {
-                        let row = (c * kernelH + ki) * kernelW + kj
-                        let valid = validColumns(kj)
-                        for i in 0..<images {
-                            let dst = dx + i * inImage + c * height * width
-                            for oh in 0..<outH {
-                                let ih = oh * stride - padding + ki
-                                guard ih >= 0 && ih < height else { continue }
-                                let src = cols + row * rowLength + i * outPlane + oh * outW
-                                let line = dst + ih * width - padding + kj
-                                if stride == 1 {
-                                    addScaledRow(from: src + valid.lowerBound, into: line + valid.lowerBound, scale: 1, valid.count)
-                                } else {
-                                    for ow in valid { line[ow * stride] += src[ow] }
-                                }
-                            }
-                        }
-                    }
+        for row in 0..<columnRows {
+            let (c, ki, kj) = (row / (kernelH * kernelW), (row / kernelW) % kernelH, row % kernelW)
+            let (rows, columns) = (validRows(ki), validColumns(kj))
+            for i in 0..<images {
+                let plane = dx + i * inImage + c * height * width
+                let src = cols + row * rowLength + i * outPlane
+                for oh in rows {
+                    let (line, from) = (plane + (oh * stride - padding + ki) * width, src + oh * outW)
+                    for ow in columns { line[ow * stride - padding + kj] += from[ow] }
                 }
             }
         }
     }
 
-    /// Images per group: as many as keep the column matrix under ~16 MB.
+    /// Output rows oh whose input row ih = oh·stride − padding + ki lies inside the image.
+    @inline(__always) func validRows(_ ki: Int) -> Range<Int> {
+        let lo = max(0, (padding - ki + stride - 1) / stride)
+        let hi = min(outH, (height + padding - ki + stride - 1) / stride)
+        return lo..<max(lo, hi)
+    }
+
+    /// Images per group: as many as keep one group's column matrix within ~512 kB, so that a core
+    /// unfolds it, multiplies it and reshuffles the result while it is still in its L2 cache.
     func groupSize(batch: Int) -> Int {
-        max(1, min(batch, (4 << 20) / max(columnRows * outPlane, 1)))
+        max(1, min(batch, (512 << 10) / max(columnRows * outPlane, 1)))
     }
 }
 
@@ -119,48 +134,80 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     let (inImage, plane, k) = (geo.channels * geo.height * geo.width, geo.outPlane, geo.columnRows)
     let group = geo.groupSize(batch: batch)
     let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
-    let cols = Tensor(uninitialized: [k, group * plane])
-    let product = Tensor(uninitialized: [outC, group * plane])
-    for start in Swift.stride(from: 0, to: batch, by: group) {
-        let g = min(group, batch - start)
-        geo.im2col(x.data + start * inImage, images: g, cols.data)
-        sgemm(false, false, m: outC, n: g * plane, k: k, weight.data, cols.data, beta: 0, product.data)
-        // (O, g·plane) → (g, O, plane), adding the bias on the way.
-        for i in 0..<g {
-            for o in 0..<outC {
-                let (src, dst) = (product.data + o * g * plane + i * plane, y.data + ((start + i) * outC + o) * plane)
-                if let bias { addConstantCopy(src, dst, bias.data[o], plane) } else { dst.update(from: src, count: plane) }
+    // Each core takes a run of images and works through it a group at a time, single-threaded.
+    Parallel.forEachChunk(batch, grain: 1) { images in
+        let cols = Tensor(uninitialized: [k, group * plane])
+        let product = Tensor(uninitialized: [outC, group * plane])
+        for start in Swift.stride(from: images.lowerBound, to: images.upperBound, by: group) {
+            let g = min(group, images.upperBound - start)
+            geo.im2col(x.data + start * inImage, images: g, cols.data)
+            sgemm(false, false, m: outC, n: g * plane, k: k, weight.data, cols.data, beta: 0, product.data)
+            // (O, g·plane) → (g, O, plane), adding the bias on the way.
+            for i in 0..<g {
+                for o in 0..<outC {
+                    let (src, dst) = (product.data + o * g * plane + i * plane, y.data + ((start + i) * outC + o) * plane)
+                    if let bias { addConstantCopy(src, dst, bias.data[o], plane) } else { copyFloats(src, dst, plane) }
+                }
             }
         }
     }
 
     y.record(bias.map { [x, weight, $0] } ?? [x, weight]) { y in
         let gy = y.grad!.data
-        let cols = Tensor(uninitialized: [k, group * plane])
-        let dy = Tensor(uninitialized: [outC, group * plane])
-        let dcols = Tensor(uninitialized: x.requiresGrad ? [k, group * plane] : [0])
-        for start in Swift.stride(from: 0, to: batch, by: group) {
-            let g = min(group, batch - start)
-            for i in 0..<g {  // (g, O, plane) → (O, g·plane)
-                for o in 0..<outC {
-                    (dy.data + o * g * plane + i * plane).update(from: gy + ((start + i) * outC + o) * plane, count: plane)
+        let chunks = Parallel.chunkCount(batch, grain: 1)
+        // Each core's share of dW and db, added up in chunk order afterwards (deterministic).
+        let dW = weight.requiresGrad ? Tensor(zeros: [chunks, outC * k]) : nil
+        let db = bias?.requiresGrad == true ? Tensor(zeros: [chunks, outC]) : nil
+        let dx = x.requiresGrad ? x.gradPointer() : nil  // created here, not by two cores at once
+        Parallel.forEachChunk(batch, grain: 1) { chunk, images in
+            let cols = Tensor(uninitialized: weight.requiresGrad ? [k, group * plane] : [0])
+            let dy = Tensor(uninitialized: [outC, group * plane])
+            let dcols = Tensor(uninitialized: dx != nil ? [k, group * plane] : [0])
+            for start in Swift.stride(from: images.lowerBound, to: images.upperBound, by: group) {
+                let g = min(group, images.upperBound - start)
+                for i in 0..<g {  // (g, O, plane) → (O, g·plane)
+                    for o in 0..<outC {
+                        copyFloats(gy + ((start + i) * outC + o) * plane, dy.data + o * g * plane + i * plane, plane)
+                    }
+                }
+                if let dW {  // dW (O, k) += dY_g (O, g·plane) · colsᵀ (g·plane, k)
+                    geo.im2col(x.data + start * inImage, images: g, cols.data)
+                    sgemm(false, true, m: outC, n: k, k: g * plane, dy.data, cols.data, beta: 1, dW.data + chunk * outC * k)
+                }
+                if let dx {  // dcols (k, g·plane) = Wᵀ (k, O) · dY_g
+                    sgemm(true, false, m: k, n: g * plane, k: outC, weight.data, dy.data, beta: 0, dcols.data)
+                    geo.col2im(dcols.data, images: g, dx + start * inImage)
+                }
+                if let db {
+                    for o in 0..<outC { db.data[chunk * outC + o] += rowSum(dy.data + o * g * plane, g * plane) }
                 }
             }
-            if weight.requiresGrad {  // dW (O, k) += dY_g (O, g·plane) · colsᵀ (g·plane, k)
-                geo.im2col(x.data + start * inImage, images: g, cols.data)
-                sgemm(false, true, m: outC, n: k, k: g * plane, dy.data, cols.data, beta: 1, weight.gradPointer())
-            }
-            if x.requiresGrad {       // dcols (k, g·plane) = Wᵀ (k, O) · dY_g
-                sgemm(true, false, m: k, n: g * plane, k: outC, weight.data, dy.data, beta: 0, dcols.data)
-                geo.col2im(dcols.data, images: g, x.gradPointer() + start * inImage)
-            }
-            if let bias, bias.requiresGrad {
-                let db = bias.gradPointer()
-                for o in 0..<outC { db[o] += rowSum(dy.data + o * g * plane, g * plane) }
-            }
+        }
+        for c in 0..<chunks {
+            if let dW { accumulate(dW.data + c * outC * k, into: weight.gradPointer(), count: outC * k) }
+            if let db, let bias { accumulate(db.data + c * outC, into: bias.gradPointer(), count: outC) }
         }
     }
     return y
+}
+
+// Inline copies for the short runs of im2col and the reshuffles: a call into libc's memmove or
+// memset per 16–200 floats cost more than the copy itself (measured: half of im2col's time).
+
+/// dst[i] = src[i], i < n
+@inline(__always)
+func copyFloats(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ vecWidth <= n { store(load(src + i), dst + i); i &+= vecWidth }
+    while i < n { dst[i] = src[i]; i &+= 1 }
+}
+
+/// dst[i] = 0, i < n
+@inline(__always)
+func fillZeros(_ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ vecWidth <= n { store(Vec(), dst + i); i &+= vecWidth }
+    while i < n { dst[i] = 0; i &+= 1 }
 }
 
 /// dst[i] = src[i] + c
