@@ -4,7 +4,7 @@
 #                  RESUME=1 continues the experiments a Ctrl-C stopped
 #   make plots     render every figure from the data in figures/data, without training
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
-#   make bench     speed of the tensor core on this machine (not a test)
+#   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
 #   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
 #   make setup     install the system packages that are missing
@@ -66,10 +66,17 @@ test: setup
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
 	@$(MAKE) --no-print-directory figures SCALE=quick
 
-# The build's progress goes to stderr so that stdout is only the benchmark's table.
+# The build's progress goes to stderr so that stdout is only the benchmark's table. AVX2=1
+# measures the AVX2 path on any machine: our kernels compiled for Haswell (AVX2, FMA) into
+# .build-avx2, and OpenBLAS's Haswell kernels.
 bench: setup
+ifdef AVX2
+	@VITDISTILL_TARGET_CPU=haswell swift build $(SWIFT_BUILD_FLAGS) --scratch-path .build-avx2 --product bench >&2
+	@OPENBLAS_CORETYPE=Haswell .build-avx2/release/bench
+else
 	@swift build $(SWIFT_BUILD_FLAGS) --product bench >&2
 	@.build/release/bench
+endif
 
 # Every case ends in a value or an error; a crash, a hang (10 s) or an over-allocation fails it
 # and prints the command that reruns the case. FUZZ_CASES and FUZZ_SEED change the run.
@@ -104,4 +111,4 @@ dino-full: build
 	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-avx2

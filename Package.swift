@@ -4,8 +4,10 @@ import PackageDescription
 
 // Swift compiles for baseline x86-64 (SSE2) unless told otherwise, which would run our SIMD16<Float>
 // kernels four registers at a time. The project is built from source on the machine that runs it,
-// so it compiles for that CPU (AVX-512 where present).
-let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+// so it compiles for that CPU (AVX-512 where present). VITDISTILL_TARGET_CPU names another (e.g.
+// `haswell`: AVX2 and FMA only), to measure the AVX2 path on an AVX-512 machine.
+let targetCPU = Context.environment["VITDISTILL_TARGET_CPU"] ?? "native"
+let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
 
 let package = Package(
     name: "vitdistill",

@@ -76,7 +76,13 @@ extension Tensor {
                        + "inside withNoGrad, or its graph was already used by an earlier backward()")
         }
         let order = topologicalOrder()
-        accumulate(gradient.data, into: gradPointer(), count: count)
+        if node != nil && grad == nil {
+            // Read by this tensor's own backward only, then dropped: the caller's values serve
+            // as they are (PyTorch does the same), with no copy.
+            grad = Tensor(shape: shape, storage: gradient.storage)
+        } else {
+            accumulate(gradient.data, into: gradPointer(), count: count)
+        }
         for tensor in order.reversed() {
             guard let node = tensor.node else { continue }
             if tensor.grad != nil { node.backward(tensor) }

@@ -134,6 +134,16 @@ public final class Tensor {
         grad = g
         return g.data
     }
+
+    /// Where an op that writes every element of this tensor's gradient puts its contribution:
+    /// into the existing buffer, adding, or, for the first contribution, into a new uninitialized
+    /// one that it fills (`store`), which saves zeroing the buffer and reading it back.
+    @usableFromInline func gradientTarget() -> GradientTarget {
+        if let g = grad { return GradientTarget(pointer: g.data, adds: true) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return GradientTarget(pointer: g.data, adds: false)
+    }
 }
 
 extension Tensor: CustomStringConvertible {

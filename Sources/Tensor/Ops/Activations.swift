@@ -14,10 +14,11 @@ private let invSqrt2Pi: Float = 0.39894228040143268
     x * (0.5 + 0.5 * verf(x * invSqrt2))
 }
 
+/// Φ(x) + x·φ(x), with one exponential: erf(x/√2) needs e^{−x²/2}, which is √(2π)·φ(x).
 @inline(__always) private func geluDerivative(_ x: Vec) -> Vec {
-    let cdf = 0.5 + 0.5 * verf(x * invSqrt2)
-    let pdf = invSqrt2Pi * vexp(-0.5 * x * x)
-    return cdf + x * pdf
+    let z = x * invSqrt2
+    let e = vexp(-(z * z))
+    return 0.5 + 0.5 * verf(z, expOfMinusSquare: e) + x * (invSqrt2Pi * e)
 }
 
 public func gelu(_ x: Tensor) -> Tensor {
@@ -26,17 +27,17 @@ public func gelu(_ x: Tensor) -> Tensor {
     Parallel.forEachChunk(n, grain: 1 << 14) { r in
         var i = r.lowerBound
         while i &+ vecWidth <= r.upperBound { store(geluForward(load(px + i)), py + i); i &+= vecWidth }
-        while i < r.upperBound { py[i] = geluForward(Vec(repeating: px[i]))[0]; i &+= 1 }
+        if i < r.upperBound { storeTail(geluForward(loadTail(px + i, r.upperBound &- i)), py + i, r.upperBound &- i) }
     }
     y.record([x]) { y in
-        let (g, px, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), x.gradPointer())
+        let (g, px, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), x.gradientTarget())
         Parallel.forEachChunk(n, grain: 1 << 14) { r in
             var i = r.lowerBound
-            while i &+ vecWidth <= r.upperBound {
-                store(load(dx + i) + load(g + i) * geluDerivative(load(px + i)), dx + i)
-                i &+= vecWidth
+            while i &+ vecWidth <= r.upperBound { dx.put(load(g + i) * geluDerivative(load(px + i)), at: i); i &+= vecWidth }
+            if i < r.upperBound {
+                let m = r.upperBound &- i
+                dx.put(loadTail(g + i, m) * geluDerivative(loadTail(px + i, m)), at: i, count: m)
             }
-            while i < r.upperBound { dx[i] += g[i] * geluDerivative(Vec(repeating: px[i]))[0]; i &+= 1 }
         }
     }
     return y

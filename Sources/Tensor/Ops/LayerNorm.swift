@@ -46,7 +46,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
         // Pointers are taken from the captured tensors, which keeps them (and `stats`) alive.
         let (g, px, pw, ps) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(weight.data),
                                UnsafePointer(stats.data))
-        let dx: UnsafeMutablePointer<Float>? = x.requiresGrad ? x.gradPointer() : nil
+        let dx = x.requiresGrad ? x.gradientTarget() : nil
         let chunks = Parallel.chunkCount(rows, grain: rowGrain(d))
         // Per-chunk partial sums of dw and db, added up after the parallel loop.
         let partial = Tensor(zeros: [chunks, 2, d])
@@ -82,19 +82,17 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
                     i &+= 1
                 }
                 guard let dx else { continue }
-                let dr = dx + r &* d
                 let (meanD, meanDX) = (Vec(repeating: sD * invD), Vec(repeating: sDX * invD))
                 i = 0
                 while i &+ vecWidth <= d {
                     let xhat = (load(xr + i) - mv) * rv
-                    let dxhat = load(gr + i) * load(pw + i)
-                    store(load(dr + i) + rv * (dxhat - meanD - xhat * meanDX), dr + i)
+                    dx.put(rv * (load(gr + i) * load(pw + i) - meanD - xhat * meanDX), at: r &* d &+ i)
                     i &+= vecWidth
                 }
-                while i < d {
-                    let xhat = (xr[i] - mean) * rstd
-                    dr[i] += rstd * (gr[i] * pw[i] - meanD[0] - xhat * meanDX[0])
-                    i &+= 1
+                if i < d {
+                    let m = d &- i
+                    let xhat = (loadTail(xr + i, m) - mv) * rv
+                    dx.put(rv * (loadTail(gr + i, m) * loadTail(pw + i, m) - meanD - xhat * meanDX), at: r &* d &+ i, count: m)
                 }
             }
         }

@@ -8,14 +8,17 @@ import Foundation
 /// Rows per thread chunk so that each holds ~32 k elements.
 @inline(__always) func rowGrain(_ width: Int) -> Int { max(1, (1 << 15) / max(width, 1)) }
 
+// Each row kernel runs its tail (the last n mod 16 elements) as one more vector, padded, so a
+// 197-wide row costs 13 vector steps instead of 12 and five scalar ones (a scalar e^x costs as
+// much as a vector's).
+
 @inline(__always)
 func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     var m = Vec(repeating: -.infinity)
     var i = 0
     while i &+ vecWidth <= n { m = vmax(m, load(p + i)); i &+= vecWidth }
-    var s = hmax(m)
-    while i < n { if p[i] > s { s = p[i] }; i &+= 1 }
-    return s
+    if i < n { m = vmax(m, loadTail(p + i, n &- i, padding: -.infinity)) }
+    return hmax(m)
 }
 
 /// y[i] = e^{x[i] − shift}; returns Σ y.
@@ -30,9 +33,12 @@ func expShiftedRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, 
         acc += e
         i &+= vecWidth
     }
-    var s = hsum(acc)
-    while i < n { let e = sexp(x[i] - shift); y[i] = e; s += e; i &+= 1 }
-    return s
+    if i < n {
+        let e = vexp(loadTail(x + i, n &- i) - sv).replacing(with: 0, where: .!tailLanes(n &- i))
+        storeTail(e, y + i, n &- i)
+        acc += e
+    }
+    return hsum(acc)
 }
 
 /// y[i] *= c
@@ -40,7 +46,7 @@ func expShiftedRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, 
 func scaleRow(_ y: UnsafeMutablePointer<Float>, by c: Float, _ n: Int) {
     var i = 0
     while i &+ vecWidth <= n { store(load(y + i) * c, y + i); i &+= vecWidth }
-    while i < n { y[i] *= c; i &+= 1 }
+    if i < n { storeTail(loadTail(y + i, n &- i) * c, y + i, n &- i) }
 }
 
 /// Σ a[i]·b[i]
@@ -49,9 +55,8 @@ func dotRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> F
     var acc = Vec()
     var i = 0
     while i &+ vecWidth <= n { acc += load(a + i) * load(b + i); i &+= vecWidth }
-    var s = hsum(acc)
-    while i < n { s += a[i] * b[i]; i &+= 1 }
-    return s
+    if i < n { acc += loadTail(a + i, n &- i) * loadTail(b + i, n &- i) }
+    return hsum(acc)
 }
 
 /// In place, one row: p ← softmax(p). Exposed for kernels that own their score buffers.
@@ -74,15 +79,16 @@ func mapRows(_ x: Tensor, op: String, _ row: (UnsafePointer<Float>, UnsafeMutabl
     return y
 }
 
-/// Records y's backward as a row-wise rule: `row(g_r, y_r, dx_r, n)` adds one row of dL/dx from
-/// the same row of dL/dy and of y. Rows are split across cores.
+/// Records y's backward as a row-wise rule: `row(g_r, y_r, dx, offset, n)` puts row r of dL/dx,
+/// computed from the same rows of dL/dy and y, into dx at `offset` (adding, or filling x's new
+/// gradient). Rows are split across cores.
 func recordRowwiseBackward(_ y: Tensor, of x: Tensor,
-                           _ row: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+                           _ row: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, GradientTarget, Int, Int) -> Void) {
     let n = x.shape[x.rank - 1], rows = x.count / n
     y.record([x]) { y in
-        let (g, py, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(y.data), x.gradPointer())
+        let (g, py, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(y.data), x.gradientTarget())
         Parallel.forEachChunk(rows, grain: rowGrain(n)) { range in
-            for r in range { row(g + r &* n, py + r &* n, dx + r &* n, n) }
+            for r in range { row(g + r &* n, py + r &* n, dx, r &* n, n) }
         }
     }
 }
@@ -93,14 +99,11 @@ public func softmax(_ x: Tensor) -> Tensor {
         let s = expShiftedRow(xr, yr, shift: rowMax(xr, n), n)
         scaleRow(yr, by: 1 / s, n)
     }
-    recordRowwiseBackward(y, of: x) { gr, yr, dr, n in  // dx = y ⊙ (g − ⟨g, y⟩)
+    recordRowwiseBackward(y, of: x) { gr, yr, dx, offset, n in  // dx = y ⊙ (g − ⟨g, y⟩)
         let gy = Vec(repeating: dotRow(gr, yr, n))
         var i = 0
-        while i &+ vecWidth <= n {
-            store(load(dr + i) + load(yr + i) * (load(gr + i) - gy), dr + i)
-            i &+= vecWidth
-        }
-        while i < n { dr[i] += yr[i] * (gr[i] - gy[0]); i &+= 1 }
+        while i &+ vecWidth <= n { dx.put(load(yr + i) * (load(gr + i) - gy), at: offset &+ i); i &+= vecWidth }
+        if i < n { dx.put(loadTail(yr + i, n &- i) * (loadTail(gr + i, n &- i) - gy), at: offset &+ i, count: n &- i) }
     }
     return y
 }
@@ -113,16 +116,13 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
         let shift = Vec(repeating: m + Foundation.log(s))
         var i = 0
         while i &+ vecWidth <= n { store(load(xr + i) - shift, yr + i); i &+= vecWidth }
-        while i < n { yr[i] = xr[i] - shift[0]; i &+= 1 }
+        if i < n { storeTail(loadTail(xr + i, n &- i) - shift, yr + i, n &- i) }
     }
-    recordRowwiseBackward(y, of: x) { gr, yr, dr, n in  // dx = g − eʸ·Σg
+    recordRowwiseBackward(y, of: x) { gr, yr, dx, offset, n in  // dx = g − eʸ·Σg
         let gs = Vec(repeating: rowSum(gr, n))
         var i = 0
-        while i &+ vecWidth <= n {
-            store(load(dr + i) + load(gr + i) - vexp(load(yr + i)) * gs, dr + i)
-            i &+= vecWidth
-        }
-        while i < n { dr[i] += gr[i] - sexp(yr[i]) * gs[0]; i &+= 1 }
+        while i &+ vecWidth <= n { dx.put(load(gr + i) - vexp(load(yr + i)) * gs, at: offset &+ i); i &+= vecWidth }
+        if i < n { dx.put(loadTail(gr + i, n &- i) - vexp(loadTail(yr + i, n &- i)) * gs, at: offset &+ i, count: n &- i) }
     }
     return y
 }
