@@ -17,6 +17,10 @@ public enum SideBySide {
     public static func run<T>(_ count: Int, lanes: Int = Parallel.threads, _ job: @escaping (Int) throws -> T) throws -> [T] {
         let lanes = max(1, min(lanes, count))
         if lanes == 1 { return try (0..<count).map(job) }
+        return try Parallel.sideBySide { try runLanes(count, lanes: lanes, job) }
+    }
+
+    private static func runLanes<T>(_ count: Int, lanes: Int, _ job: @escaping (Int) throws -> T) throws -> [T] {
         let state = State<T>(count: count)
         let shared = UncheckedSendable(job)
         let done = DispatchGroup()

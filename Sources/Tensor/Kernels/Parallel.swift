@@ -40,12 +40,23 @@ public enum Parallel {
         // call; the box only tells the compiler so. Chunks write disjoint memory by contract.
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                Parallel.$isWorker.withValue(true) {
-                    shared.value(c, count * c / chunks ..< count * (c + 1) / chunks)
-                }
+            let chunk = { (c: Int) in
+                Parallel.$isWorker.withValue(true) { shared.value(c, count * c / chunks ..< count * (c + 1) / chunks) }
+            }
+            if !WorkerPool.shared.run(chunks: chunks, chunk) {
+                let sendable = UncheckedSendable(chunk)
+                DispatchQueue.concurrentPerform(iterations: chunks) { sendable.value($0) }
             }
         }
+    }
+}
+
+extension Parallel {
+    /// Runs `body`, in which several independent jobs keep the cores busy on their own threads
+    /// (Lab's SideBySide): parallel regions then go to Dispatch, and the core's spinning workers
+    /// sleep (WorkerPool.swift). What each region computes does not change.
+    public static func sideBySide<R>(_ body: () throws -> R) rethrows -> R {
+        try WorkerPool.shared.stepAside(body)
     }
 }
 

@@ -11,9 +11,12 @@ import CBLAS
 ///
 /// Parallelism (BLAS.swift says why OpenBLAS is single-threaded by default): a product worth it is
 /// split here into row blocks of C (column blocks when C is wide), one per core, each a
-/// single-threaded call. Square-ish products go to OpenBLAS's own threads instead, whose threads
-/// share one packed copy of B; split calls each pack their own, which measured 0.83× of OpenBLAS's
-/// threads at 512³ and 0.95× at 1024³, but 0.98–1.06× on every product of ViT-S/16.
+/// single-threaded call. Only square-ish products of 1024³ multiply-adds or more go to OpenBLAS's
+/// own threads, whose threads share one packed copy of B (split calls each pack their own: 0.95×
+/// of OpenBLAS's threads at 1024³). Smaller ones never do: after a threaded call OpenBLAS's
+/// worker spins for ~0.1 s (OpenBLASThreads.swift) and takes a core from the core's own workers.
+/// On the DINO step, the one 256×256×192 product of its head (a weight gradient) kept a core
+/// spinning through the whole step, and on nano-train a 128×128×12800 one did the same.
 @inline(__always)
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ a: UnsafePointer<Float>, lda: Int? = nil, _ b: UnsafePointer<Float>, ldb: Int? = nil, beta: Float,
@@ -36,7 +39,7 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
     // Below ~2M multiply-adds a product is cheaper on one core than split (OpenBLAS's own
     // threshold is of the same order).
     guard m * n * k >= 1 << 21, Parallel.threads > 1, !Parallel.isWorker else { return call(0..<m, 0..<n) }
-    if min(m, n) >= 256 && max(m, n) <= 2 * min(m, n) {
+    if m * n * k >= 1 << 30 && max(m, n) <= 2 * min(m, n) {
         return BLAS.withOpenBLASThreads { rawCall(0..<m, 0..<n) }
     }
     if m >= n {
