@@ -1,6 +1,7 @@
 // Splitting loops over the cores: our kernels (elementwise, softmax, layer norm, GELU, im2col,
 // attention heads) and the blocks of large matrix products, each block a single-threaded
-// OpenBLAS call. One pool of threads does all the parallel work (BLAS.swift says why).
+// OpenBLAS call. One pool of threads does all the parallel work (OpenBLASThreads.swift says
+// why; WorkerPool.swift is the pool, with Dispatch behind it when the pool is taken).
 import Dispatch
 import Foundation
 
@@ -36,8 +37,8 @@ public enum Parallel {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        // concurrentPerform returns only after every chunk has run, so `body` never outlives this
-        // call; the box only tells the compiler so. Chunks write disjoint memory by contract.
+        // Both ways return only after every chunk has run, so `body` never outlives this call;
+        // the box only tells the compiler so. Chunks write disjoint memory by contract.
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             let chunk = { (c: Int) in
