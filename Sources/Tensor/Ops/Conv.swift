@@ -6,10 +6,11 @@
 // Each core takes a run of the batch's images and works through it alone, a group of G images
 // at a time: it unfolds them side by side, cols (C·kh·kw, G·Ho·Wo), so that one single-threaded
 //   Y_g (O, G·Ho·Wo) = W (O, C·kh·kw) · cols
-// serves G images, and reshuffles the result into (G, O, Ho·Wo). G keeps cols within half of a
-// core's L2 cache, so the unfolding, the product and the reshuffle all run on cached data.
-// (Measured on a Zen 4 against one 16 MB group per product split over the cores: the forward of
-// the ConvNet teacher 1.3× faster, its training step 1.17×.) Backward, per group: dW += dY_g ·
+// serves G images, and reshuffles the result into (G, O, Ho·Wo). G keeps cols within ~2 MB, so
+// the unfolding, the product and the reshuffle run on data still in the caches. (Measured on a
+// Zen 4 against one 16 MB group per product split over the cores: the forward of the ConvNet
+// teacher 1.3× faster, its training step 1.17×; groups of 256 kB to 2 MB were level within the
+// noise.) Backward, per group: dW += dY_g ·
 // colsᵀ into the core's own copy (the copies are added in core order afterwards), dcols = Wᵀ ·
 // dY_g, dx += col2im(dcols). The columns are rebuilt rather than kept: cheap next to the products.
 
@@ -114,8 +115,7 @@ struct ConvGeometry {
         return lo..<max(lo, hi)
     }
 
-    /// Images per group: as many as keep one group's column matrix within ~512 kB, so that a core
-    /// unfolds it, multiplies it and reshuffles the result while it is still in its L2 cache.
+    /// Images per group: as many as keep one group's column matrix within ~2 MB (512 Ki floats).
     func groupSize(batch: Int) -> Int {
         max(1, min(batch, (512 << 10) / max(columnRows * outPlane, 1)))
     }
