@@ -10,7 +10,7 @@
 // chunk, then parks on a condition variable (OpenMP runtimes do the same, with a block time of
 // 0.2 s). It spins with sched_yield, so that it never keeps a thread with work off the core:
 // beside `yes > /dev/null` a pure spin made the DINO step 0.6× as fast as Dispatch alone, the
-// yielding one 0.9–1.1×; idle, the yielding one ran it at 1095–1171 images/s against Dispatch's
+// yielding one 0.85–1.08×; idle, the yielding one ran it at 1095–1171 images/s against Dispatch's
 // 681–934.
 //
 // One parallel region at a time uses the pool; a second caller meanwhile (another training run
