@@ -9,9 +9,9 @@
 // faster than Dispatch with that thread. A worker here spins for `spinSeconds` after its last
 // chunk, then parks on a condition variable (OpenMP runtimes do the same, with a block time of
 // 0.2 s). It spins with sched_yield, so that it never keeps a thread with work off the core:
-// beside `yes > /dev/null` a pure spin made the DINO step 0.6× as fast as Dispatch alone, the
-// yielding one 0.85–1.08×; idle, the yielding one ran it at 1095–1171 images/s against Dispatch's
-// 681–934.
+// beside `yes > /dev/null` a pure spin made the DINO step 0.56–0.77× as fast as Dispatch alone,
+// the yielding one 0.85–1.08×; idle, the yielding one ran it at 1095–1171 images/s against
+// Dispatch's 681–934.
 //
 // One parallel region at a time uses the pool; a second caller meanwhile (another training run
 // side by side, a concurrent test) falls back to Dispatch. Which thread runs a chunk never
