@@ -7,7 +7,7 @@ import PackageDescription
 // so it compiles for that CPU (AVX-512 where present). VITDISTILL_TARGET_CPU names another (e.g.
 // `haswell`: AVX2 and FMA only), to measure the AVX2 path on an AVX-512 machine.
 let targetCPU = Context.environment["VITDISTILL_TARGET_CPU"] ?? "native"
-let nativeCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
 
 let package = Package(
     name: "vitdistill",
@@ -27,33 +27,33 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors (zlib: CRC-32).
-        .target(name: "Tensor", dependencies: ["CBLAS", "CZlib"], swiftSettings: nativeCPU),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CZlib"], swiftSettings: cpuFlags),
         // Modules (ViT, ConvNet, heads) and the data pipeline, side by side on the core.
-        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: nativeCPU),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: nativeCPU),
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: cpuFlags),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: cpuFlags),
         // What every experiment shares: training loops, evaluation, progress, results, scales.
         .target(name: "Lab", dependencies: ["NN", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                swiftSettings: nativeCPU),
+                swiftSettings: cpuFlags),
 
         // One executable per experiment.
-        .executableTarget(name: "supervised", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "patch-throughput", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "ema-teacher", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "collapse", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "distillation", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "token-similarity", dependencies: ["Lab"], swiftSettings: nativeCPU),
-        .executableTarget(name: "attention-maps", dependencies: ["Lab"], swiftSettings: nativeCPU),
+        .executableTarget(name: "supervised", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "patch-throughput", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "ema-teacher", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "collapse", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "distillation", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "token-similarity", dependencies: ["Lab"], swiftSettings: cpuFlags),
+        .executableTarget(name: "attention-maps", dependencies: ["Lab"], swiftSettings: cpuFlags),
 
         // `make fuzz`: mutated files against the readers of untrusted input (a test runs 2 000 of each).
-        .executableTarget(name: "fuzz", dependencies: ["Tensor", "Data", "CZlib"], swiftSettings: nativeCPU),
+        .executableTarget(name: "fuzz", dependencies: ["Tensor", "Data", "CZlib"], swiftSettings: cpuFlags),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
-        .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"], swiftSettings: nativeCPU),
+        .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"], swiftSettings: cpuFlags),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: nativeCPU),
-        .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: nativeCPU),
-        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py"], swiftSettings: nativeCPU),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: cpuFlags),
+        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py"], swiftSettings: cpuFlags),
         .testTarget(name: "LabTests", dependencies: ["Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                    swiftSettings: nativeCPU),
+                    swiftSettings: cpuFlags),
     ]
 )

@@ -36,7 +36,7 @@ extension BLAS {
     /// runs meanwhile. Restores single-threaded calls afterwards.
     public static func withOpenBLASThreads<R>(_ body: () throws -> R) rethrows -> R {
         configureThreads()
-        WorkerPool.shared.sleep()
+        WorkerPool.shared.sendWorkersToSleep()
         return try threadCountLock.write {
             openblas_set_num_threads(Int32(Parallel.threads))
             defer { openblas_set_num_threads(1) }

@@ -33,7 +33,7 @@ struct GradientTarget {
 
     /// target[i ..< i + n] (+)= v[0..<n], n < 16: a row's tail.
     @inline(__always) func put(_ v: Vec, at i: Int, count n: Int) {
-        for j in 0..<n { pointer[i &+ j] = adds ? pointer[i &+ j] + v[j] : v[j] }
+        storeTail(adds ? loadTail(pointer + i, n) + v : v, pointer + i, n)
     }
 }
 

@@ -80,14 +80,14 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Sends the spinning workers to sleep now rather than at the end of their spin, before
     /// OpenBLAS's own threads take the cores (BLAS.withOpenBLASThreads).
-    func sleep() { sleepNow.store(true, ordering: .relaxed) }
+    func sendWorkersToSleep() { sleepNow.store(true, ordering: .relaxed) }
 
     /// Runs `body` with the pool asleep and unused: when independent runs already fill the cores,
     /// a spinning worker only takes time from them (measured: two ema-teacher runs side by side
     /// took 44–47 s with it spinning, 40–41 s without).
     func stepAside<R>(_ body: () throws -> R) rethrows -> R {
         stepAsides.add(1, ordering: .relaxed)
-        sleep()
+        sendWorkersToSleep()
         defer { stepAsides.subtract(1, ordering: .relaxed) }
         return try body()
     }
