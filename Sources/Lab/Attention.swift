@@ -75,7 +75,7 @@ public func attentionStatistics(_ model: VisionTransformer, on set: ImageSet, da
     let patches = (side / p) * (side / p)
     var jaccards = [Double](repeating: 0, count: h), masses = [Double](repeating: 0, count: h)
     var meanJaccard: Double = 0, foreground: Double = 0
-    for start in stride(from: 0, to: set.count, by: batchSize) {
+    TimeBreakdown.measure(.evaluation) { for start in stride(from: 0, to: set.count, by: batchSize) {
         let indices = Array(start..<min(start + batchSize, set.count))
         let pixels = set.images(indices)
         let attention = clsAttention(model, images: data.normalize(pixels))  // (B, H, g²)
@@ -93,7 +93,7 @@ public func attentionStatistics(_ model: VisionTransformer, on set: ImageSet, da
             }
             meanJaccard += average.withUnsafeBufferPointer { jaccard(attentionMask($0.baseAddress!, count: patches, mass: mass), objects) }
         }
-    }
+    } }
     let n = Double(set.count)
     let perHead = jaccards.map { 100 * $0 / n }
     let best = perHead.indices.max { perHead[$0] < perHead[$1] }!

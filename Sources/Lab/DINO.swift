@@ -283,7 +283,7 @@ public final class DINOTrainer {
 
     /// The crops of one batch, normalized: globals first, then locals.
     func crops(_ indices: [Int]) -> [Tensor] {
-        recipe.multiCrop(train.images(indices), rng: &rng).map { data.normalize($0) }
+        TimeBreakdown.measure(.dataAndAugmentation) { recipe.multiCrop(train.images(indices), rng: &rng).map { data.normalize($0) } }
     }
 
     /// One optimizer step on the batch `indices` of the training set in epoch `epoch` (0-based).
@@ -295,7 +295,9 @@ public final class DINOTrainer {
     public func trainStep(crops views: [Tensor], epoch: Int) throws -> DINOStepRecord {
         precondition((0..<recipe.epochs).contains(epoch), "DINO step: epoch \(epoch) is outside the recipe's 0..<\(recipe.epochs)")
         let b = views[0].shape[0]
-        let teacherOutput = withNoGrad { teacher(Array(views.prefix(recipe.globalCrops))).outputs }  // (G·B, K)
+        let teacherOutput = TimeBreakdown.measure(.teacherForward) {
+            withNoGrad { teacher(Array(views.prefix(recipe.globalCrops))).outputs }  // (G·B, K)
+        }
         let (studentOutput, studentFeatures) = student(views)                                     // (C·B, K), (C·B, D)
         let (value, statistics) = loss(student: studentOutput, teacher: teacherOutput,
                                        teacherTemperature: teacherTemperatures[epoch])
@@ -371,7 +373,7 @@ public final class DINOTrainer {
             student.setTraining(true)
             let start = Date()
             for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
-                let record = try trainStep(batch, epoch: epoch)
+                let record = try TimeBreakdown.measure(.trainingSteps) { try trainStep(batch, epoch: epoch) }
                 stepRecords.append(record)
                 for (i, v) in [record.loss, record.teacherEntropy, record.kl, record.centerNorm, record.featureStd].enumerated() {
                     loop.sums[i] = Double(Float(loop.sums[i]) + v)  // summed in Float, as every committed run was
@@ -409,6 +411,10 @@ public final class DINOTrainer {
     /// The k-NN accuracies `schedule` asks for after `epoch` (1-based): with all 60 000 training
     /// images as the bank, and with the first `subsetBank` of them.
     func evaluate(after epoch: Int, _ schedule: KNNSchedule) -> (full: [Int: Double], subset: [Int: Double]) {
+        TimeBreakdown.measure(.evaluation) { evaluateNow(after: epoch, schedule) }
+    }
+
+    private func evaluateNow(after epoch: Int, _ schedule: KNNSchedule) -> (full: [Int: Double], subset: [Int: Double]) {
         let (full, subset) = schedule.evaluates(epoch: epoch, of: recipe.epochs)
         var result: (full: [Int: Double], subset: [Int: Double]) = ([:], [:])
         if full {

@@ -36,7 +36,7 @@ public func distillationObjective(student: VisionTransformer, teacher: (any Clas
     teacher?.setTraining(false)
     return { images, labels in
         let start = Date()
-        let targets = config.type == .none ? nil : withNoGrad { teacher!.logits(images) }
+        let targets = config.type == .none ? nil : TimeBreakdown.measure(.teacherForward) { withNoGrad { teacher!.logits(images) } }
         if let sums, let targets {
             sums.add("teacherSeconds", Date().timeIntervalSince(start))
             sums.add("teacherLabelFlips", Double(zip(targets.argmaxLastAxis(), labels.dominant).filter { $0 != $1 }.count))
@@ -64,7 +64,7 @@ public func evaluateHeads(_ student: VisionTransformer, teacher: (any Classifier
     student.setTraining(false)
     teacher?.setTraining(false)
     var cls: [Int] = [], dist: [Int] = [], byLogits: [Int] = [], bySoftmax: [Int] = [], fromTeacher: [Int] = []
-    withNoGrad {
+    TimeBreakdown.measure(.evaluation) { withNoGrad {
         for start in stride(from: 0, to: data.test.count, by: batchSize) {
             let x = data.normalize(data.test.images(Array(start..<min(start + batchSize, data.test.count))))
             let out = student(x)
@@ -77,7 +77,7 @@ public func evaluateHeads(_ student: VisionTransformer, teacher: (any Classifier
             }
             if let teacher { fromTeacher += teacher.logits(x).argmaxLastAxis() }
         }
-    }
+    } }
     let labels = data.test.labels
     func accuracy(_ p: [Int]) -> Double { 100 * Double(zip(p, labels).filter { $0 == $1 }.count) / Double(labels.count) }
     func differs(_ a: [Int], _ b: [Int]) -> Double { Double(zip(a, b).filter { $0 != $1 }.count) / Double(a.count) }

@@ -12,12 +12,14 @@ public func normalizedFeatures(_ backbone: VisionTransformer, of set: ImageSet, 
     let wasTraining = backbone.training
     backbone.setTraining(false)
     defer { backbone.setTraining(wasTraining) }
-    let chunks: [Tensor] = withNoGrad {
-        stride(from: 0, to: set.count, by: batchSize).map { start in
-            backbone(data.normalize(set.images(Array(start..<min(start + batchSize, set.count))))).features
+    return TimeBreakdown.measure(.evaluation) {
+        let chunks: [Tensor] = withNoGrad {
+            stride(from: 0, to: set.count, by: batchSize).map { start in
+                backbone(data.normalize(set.images(Array(start..<min(start + batchSize, set.count))))).features
+            }
         }
+        return l2Normalize(concat(chunks, axis: 0))
     }
-    return l2Normalize(concat(chunks, axis: 0))
 }
 
 /// Raw pixels in [0, 1] as unit vectors (N, H·W): the baseline every representation must beat.
@@ -36,6 +38,14 @@ public func weightedKNN(train: Tensor, trainLabels: [Int], test: Tensor, testLab
     precondition(trainLabels.count == train.shape[0] && testLabels.count == test.shape[0], "weightedKNN: one label per vector")
     let kMax = ks.max()!
     precondition(ks.allSatisfy { $0 > 0 } && kMax <= train.shape[0], "weightedKNN: 0 < k ≤ the bank's size")
+    return TimeBreakdown.measure(.evaluation) {
+        knnAccuracies(train: train, trainLabels: trainLabels, test: test, testLabels: testLabels, ks: ks, temperature: temperature, classes: classes)
+    }
+}
+
+private func knnAccuracies(train: Tensor, trainLabels: [Int], test: Tensor, testLabels: [Int],
+                           ks: [Int], temperature: Float, classes: Int) -> [Int: Double] {
+    let kMax = ks.max()!
     let (n, nTest) = (train.shape[0], test.shape[0])
     var correct = [Int: Int](uniqueKeysWithValues: ks.map { ($0, 0) })
     let order = ks.enumerated().sorted { $0.element < $1.element }  // the ks, smallest first, with their positions

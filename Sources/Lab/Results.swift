@@ -3,8 +3,8 @@
 //
 // The JSON summary holds what the seed and scale determine (config, seed, provenance, results),
 // so two runs of the same seed write identical summaries — except under the one key "timings",
-// where an experiment whose result is a speed puts its measurements (machine- and run-dependent).
-// Training times go in the TSV files.
+// where an experiment whose result is a speed puts its measurements (machine- and run-dependent),
+// and every experiment its time breakdown (TimeBreakdown). Training times go in the TSV files.
 import Data
 import Foundation
 import Tensor
@@ -107,12 +107,12 @@ public enum Results {
     /// The summary every experiment writes: what ran, from which seed, where, and its numbers.
     /// `data`'s CRC-32s go in with the provenance: the numbers are only reproducible on the same data.
     public static func summary(experiment: String, scale: Scale, data: FashionMNIST, seed: UInt64, config: Any, results: Any,
-                               timings: Any? = nil) -> [String: Any] {
+                               timings: [String: Any] = [:]) -> [String: Any] {
         var provenance = jsonObject(Provenance.current) as! [String: Any]
         provenance["data_crc32"] = data.checksums.mapValues { String(format: "%08x", $0) }
         var s: [String: Any] = ["experiment": experiment, "scale": scale.rawValue, "seed": seed, "config": config,
                                 "provenance": provenance, "results": results]
-        if let timings { s["timings"] = timings }
+        s["timings"] = timings.merging(["breakdown": TimeBreakdown.summary()]) { $1 }
         return s
     }
 }

@@ -17,6 +17,8 @@ public enum SideBySide {
     public static func run<T>(_ count: Int, lanes: Int = Parallel.threads, _ job: @escaping (Int) throws -> T) throws -> [T] {
         let lanes = max(1, min(lanes, count))
         if lanes == 1 { return try (0..<count).map(job) }
+        let start = Date()
+        defer { TimeBreakdown.ranSideBySide(lanes: lanes, seconds: Date().timeIntervalSince(start)) }
         return try Parallel.sideBySide { try runLanes(count, lanes: lanes, job) }
     }
 

@@ -158,15 +158,20 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         let start = Date()
         for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
             let iteration = loop.epoch * stepsPerEpoch + loop.step
-            let (x, labels) = augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
-            let loss = objective(x, labels)
-            guard loss.item.isFinite else {
-                throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(loop.step + 1); lower the learning rate (now \(schedule[iteration]))")
+            let loss = try TimeBreakdown.measure(.trainingSteps) {
+                let (x, labels) = TimeBreakdown.measure(.dataAndAugmentation) {
+                    augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
+                }
+                let loss = objective(x, labels)
+                guard loss.item.isFinite else {
+                    throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(loop.step + 1); lower the learning rate (now \(schedule[iteration]))")
+                }
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.learningRate = schedule[iteration]
+                optimizer.step()
+                return loss
             }
-            optimizer.zeroGrad()
-            loss.backward()
-            optimizer.learningRate = schedule[iteration]
-            optimizer.step()
             loop.step += 1
             loop.sums[0] += Double(loss.item)
             if let sums { loop.sums.replaceSubrange(1..., with: sums.values) }
@@ -194,12 +199,12 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
 /// Class predictions for every image of `set`, in evaluation mode and without a graph.
 public func predictions(_ model: any Classifier, on set: ImageSet, data: FashionMNIST, batchSize: Int = 500) -> [Int] {
     model.setTraining(false)
-    return withNoGrad {
+    return TimeBreakdown.measure(.evaluation) { withNoGrad {
         stride(from: 0, to: set.count, by: batchSize).flatMap { start in
             let indices = Array(start..<min(start + batchSize, set.count))
             return model.logits(data.normalize(set.images(indices))).argmaxLastAxis()
         }
-    }
+    } }
 }
 
 /// Top-1 accuracy in percent.

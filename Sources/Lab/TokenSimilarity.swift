@@ -60,7 +60,7 @@ public func tokenCosines(_ model: VisionTransformer, on set: ImageSet, data: Fas
     let secondWithPosition = (0..<d).map { tokens.1.data[$0] + positions[d + $0] }
     var blockSums = [Double](repeating: 0, count: model.config.depth)
     var outputSum: Double = 0
-    withNoGrad {
+    TimeBreakdown.measure(.evaluation) { withNoGrad {
         for start in stride(from: 0, to: set.count, by: batchSize) {
             let x = data.normalize(set.images(Array(start..<min(start + batchSize, set.count))))
             let out = model(x, collectBlockTokens: true)
@@ -68,7 +68,7 @@ public func tokenCosines(_ model: VisionTransformer, on set: ImageSet, data: Fas
             let b = x.shape[0]
             for i in 0..<b { outputSum += cosine(out.features.data + i * d, out.secondFeatures!.data + i * d, count: d) }
         }
-    }
+    } }
     let n = Double(set.count)
     return TokenCosines(inputTokens: cosine(tokens.0.data, tokens.1.data, count: d),
                         inputWithPositions: cosine(firstWithPosition, secondWithPosition, count: d),

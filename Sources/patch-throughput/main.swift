@@ -185,6 +185,10 @@ struct PatchThroughput: ExperimentCommand {
 /// Median, fastest and slowest seconds of a forward pass: one warm-up, then repeats filling
 /// `repeatSeconds` (at least three).
 func timeForward(repeatSeconds: Double, _ body: () -> Void) -> (median: Double, low: Double, high: Double) {
+    TimeBreakdown.measure(.evaluation) { timeForwardNow(repeatSeconds: repeatSeconds, body) }
+}
+
+private func timeForwardNow(repeatSeconds: Double, _ body: () -> Void) -> (median: Double, low: Double, high: Double) {
     body()
     var samples: [Double] = []
     let start = Date()
