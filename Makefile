@@ -1,7 +1,9 @@
 # vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
 #
-#   make figures   run every experiment at SCALE (default) and render every figure;
-#                  RESUME=1 continues the experiments a Ctrl-C stopped
+#   make figures   run every experiment at SCALE (default) and SEED (0) and render every figure;
+#                  only what changed reruns; RESUME=1 continues the experiments a Ctrl-C stopped
+#   make <experiment>  one experiment and its figure: supervised, patch-throughput, collapse,
+#                  ema-teacher, distillation, token-similarity, attention-maps
 #   make plots     render every figure from the data in figures/data, without training
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
@@ -13,14 +15,20 @@ SHELL := /bin/bash
 
 PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
+SEED ?= 0
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
 EXPERIMENTS := supervised patch-throughput collapse ema-teacher distillation token-similarity attention-maps
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release
-# The default scale writes the committed data and figures; any other scale writes its own copy
-# under .build, so a smoke run never overwrites them.
-FIGURE_DIR := $(if $(filter default,$(SCALE)),figures,.build/figures-$(SCALE))
+# The default scale and seed write the committed data and figures; any other scale or seed writes
+# its own copy under .build, so a smoke run never overwrites them.
+FIGURE_DIR := $(if $(and $(filter default,$(SCALE)),$(filter 0,$(SEED))),figures,.build/figures-$(SCALE)$(if $(filter-out 0,$(SEED)),-seed$(SEED)))
+DATA_DIR := $(FIGURE_DIR)/data
+BINARIES := $(EXPERIMENTS:%=.build/release/%)
+DATA_FILES := $(EXPERIMENTS:%=$(DATA_DIR)/%.json)
+FIGURE_FILES := $(EXPERIMENTS:%=$(FIGURE_DIR)/%.png)
+SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
 # Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (Zen 4/5) and falls back to its
 # Haswell kernels at half the speed. The library reads OPENBLAS_CORETYPE once, when it loads, so it
@@ -30,7 +38,7 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench fuzz figures plots dino-full clean
+.PHONY: help setup build test bench fuzz figures plots dino-full clean $(EXPERIMENTS)
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# //'
@@ -86,20 +94,34 @@ fuzz: setup
 	@swift build $(SWIFT_BUILD_FLAGS) --product fuzz >&2
 	@.build/release/fuzz --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
-# Each experiment prints its progress and writes figures/data/<experiment>*; the time each took
-# is printed at the end. Ctrl-C (or SIGTERM) stops an experiment after its current training step
-# with a checkpoint in .cache/runs; `make figures RESUME=1` continues from there.
-figures: setup
-	swift build $(SWIFT_BUILD_FLAGS)  # every product: `--product` takes only one
-	@times=""; for e in $(EXPERIMENTS); do \
-	  start=$$(date +%s); \
-	  .build/release/$$e --scale $(SCALE) --output $(FIGURE_DIR)/data $(if $(RESUME),--resume) || { status=$$?; \
-	    [ $$status -gt 128 ] && echo "figures: $$e was stopped; make figures$(if $(filter-out default,$(SCALE)), SCALE=$(SCALE)) RESUME=1 continues it" >&2; \
-	    exit $$status; }; \
-	  times="$$times  $$e $$(( $$(date +%s) - start )) s"; \
-	done; \
-	echo "figures: experiments took:$$times"
-	@$(MAKE) --no-print-directory plots
+# Every executable in one build (SwiftPM builds them together and locks .build for a second caller).
+$(BINARIES) &: $(SOURCES) | setup
+	swift build $(SWIFT_BUILD_FLAGS)
+
+# An experiment reruns when its executable is newer than its data: a fresh clone reruns them all,
+# an unchanged one none. It prints its progress, writes $(DATA_DIR)/<experiment>*, its JSON summary
+# last, and the time it took. Ctrl-C (or SIGTERM) stops it after its current training step with a
+# checkpoint in .cache/runs; `make <experiment> RESUME=1` continues from there. Two experiments
+# that need the same trained model (a teacher, the DeiT student) wait for each other on a lock in
+# .cache, so `make -j` is safe.
+$(DATA_FILES): $(DATA_DIR)/%.json: .build/release/%
+	@start=$$(date +%s); \
+	.build/release/$* --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume) || { status=$$?; \
+	  [ $$status -gt 128 ] && echo "make: $* was stopped; make $*$(if $(filter-out default,$(SCALE)), SCALE=$(SCALE))$(if $(filter-out 0,$(SEED)), SEED=$(SEED)) RESUME=1 continues it" >&2; \
+	  exit $$status; }; \
+	echo "make: $* took $$(( $$(date +%s) - start )) s"
+
+# Results: never deleted by make, not even when it is interrupted.
+.PRECIOUS: $(DATA_FILES)
+
+# A figure is redrawn when its script or its data changed.
+$(FIGURE_FILES): $(FIGURE_DIR)/%.png: figures/%.gp $(DATA_DIR)/%.json
+	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
+	@cd $(FIGURE_DIR) && gnuplot $*.gp && echo "plots: $(FIGURE_DIR)/$*.png, .svg"
+
+$(EXPERIMENTS): %: $(FIGURE_DIR)/%.png
+
+figures: $(FIGURE_FILES)
 
 plots: setup
 	@if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && cp figures/*.gp $(FIGURE_DIR)/; fi

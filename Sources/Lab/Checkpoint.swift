@@ -131,21 +131,23 @@ struct TrainingSnapshot {
     }
 
     /// Puts back what `init(models:optimizer:loop:rng:history:)` saved; returns the loop and
-    /// history. Every field is checked against the run (`epochs` of `stepsPerEpoch` steps, `sums`
-    /// running sums) before anything is changed, so a damaged checkpoint stops with a message
-    /// and leaves the models, optimizer and generator as they were.
+    /// history. Every field is checked against the run (`epochs` of `stepsPerEpoch` steps,
+    /// `metrics`), and `extra` checks the trainer's own state and returns how to put it back,
+    /// before anything is changed: a damaged checkpoint stops with a message and leaves the
+    /// models, optimizer and generator as they were.
     func restoreTraining<History: Decodable & Collection>(models: [(prefix: String, module: any Module)], optimizer: AdamW,
-                                                          rng: inout RNG, epochs: Int, stepsPerEpoch: Int,
-                                                          sums: Int) throws -> (loop: LoopState, history: History) {
+                                                          rng: inout RNG, epochs: Int, stepsPerEpoch: Int, metrics: MetricLogger,
+                                                          extra: (_ stepsTaken: Int) throws -> () -> Void) throws -> (loop: LoopState, history: History) {
         let loop: LoopState = try value("loop")
         let history: History = try value("history")
         let modules = models.flatMap { $0.module.randomizedModules }
-        try loop.check(epochs: epochs, stepsPerEpoch: stepsPerEpoch, sums: sums, historyCount: history.count,
+        try loop.check(epochs: epochs, stepsPerEpoch: stepsPerEpoch, metrics: metrics, historyCount: history.count,
                        generators: modules.count, optimizerSteps: optimizer.steps.count, in: self)
         let moments = Dictionary(tensors("optimizer.").map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         for (name, moment) in optimizer.stateTensors where moments[name]?.shape != moment.shape {
             throw unusable("the optimizer's \(name) is missing or not of shape \(moment.shape)")
         }
+        let restoreExtra = try extra(loop.epoch * stepsPerEpoch + loop.step)
         do {
             for m in models { try m.module.load(tensors(m.prefix), source: source) }
             try optimizer.restore(moments, steps: loop.optimizerSteps)
@@ -154,6 +156,7 @@ struct TrainingSnapshot {
         }
         for (module, state) in zip(modules, loop.generators) { module.generator = RNG(state: state)! }
         rng = RNG(state: loop.rng)!
+        restoreExtra()
         return (loop, history)
     }
 
@@ -174,62 +177,3 @@ struct TrainingSnapshot {
 
 /// The revision of the code that runs, asked of git once.
 let codeRevision = Provenance.gitRevision()
-
-/// Where a training loop is: enough to continue it exactly.
-struct LoopState: Codable {
-    var epoch = 0                  // epochs finished
-    var step = 0                   // steps finished in the epoch after them
-    var epochStart: [UInt64] = []  // the loop's generator as that epoch began: its batch order is drawn from here
-    var rng: [UInt64] = []         // the loop's generator now
-    var generators: [[UInt64]] = []  // the models' own (drop path), in `randomizedModules` order
-    var sums: [Double] = []        // the epoch's running sums (losses, diagnostics)
-    var seconds: Double = 0        // training time of the epoch so far
-    var optimizerSteps: [Int] = []
-
-    init(sums: Int) { self.sums = Array(repeating: 0, count: sums) }
-
-    /// The batches of the epoch in progress still to run. At an epoch's first step the order is
-    /// drawn from `rng`, as an uninterrupted loop draws it; later, from a copy of the generator as
-    /// the epoch began, leaving `rng` where the checkpoint left it.
-    mutating func remainingBatches(count: Int, batchSize: Int, steps: Int, rng: inout RNG) -> ArraySlice<[Int]> {
-        if step == 0 {
-            epochStart = rng.state
-            return epochBatches(count: count, batchSize: batchSize, rng: &rng).prefix(steps)[...]
-        }
-        var start = RNG(state: epochStart)!
-        return epochBatches(count: count, batchSize: batchSize, rng: &start).prefix(steps).dropFirst(step)
-    }
-
-    /// Throws unless every field fits the run: a position inside it, one history entry per
-    /// finished epoch, valid generator states, and optimizer step counts no larger than the steps
-    /// taken (a frozen parameter takes fewer).
-    func check(epochs: Int, stepsPerEpoch: Int, sums expectedSums: Int, historyCount: Int, generators expectedGenerators: Int,
-               optimizerSteps parameters: Int, in snapshot: TrainingSnapshot) throws {
-        func require(_ condition: Bool, _ problem: @autoclosure () -> String) throws {
-            if !condition { throw snapshot.unusable(problem()) }
-        }
-        try require((0...epochs).contains(epoch), "its epoch \(epoch) is outside this run's 0…\(epochs)")
-        try require((0..<stepsPerEpoch).contains(step) && (epoch < epochs || step == 0),
-                    "its step \(step) is outside an epoch of \(stepsPerEpoch) steps")
-        try require(historyCount == epoch, "it records \(historyCount) finished epochs but stands after epoch \(epoch)")
-        try require(RNG(state: rng) != nil, "its generator state is invalid")
-        try require(step == 0 || RNG(state: epochStart) != nil, "the generator state of its epoch's start is invalid")
-        try require(generators.count == expectedGenerators && generators.allSatisfy { RNG(state: $0) != nil },
-                    "its \(generators.count) model generators do not fit this run's \(expectedGenerators)")
-        try require(sums.count == expectedSums && sums.allSatisfy(\.isFinite), "its running sums do not fit this run")
-        try require(seconds.isFinite && seconds >= 0, "its epoch time \(seconds) is not a duration")
-        let taken = epoch * stepsPerEpoch + step
-        try require(optimizerSteps.count == parameters && optimizerSteps.allSatisfy { (0...taken).contains($0) },
-                    "its optimizer step counts do not fit \(parameters) parameters after \(taken) steps")
-    }
-
-    mutating func finishEpoch() {
-        (epoch, step, seconds) = (epoch + 1, 0, 0)
-        sums = sums.map { _ in 0 }
-    }
-
-    /// "epoch 2, step 17 of 469", or "the end of epoch 1"
-    func position(stepsPerEpoch: Int) -> String {
-        step == 0 ? "the end of epoch \(epoch)" : "epoch \(epoch + 1), step \(step) of \(stepsPerEpoch)"
-    }
-}

@@ -191,6 +191,13 @@ public struct DINOStepRecord: Codable, Sendable {
     public var centerNorm: Float         // ‖c‖
     public var featureStd: Float         // mean over dimensions of the std over the batch of the student's
                                          // L2-normalized features; 0 when collapsed, ~1/√D when spread
+
+    /// The values the training loop averages over an epoch, by name.
+    static let metricNames = ["loss", "teacherEntropy", "kl", "centerNorm", "featureStd"]
+    var metrics: [String: Double] {
+        ["loss": Double(loss), "teacherEntropy": Double(teacherEntropy), "kl": Double(kl), "centerNorm": Double(centerNorm),
+         "featureStd": Double(featureStd)]
+    }
 }
 
 /// One epoch: the step diagnostics averaged, and the k-NN accuracy of the teacher's features.
@@ -282,13 +289,16 @@ public final class DINOTrainer {
     }
 
     /// The crops of one batch, normalized: globals first, then locals.
-    func crops(_ indices: [Int]) -> [Tensor] {
+    func crops(_ indices: [Int], rng: inout RNG) -> [Tensor] {
         TimeBreakdown.measure(.dataAndAugmentation) { recipe.multiCrop(train.images(indices), rng: &rng).map { data.normalize($0) } }
     }
 
-    /// One optimizer step on the batch `indices` of the training set in epoch `epoch` (0-based).
+    /// One optimizer step on the batch `indices` of the training set in epoch `epoch` (0-based),
+    /// its crops drawn from the trainer's generator.
     public func trainStep(_ indices: [Int], epoch: Int) throws -> DINOStepRecord {
-        try trainStep(crops: crops(indices), epoch: epoch)
+        var generator = rng
+        defer { rng = generator }
+        return try trainStep(crops: crops(indices, rng: &generator), epoch: epoch)
     }
 
     /// One optimizer step on normalized crops (B, 1, size, size), the global ones first.
@@ -341,68 +351,49 @@ public final class DINOTrainer {
     /// the steps before the stop too.
     public func train(label: String, evaluation: KNNSchedule = KNNSchedule(), checkpoint: RunCheckpoint? = nil,
                       onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
-        var loop = LoopState(sums: 5)  // loss, h(Pt), KL, center norm, feature spread
-        var history: [DINOEpochRecord] = []
-        let models: [(prefix: String, module: any Module)] = [("student.", student), ("teacher.", teacher)]
-        if let saved = try checkpoint?.saved() {
+        var loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
+                                examples: train.count, models: [("student.", student), ("teacher.", teacher)], training: [student],
+                                optimizer: optimizer, metrics: MetricLogger(DINOStepRecord.metricNames, precision: .float),
+                                checkpoint: checkpoint)
+        loop.saveExtra = { [unowned self] snapshot in
+            snapshot.add("loss.", [("center", loss.center)])
+            try snapshot.put("step", step)
+            try snapshot.put("steps", stepRecords)
+        }
+        loop.restoreExtra = { [unowned self] saved, taken in
             guard let center = saved.tensors("loss.").first(where: { $0.name == "center" })?.tensor, center.shape == loss.center.shape else {
                 throw saved.unusable("it holds no DINO center of shape \(loss.center.shape)")
             }
             let savedStep: Int = try saved.value("step"), savedRecords: [DINOStepRecord] = try saved.value("steps")
-            (loop, history) = try saved.restoreTraining(models: models, optimizer: optimizer, rng: &rng,
-                                                        epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, sums: loop.sums.count)
-            guard savedStep == loop.epoch * stepsPerEpoch + loop.step, savedRecords.count == savedStep else {
+            guard savedStep == taken, savedRecords.count == savedStep else {
                 throw saved.unusable("its step \(savedStep) and \(savedRecords.count) step records do not match its position")
             }
-            loss.center.assign(center)
-            (step, stepRecords) = (savedStep, savedRecords)
-            print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
-        }
-        func save(stoppingFor signal: Int32?) throws {
-            guard let checkpoint else { return }
-            var snapshot = try TrainingSnapshot(models: models, optimizer: optimizer, loop: loop, rng: rng, history: history)
-            snapshot.add("loss.", [("center", loss.center)])
-            try snapshot.put("step", step)
-            try snapshot.put("steps", stepRecords)
-            try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),
-                                stoppingFor: signal)
-        }
-        let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch, done: loop.epoch * stepsPerEpoch + loop.step)
-        while loop.epoch < recipe.epochs {
-            let epoch = loop.epoch
-            student.setTraining(true)
-            let start = Date()
-            for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
-                let record = try TimeBreakdown.measure(.trainingSteps) { try trainStep(batch, epoch: epoch) }
-                stepRecords.append(record)
-                for (i, v) in [record.loss, record.teacherEntropy, record.kl, record.centerNorm, record.featureStd].enumerated() {
-                    loop.sums[i] = Double(Float(loop.sums[i]) + v)  // summed in Float, as every committed run was
-                }
-                loop.step += 1
-                try onStep(record)
-                progress.step(epoch: epoch + 1, epochs: recipe.epochs, loss: record.loss, images: batch.count)
-                if loop.step < stepsPerEpoch, let signal = checkpoint?.stopRequested() {
-                    loop.seconds += Date().timeIntervalSince(start)
-                    try save(stoppingFor: signal)
-                }
+            return { [unowned self] in
+                loss.center.assign(center)
+                (step, stepRecords) = (savedStep, savedRecords)
             }
+        }
+        var generator = rng  // the loop's while it runs: batch order and crops
+        defer { rng = generator }
+        let history: [DINOEpochRecord] = try loop.run(rng: &generator, step: { batch, epoch, _, rng in
+            let record = try TimeBreakdown.measure(.trainingSteps) { try trainStep(crops: crops(batch, rng: &rng), epoch: epoch) }
+            stepRecords.append(record)
+            try onStep(record)
+            return record.metrics
+        }, endEpoch: { epoch, metrics, seconds in
             if recipe.teacher == .previousEpoch { copyStudentIntoTeacher() }
-            let seconds = loop.seconds + Date().timeIntervalSince(start)
             let evaluated = Date()
-            let (knn, knnSubset) = evaluate(after: epoch + 1, evaluation)
+            let (knn, knnSubset) = evaluate(after: epoch, evaluation)
             let evaluationSeconds = Date().timeIntervalSince(evaluated)
-            let mean = loop.sums.map { Float($0) / Float(stepsPerEpoch) }
-            let record = DINOEpochRecord(epoch: epoch + 1, loss: mean[0], teacherEntropy: mean[1], kl: mean[2], centerNorm: mean[3],
-                                         featureStd: mean[4], knn: knn, knnSubset: knnSubset, seconds: seconds,
-                                         evaluationSeconds: evaluationSeconds,
+            func mean(_ name: String) -> Float { Float(metrics.mean(name, steps: stepsPerEpoch)) }
+            let record = DINOEpochRecord(epoch: epoch, loss: mean("loss"), teacherEntropy: mean("teacherEntropy"), kl: mean("kl"),
+                                         centerNorm: mean("centerNorm"), featureStd: mean("featureStd"), knn: knn, knnSubset: knnSubset,
+                                         seconds: seconds, evaluationSeconds: evaluationSeconds,
                                          imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
             let knnText = evaluation.ks.compactMap { k in knn[k].map { "k-NN\(k) \(String(format: "%.2f", $0))%" } }.joined(separator: "  ")
                 + evaluation.ks.compactMap { k in knnSubset[k].map { "  k-NN\(k) \(String(format: "%.2f", $0))% (\(evaluation.subsetBank!) bank)" } }.joined()
-            progress.epoch("epoch \(epoch + 1)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
-            history.append(record)
-            loop.finishEpoch()
-            try save(stoppingFor: checkpoint?.stopRequested())
-        }
+            return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.loss))  h(Pt) \(String(format: "%.3f", record.teacherEntropy))  KL \(String(format: "%.3f", record.kl))  \(knnText)")
+        })
         // A run restored after its last epoch has not computed the features its k-NN used.
         if !evaluation.ks.isEmpty && lastFeatures == nil { lastFeatures = teacherFeatures() }
         return history

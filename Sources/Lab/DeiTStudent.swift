@@ -84,10 +84,10 @@ public enum DeiTStudent {
     public static func train(_ student: VisionTransformer, teacher: (any Classifier)?, loss: DistillationConfig,
                              recipe: SupervisedRecipe, data: FashionMNIST, label: String, rng: inout RNG,
                              checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
-        let sums = teacher == nil ? nil : EpochSums(TeacherStatistics.names)
-        let objective = try distillationObjective(student: student, teacher: teacher, config: loss, sums: sums)
+        let objective = try distillationObjective(student: student, teacher: teacher, config: loss)
         return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective,
-                                   sums: sums, epochMetrics: TeacherStatistics.epochMetrics, checkpoint: checkpoint)
+                                   metrics: teacher == nil ? [] : TeacherStatistics.names, epochMetrics: TeacherStatistics.epochMetrics,
+                                   checkpoint: checkpoint)
     }
 
     /// Where the DeiT⚗ student (token objective, ConvNet teacher) of (scale, seed) is cached.

@@ -5,7 +5,7 @@ import Foundation
 import NN
 import Tensor
 
-/// The running sums `distillationObjective` counts into: training views whose teacher argmax
+/// The values `distillationObjective` returns for each step: training views whose teacher argmax
 /// differs from the true label (the label of larger weight when the batch is mixed), views, and
 /// the seconds spent in the teacher's forward pass. Near 0 flips, a hard teacher label repeats
 /// the true one and distillation has nothing to add (deit#153: "the teacher will correct the
@@ -14,18 +14,18 @@ public enum TeacherStatistics {
     public static let names = ["teacherLabelFlips", "trainingViews", "teacherSeconds"]
 
     /// The epoch's share of flipped labels and its teacher time, from its sums.
-    public static func epochMetrics(_ sums: EpochSums) -> [String: Double] {
-        ["teacherLabelFlips": sums["trainingViews"] == 0 ? 0 : sums["teacherLabelFlips"] / sums["trainingViews"],
-         "teacherSeconds": sums["teacherSeconds"]]
+    public static func epochMetrics(_ sums: MetricLogger) -> [String: Double] {
+        ["teacherLabelFlips": sums.sum("trainingViews") == 0 ? 0 : sums.sum("teacherLabelFlips") / sums.sum("trainingViews"),
+         "teacherSeconds": sums.sum("teacherSeconds")]
     }
 }
 
 /// DeiT's objective for one step. The teacher runs in evaluation mode, without a graph, on
 /// exactly the images the student sees (after augmentation and mixing), as the official
-/// engine.py does; `sums`, if given, counts its disagreements with the true labels under
-/// `TeacherStatistics.names`.
+/// engine.py does. With a teacher, each step also returns its disagreements with the true labels
+/// under `TeacherStatistics.names`.
 public func distillationObjective(student: VisionTransformer, teacher: (any Classifier)?,
-                                  config: DistillationConfig, sums: EpochSums? = nil) throws -> Objective {
+                                  config: DistillationConfig) throws -> Objective {
     try config.validate()
     if config.type != .none && teacher == nil {
         throw DistillationError("distillation '\(config.type.rawValue)' needs a teacher")
@@ -37,13 +37,16 @@ public func distillationObjective(student: VisionTransformer, teacher: (any Clas
     return { images, labels in
         let start = Date()
         let targets = config.type == .none ? nil : TimeBreakdown.measure(.teacherForward) { withNoGrad { teacher!.logits(images) } }
-        if let sums, let targets {
-            sums.add("teacherSeconds", Date().timeIntervalSince(start))
-            sums.add("teacherLabelFlips", Double(zip(targets.argmaxLastAxis(), labels.dominant).filter { $0 != $1 }.count))
-            sums.add("trainingViews", Double(labels.labels.count))
+        var statistics: [String: Double] = [:]
+        if teacher != nil {
+            let seconds = Date().timeIntervalSince(start)
+            let flips = targets.map { t in zip(t.argmaxLastAxis(), labels.dominant).filter { $0 != $1 }.count } ?? 0
+            statistics = ["teacherSeconds": targets == nil ? 0 : seconds, "teacherLabelFlips": Double(flips),
+                          "trainingViews": targets == nil ? 0 : Double(labels.labels.count)]
         }
         let out = student(images)
-        return distillationLoss(student: out.logits!, distillation: out.secondLogits, teacher: targets, labels: labels, config: config)
+        return (distillationLoss(student: out.logits!, distillation: out.secondLogits, teacher: targets, labels: labels, config: config),
+                statistics)
     }
 }
 

@@ -22,10 +22,14 @@ public struct ModelCache {
 
     /// Loads `model` from `file` if a sound checkpoint is there (its checksum matches, its values
     /// are finite, it fits the model); otherwise runs `train` (saying why) and stores the result
-    /// there. Returns whether it trained.
+    /// there. Returns whether it trained. Holds `file`'s lock throughout, so a second process
+    /// asking for the same model waits for the first, then loads it.
     @discardableResult
     public func loadOrTrain(_ model: any Module, at file: URL, train: () throws -> Void) throws -> Bool {
         let name = file.lastPathComponent
+        try RegularFile.createFolders(directory.path)
+        let lock = try FileLock(file.path + ".lock", waitingFor: name)
+        defer { withExtendedLifetime(lock) {} }
         if FileManager.default.fileExists(atPath: file.path) {
             do {
                 try model.load(from: file, requireChecksum: true)

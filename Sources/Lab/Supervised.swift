@@ -63,24 +63,6 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     }
 }
 
-/// Named running sums an objective adds to over an epoch. The loop keeps them in its
-/// checkpointed state, so a resumed epoch counts what an uninterrupted one would.
-public final class EpochSums: @unchecked Sendable {
-    public let names: [String]
-    fileprivate(set) var values: [Double]
-
-    public init(_ names: [String]) { (self.names, values) = (names, Array(repeating: 0, count: names.count)) }
-
-    public func add(_ name: String, _ value: Double) { values[index(name)] += value }
-
-    public subscript(name: String) -> Double { values[index(name)] }
-
-    private func index(_ name: String) -> Int {
-        guard let i = names.firstIndex(of: name) else { fatalError("EpochSums: no sum named '\(name)' among \(names)") }
-        return i
-    }
-}
-
 /// One epoch of a training run.
 public struct EpochRecord: Codable, Sendable {
     public let epoch: Int
@@ -115,85 +97,54 @@ public func augmentedBatch(_ indices: [Int], from set: ImageSet, data: FashionMN
     return (mixed.images, MixedLabels(labels: labels, partners: mixed.partnerLabels(labels), lambda: mixed.lambda))
 }
 
-/// The loss of one training step: augmented, normalized images and their (mixed) labels → a scalar.
-public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> Tensor
+/// The loss of one training step, from augmented, normalized images and their (mixed) labels,
+/// with the objective's own values for the step (summed over the epoch by the training loop).
+public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> (loss: Tensor, metrics: [String: Double])
 
 /// Trains `model` with AdamW, a cosine learning rate after a linear warmup, and `objective` —
 /// by default label-smoothed cross-entropy on the model's logits; DeiT's distillation passes its
 /// own — and measures the (class-head) test accuracy after every epoch. Stops with an error on a
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
-/// every epoch and when a stop is requested, and a resumed run continues from it. `sums` are the
-/// objective's own running sums; after each epoch `epochMetrics` turns them into the record's
-/// metrics.
+/// every epoch and when a stop is requested, and a resumed run continues from it. `metrics` names
+/// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
-                            sums: EpochSums? = nil, epochMetrics: ((EpochSums) -> [String: Double])? = nil,
+                            metrics: [String] = [], epochMetrics: ((MetricLogger) -> [String: Double])? = nil,
                             checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
     try recipe.validate()
-    let objective = objective ?? { x, y in crossEntropy(model.logits(x), mixed: y, labelSmoothing: recipe.labelSmoothing) }
+    let objective = objective ?? { x, y in (crossEntropy(model.logits(x), mixed: y, labelSmoothing: recipe.labelSmoothing), [:]) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
     let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: noWeightDecayNames),
                           learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
-    var loop = LoopState(sums: 1 + (sums?.names.count ?? 0))  // the epoch's summed loss, then `sums`
-    var history: [EpochRecord] = []
-    if let saved = try checkpoint?.saved() {
-        (loop, history) = try saved.restoreTraining(models: [("model.", model)], optimizer: optimizer, rng: &rng,
-                                                    epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, sums: loop.sums.count)
-        print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
-    }
-    sums?.values = Array(loop.sums.dropFirst())
-    func save(stoppingFor signal: Int32?) throws {
-        guard let checkpoint else { return }
-        let snapshot = try TrainingSnapshot(models: [("model.", model)], optimizer: optimizer, loop: loop, rng: rng, history: history)
-        try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch),
-                                stoppingFor: signal)
-    }
-    let progress = Progress(label, totalSteps: recipe.epochs * stepsPerEpoch, done: loop.epoch * stepsPerEpoch + loop.step)
-    while loop.epoch < recipe.epochs {
-        let epoch = loop.epoch + 1
-        model.setTraining(true)
-        let start = Date()
-        for batch in loop.remainingBatches(count: train.count, batchSize: recipe.batchSize, steps: stepsPerEpoch, rng: &rng) {
-            let iteration = loop.epoch * stepsPerEpoch + loop.step
-            let loss = try TimeBreakdown.measure(.trainingSteps) {
-                let (x, labels) = TimeBreakdown.measure(.dataAndAugmentation) {
-                    augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
-                }
-                let loss = objective(x, labels)
-                guard loss.item.isFinite else {
-                    throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch), step \(loop.step + 1); lower the learning rate (now \(schedule[iteration]))")
-                }
-                optimizer.zeroGrad()
-                loss.backward()
-                optimizer.learningRate = schedule[iteration]
-                optimizer.step()
-                return loss
+    let loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
+                            examples: train.count, models: [("model.", model)], training: [model], optimizer: optimizer,
+                            metrics: MetricLogger(["loss"] + metrics), checkpoint: checkpoint)
+    return try loop.run(rng: &rng, step: { batch, epoch, iteration, rng in
+        try TimeBreakdown.measure(.trainingSteps) {
+            let (x, labels) = TimeBreakdown.measure(.dataAndAugmentation) {
+                augmentedBatch(batch, from: train, data: data, recipe: recipe, rng: &rng)
             }
-            loop.step += 1
-            loop.sums[0] += Double(loss.item)
-            if let sums { loop.sums.replaceSubrange(1..., with: sums.values) }
-            progress.step(epoch: epoch, epochs: recipe.epochs, loss: loss.item, images: batch.count)
-            if loop.step < stepsPerEpoch, let signal = checkpoint?.stopRequested() {
-                loop.seconds += Date().timeIntervalSince(start)
-                try save(stoppingFor: signal)
+            let (loss, values) = objective(x, labels)
+            guard loss.item.isFinite else {
+                throw TrainingError("\(label): the loss is \(loss.item) at epoch \(epoch + 1), step \(iteration - epoch * stepsPerEpoch + 1); lower the learning rate (now \(schedule[iteration]))")
             }
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.learningRate = schedule[iteration]
+            optimizer.step()
+            return values.merging(["loss": Double(loss.item)]) { $1 }
         }
-        let seconds = loop.seconds + Date().timeIntervalSince(start)
-        var record = EpochRecord(epoch: epoch, trainLoss: loop.sums[0] / Double(stepsPerEpoch),
+    }, endEpoch: { epoch, sums, seconds in
+        var record = EpochRecord(epoch: epoch, trainLoss: sums.mean("loss", steps: stepsPerEpoch),
                                  testAccuracy: accuracy(model, on: data.test, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
-        record.metrics = sums.flatMap { epochMetrics?($0) }
+        record.metrics = metrics.isEmpty ? nil : epochMetrics?(sums)
         let extra = (record.metrics ?? [:]).sorted { $0.key < $1.key }.map { "  \($0.key) \(String(format: "%.4f", $0.value))" }.joined()
-        progress.epoch("epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%\(extra)")
-        history.append(record)
-        loop.finishEpoch()
-        sums?.values = Array(loop.sums.dropFirst())
-        try save(stoppingFor: checkpoint?.stopRequested())
-    }
-    return history
+        return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%\(extra)")
+    })
 }
 
 /// Class predictions for every image of `set`, in evaluation mode and without a graph.

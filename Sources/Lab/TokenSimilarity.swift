@@ -26,8 +26,9 @@ public func twoClassTokenObjective(student: VisionTransformer, labelSmoothing: F
     }
     return { images, labels in
         let out = student(images)
-        return (crossEntropy(out.logits!, mixed: labels, labelSmoothing: labelSmoothing)
-              + crossEntropy(out.secondLogits!, mixed: labels, labelSmoothing: labelSmoothing)) * 0.5
+        let loss = (crossEntropy(out.logits!, mixed: labels, labelSmoothing: labelSmoothing)
+                    + crossEntropy(out.secondLogits!, mixed: labels, labelSmoothing: labelSmoothing)) * 0.5
+        return (loss, [:])
     }
 }
 

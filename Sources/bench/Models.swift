@@ -104,7 +104,7 @@ func deitStudentCase(batch: Int = 128) {
     let labels = MixedLabels((0..<batch).map { _ in rng.int(below: 10) })
     let r = stepsPerSecond {
         optimizer.zeroGrad()
-        objective(x, labels).backward()
+        objective(x, labels).loss.backward()
         optimizer.step()
     }
     emit("deit-student-step", Double(batch) * r.median, "distillation's DeiT-token student step with the ConvNet teacher's forward, "

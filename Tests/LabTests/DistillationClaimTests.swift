@@ -56,14 +56,14 @@ import Tensor
         let student = try VisionTransformer(ViTConfig(patchSize: 7, width: 16, depth: 1, heads: 2), rng: &rng)
 
         func flips(_ recipe: SupervisedRecipe) throws -> Double {
-            let sums = EpochSums(TeacherStatistics.names)
-            let objective = try distillationObjective(student: student, teacher: teacher, config: DistillationConfig(type: .hard), sums: sums)
+            var sums = MetricLogger(TeacherStatistics.names)
+            let objective = try distillationObjective(student: student, teacher: teacher, config: DistillationConfig(type: .hard))
             var views = RNG(seed: 32)
             for start in stride(from: 0, to: n, by: 64) {
                 let batch = augmentedBatch(Array(start..<start + 64), from: data.train, data: data, recipe: recipe, rng: &views)
-                _ = withNoGrad { objective(batch.images, batch.labels) }
+                sums.update(withNoGrad { objective(batch.images, batch.labels) }.metrics)
             }
-            #expect(sums["trainingViews"] == Double(n))
+            #expect(sums.sum("trainingViews") == Double(n))
             return TeacherStatistics.epochMetrics(sums)["teacherLabelFlips"]!
         }
         let flipOnly = try flips(fit)

@@ -141,7 +141,9 @@ func state(_ module: any Module) -> [String: [Float]] {
         for (change, problem) in [
             (["epochStart": [UInt64]()], "the generator state of its epoch's start is invalid"),
             (["step": -1], "its step -1 is outside an epoch of 8 steps"),
-            (["sums": [Double]()], "its running sums do not fit this run"),
+            (["metrics": ["names": ["loss"], "precision": "double", "sums": [Double]()] as [String: Any]], "its running sums [\"loss\"] do not fit"),
+            (["metrics": ["names": ["loss", "kl"], "precision": "double", "sums": [0.0, 0.0]] as [String: Any]], "its running sums [\"loss\", \"kl\"] do not fit this run's [\"loss\"]"),
+            (["metrics": ["names": ["loss"], "precision": "float", "sums": [0.0]] as [String: Any]], "its running sums [\"loss\"] do not fit"),
             (["epoch": 1 << 62], "its epoch 4611686018427387904 is outside this run's 0…2"),
             (["epoch": -3], "its epoch -3 is outside this run's 0…2"),
             (["optimizerSteps": Array(repeating: Int.max - 1, count: (loop["optimizerSteps"] as! [Int]).count)], "its optimizer step counts do not fit"),

@@ -1,0 +1,29 @@
+// A lock between processes on a file in the cache, so two experiments that need the same trained
+// model (`make -j`, a job array on one file system) train it once: the second waits, then loads
+// what the first stored.
+import Foundation
+import Tensor
+
+final class FileLock {
+    private let descriptor: Int32
+
+    /// Takes the exclusive lock on `path` (created if missing), waiting while another process
+    /// holds it; says so first if it has to wait.
+    init(_ path: String, waitingFor what: String) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError(path, "cannot be opened as a lock (\(String(cString: strerror(errno))))") }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            print("model cache: another process is making \(what); waiting for it")
+            fflush(nil)
+            while flock(descriptor, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    close(descriptor)
+                    throw FileError(path, "cannot be locked (\(String(cString: strerror(errno))))")
+                }
+            }
+        }
+    }
+
+    /// The lock goes with the descriptor; a process that dies releases it too.
+    deinit { close(descriptor) }
+}
