@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: cpuFlags),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: cpuFlags),
         // What every experiment shares: training loops, evaluation, progress, results, scales.
-        .target(name: "Lab", dependencies: ["NN", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "Lab", dependencies: ["CBLAS", "NN", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: cpuFlags),
 
         // One executable per experiment.

@@ -52,7 +52,7 @@ public enum DeiTStudent {
     /// images with the student's augmentation, as DeiT's teachers see ImageNet, for
     /// `teacherEpochs` (the heavier augmentation needs more passes).
     public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherModel, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
-        var r = teacher == .convnet ? Teachers.convNet(scale).recipe : Teachers.vit(scale).recipe
+        var r = Teachers.recipe(teacher, scale)
         let s = student ?? preset(scale).recipe
         guard s.augmentsBeyondFlip else { return r }
         (r.trainImages, r.cropScale, r.flip, r.randAugment, r.erasing, r.mix) = (s.trainImages, s.cropScale, s.flip, s.randAugment, s.erasing, s.mix)
@@ -90,29 +90,29 @@ public enum DeiTStudent {
                                    checkpoint: checkpoint)
     }
 
-    /// Where the DeiT⚗ student (token objective, ConvNet teacher) of (scale, seed) is cached.
-    public static func tokenStudentFile(scale: Scale, seed: UInt64, loss: DistillationConfig, cache: URL) -> URL {
-        let (config, recipe) = preset(scale)
-        let key = [AnyHashableCodable(config), AnyHashableCodable(recipe), AnyHashableCodable(loss),
-                   AnyHashableCodable(Teachers.cacheFile("convnet", scale: scale, seed: seed, cache: cache,
-                                                                  recipe: teacherRecipe(scale, .convnet)).lastPathComponent)]
-        return ModelCache(root: cache, folder: "students").url(name: "deit-token-convnet", scale: scale, seed: seed, recipe: key)
-    }
-
-    /// The DeiT⚗ student of (scale, seed): from the cache `distillation` fills, or trained here
-    /// exactly as `distillation` trains it (and cached).
-    public static func tokenStudent(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
-                                    checkpoints: Checkpoints? = nil) throws -> VisionTransformer {
-        let loss = DistillationConfig(type: .token)  // the paper's settings, as `distillation` runs it by default
+    /// The DeiT⚗ student of `seed` — token objective `loss`, ConvNet teacher trained by
+    /// `teacherRecipe`, student trained by `recipe` (the scale's presets by default) — and the
+    /// history of its training: loaded from the cache, or trained and cached. `teacher` may be
+    /// the ConvNet teacher already at hand (the same model: it only saves loading it); otherwise
+    /// it is loaded or trained too. The one place this student is made: `distillation` trains it
+    /// among its variants, `token-similarity` inspects it.
+    public static func tokenStudent(scale: Scale, seed: UInt64, recipe: SupervisedRecipe? = nil, teacherRecipe: SupervisedRecipe? = nil,
+                                    loss: DistillationConfig = DistillationConfig(type: .token), teacher: (any Classifier)? = nil,
+                                    data: FashionMNIST, cache: URL, label: String = "token student",
+                                    checkpoints: Checkpoints? = nil, run: String = "token-student") throws -> (model: VisionTransformer, history: [EpochRecord]) {
+        let recipe = recipe ?? preset(scale).recipe
+        let teacherRecipe = teacherRecipe ?? self.teacherRecipe(scale, .convnet, student: recipe)
         var rng = rng(seed: seed), views = viewsRNG(seed: seed)
         let student = try make(scale, type: .token, rng: &rng)
-        let file = tokenStudentFile(scale: scale, seed: seed, loss: loss, cache: cache)
-        try ModelCache(root: cache, folder: "students").loadOrTrain(student, at: file) {
-            let teacher = try Teachers.convNetTeacher(scale: scale, seed: seed, data: data, cache: cache,
-                                                      recipe: teacherRecipe(scale, .convnet), checkpoint: checkpoints?.run("teacher-convnet"))
-            _ = try train(student, teacher: teacher, loss: loss, recipe: preset(scale).recipe, data: data,
-                          label: "token student", rng: &views, checkpoint: checkpoints?.run("token-student"))
+        let key = [AnyHashableCodable(preset(scale).config), AnyHashableCodable(recipe), AnyHashableCodable(loss),
+                   AnyHashableCodable(Teachers.cacheFile(.convnet, scale: scale, seed: seed, cache: cache, recipe: teacherRecipe).lastPathComponent)]
+        let file = ModelCache(root: cache, folder: "students").url(name: "deit-token-convnet", scale: scale, seed: seed, recipe: key)
+        let (history, _) = try ModelCache(root: cache, folder: "students").loadOrTrain(student, at: file) {
+            let teacher = try teacher ?? Teachers.trained(.convnet, scale: scale, seed: seed, data: data, cache: cache, recipe: teacherRecipe,
+                                                          checkpoint: checkpoints?.run("teacher-convnet")).model
+            return try train(student, teacher: teacher, loss: loss, recipe: recipe, data: data, label: label, rng: &views,
+                             checkpoint: checkpoints?.run(run))
         }
-        return student
+        return (student, history)
     }
 }

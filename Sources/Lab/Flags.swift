@@ -39,3 +39,18 @@ public enum Flags {
         do { try check() } catch let error as ValidationError { throw error } catch { throw ValidationError("\(error)") }
     }
 }
+
+/// The flag of the experiments whose runs train side by side (SideBySide).
+public struct LanesFlag: ParsableArguments {
+    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
+    var lanes: Int?
+
+    public init() {}
+
+    public func apply(to lanes: inout Int) {
+        if let value = self.lanes { lanes = value }
+    }
+
+    /// The bound every such config holds its lane count to.
+    public static func validate(_ lanes: Int) throws { try Flags.count("lanes", lanes, 1...8) }
+}

@@ -20,35 +20,33 @@ public struct ModelCache {
         return directory.appendingPathComponent("\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors")
     }
 
-    /// Loads `model` from `file` if a sound checkpoint is there (its checksum matches, its values
-    /// are finite, it fits the model); otherwise runs `train` (saying why) and stores the result
-    /// there. Returns whether it trained. Holds `file`'s lock throughout, so a second process
-    /// asking for the same model waits for the first, then loads it.
-    @discardableResult
-    public func loadOrTrain(_ model: any Module, at file: URL, train: () throws -> Void) throws -> Bool {
+    /// A trained model's artifact: loads `model` and the history of its training from `file` if
+    /// a sound one is there (its checksum matches, its values are finite, it fits the model, its
+    /// history reads back); otherwise runs `train` (saying why), which returns that history, and
+    /// stores both. Holds `file`'s lock throughout, so a second process asking for the same model
+    /// waits for the first, then loads it.
+    public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL,
+                                              train: () throws -> History) throws -> (history: History, trained: Bool) {
         let name = file.lastPathComponent
         try RegularFile.createFolders(directory.path)
         let lock = try FileLock(file.path + ".lock", waitingFor: name)
         defer { withExtendedLifetime(lock) {} }
         if FileManager.default.fileExists(atPath: file.path) {
             do {
-                try model.load(from: file, requireChecksum: true)
+                let metadata = try model.load(from: file, requireChecksum: true)
+                guard let text = metadata["history"], let history = try? JSONDecoder().decode(History.self, from: Data(text.utf8)) else {
+                    throw CheckpointError("it holds no history of its training")
+                }
                 print("model cache: loaded \(file.path)")
-                return false
+                return (history, false)
             } catch {
-                print("model cache: \(name) is unreadable (\(error)); retraining it")
+                print("model cache: \(name) is unusable (\(error)); retraining it")
             }
         } else {
             print("model cache: no \(name) in \(directory.path); training it")
         }
-        try train()
-        try store(model, at: file)
-        return true
-    }
-
-    /// Saves a trained model under its cache key (atomically).
-    public func store(_ model: any Module, at file: URL) throws {
-        try RegularFile.createFolders(directory.path)
-        try model.save(to: file)
+        let history = try train()
+        try model.save(to: file, metadata: ["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)])
+        return (history, true)
     }
 }

@@ -51,7 +51,7 @@ public struct Provenance: Codable, Sendable {
 
     /// Read once, when the process first asks: a commit made while an hour-long run trains must
     /// not change the revision its data records.
-    public static let current = Provenance(gitRevision: gitRevision(), cpu: BLAS.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
+    public static let current = Provenance(gitRevision: gitRevision(), cpu: Machine.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
 
     /// `git rev-parse --short HEAD`, with "-dirty" if the sources differ from it; "unknown"
     /// outside a checkout.

@@ -78,8 +78,6 @@ public struct TrainingError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The names timm exempts from weight decay in a ViT, besides biases and 1-D tensors.
-public let noWeightDecayNames: Set<String> = ["pos_embed", "cls_token", "dist_token", "cls_token_2"]
 
 /// Training images for one step and their labels: crop, flip, RandAugment, normalize, erase —
 /// the order of timm's transforms — then Mixup or CutMix over the batch, as DeiT's engine does.
@@ -117,7 +115,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
-    let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: noWeightDecayNames),
+    let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: model.noWeightDecay),
                           learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
     let loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
                             examples: train.count, models: [("model.", model)], training: [model], optimizer: optimizer,

@@ -40,46 +40,39 @@ public enum Teachers {
         }
     }
 
+    /// The scale's recipe of a teacher.
+    public static func recipe(_ kind: TeacherModel, _ scale: Scale) -> SupervisedRecipe {
+        kind == .convnet ? convNet(scale).recipe : vit(scale).recipe
+    }
+
+    /// The scale's architecture of a teacher, as its summary shows it.
+    public static func architecture(_ kind: TeacherModel, _ scale: Scale) -> any Encodable {
+        kind == .convnet ? convNet(scale).config : vit(scale).config
+    }
+
     /// The generator a teacher is initialized and trained with: a function of the run's seed and
     /// the teacher's name only, so every experiment that needs it gets the same model.
-    public static func rng(_ name: String, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(name)) }
+    static func rng(_ kind: TeacherModel, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(kind.rawValue)) }
 
-    /// Where the teacher `name` ("convnet" or "vit") for (scale, seed) is cached: the key covers
-    /// the architecture and recipe (the scale's own unless `recipe` is given), so editing either
-    /// never reuses a stale model.
-    public static func cacheFile(_ name: String, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe? = nil) -> URL {
-        let key: [AnyHashableCodable] = name == "convnet"
-            ? [AnyHashableCodable(convNet(scale).config), AnyHashableCodable(recipe ?? convNet(scale).recipe)]
-            : [AnyHashableCodable(vit(scale).config), AnyHashableCodable(recipe ?? vit(scale).recipe)]
-        return ModelCache(root: cache).url(name: name, scale: scale, seed: seed, recipe: key)
+    /// Where the teacher for (scale, seed) trained by `recipe` is cached: the key covers the
+    /// architecture and the recipe, so editing either never reuses a stale model.
+    public static func cacheFile(_ kind: TeacherModel, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe) -> URL {
+        ModelCache(root: cache).url(name: kind.rawValue, scale: scale, seed: seed,
+                                    recipe: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)])
     }
 
-    /// Loads the ConvNet teacher for (scale, seed) from the cache, or trains and caches it; with
-    /// `recipe`, one trained by that recipe instead of the scale's own.
-    public static func convNetTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL, recipe: SupervisedRecipe? = nil,
-                                      checkpoint: RunCheckpoint? = nil) throws -> ConvNet {
-        let (config, own) = convNet(scale)
-        let recipe = recipe ?? own
-        var rng = rng("convnet", seed: seed)
-        let model = ConvNet(config, rng: &rng)
-        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("convnet", scale: scale, seed: seed, cache: cache, recipe: recipe)) {
-            _ = try trainClassifier(model, recipe: recipe, data: data, label: "convnet teacher", rng: &rng, checkpoint: checkpoint)
+    /// The teacher `kind` of (scale, seed) trained by `recipe` (the scale's own by default) and
+    /// the history of its training: loaded from the cache, or trained and cached. The one place
+    /// a teacher is made.
+    public static func trained(_ kind: TeacherModel, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+                               recipe: SupervisedRecipe? = nil, checkpoint: RunCheckpoint? = nil) throws -> (model: any Classifier, history: [EpochRecord]) {
+        let recipe = recipe ?? self.recipe(kind, scale)
+        var rng = rng(kind, seed: seed)
+        let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
+        let (history, _) = try ModelCache(root: cache).loadOrTrain(model, at: cacheFile(kind, scale: scale, seed: seed, cache: cache, recipe: recipe)) {
+            try trainClassifier(model, recipe: recipe, data: data, label: "\(kind.rawValue) teacher", rng: &rng, checkpoint: checkpoint)
         }
-        return model
-    }
-
-    /// Loads the supervised ViT ("transformer teacher") for (scale, seed), or trains and caches it;
-    /// with `recipe`, one trained by that recipe instead of the scale's own.
-    public static func vitTeacher(scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL, recipe: SupervisedRecipe? = nil,
-                                  checkpoint: RunCheckpoint? = nil) throws -> VisionTransformer {
-        let (config, own) = vit(scale)
-        let recipe = recipe ?? own
-        var rng = rng("vit", seed: seed)
-        let model = try VisionTransformer(config, rng: &rng)
-        try ModelCache(root: cache).loadOrTrain(model, at: cacheFile("vit", scale: scale, seed: seed, cache: cache, recipe: recipe)) {
-            _ = try trainClassifier(model, recipe: recipe, data: data, label: "vit teacher", rng: &rng, checkpoint: checkpoint)
-        }
-        return model
+        return (model, history)
     }
 }
 

@@ -35,6 +35,7 @@ public final class TimeBreakdown: @unchecked Sendable {
         try process.measure(phase, body)
     }
 
+    @discardableResult
     public func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
         let stack = Self.threadStack()
         let frame = Frame()

@@ -18,12 +18,13 @@ public final class Attention: Module {
 
     public var children: [(name: String, module: any Module)] { [("qkv", qkv), ("proj", proj)] }
 
-    /// x (B, N, D) → (B, N, D); with `returnWeights`, also softmax(q·kᵀ/√Dh): (B, H, N, N).
-    /// The heads are computed by the core's fused `multiHeadAttention`, straight from the qkv
-    /// projection's output — timm's reshape (B, N, 3·D) → (3, B, H, N, Dh) without the copies.
-    public func callAsFunction(_ x: Tensor, returnWeights: Bool = false) -> (Tensor, Tensor?) {
-        let (mixed, weights) = multiHeadAttention(qkv(x), heads: heads, returnWeights: returnWeights)  // (B, N, D), (B, H, N, N)
-        return (proj(mixed), weights)
+    /// x (B, N, D) → the heads' mixed values (B, N, D) before the output projection `proj`; with
+    /// `returnWeights`, also softmax(q·kᵀ/√Dh): (B, H, N, N). The heads are computed by the core's
+    /// fused `multiHeadAttention`, straight from the qkv projection's output — timm's reshape
+    /// (B, N, 3·D) → (3, B, H, N, Dh) without the copies. The block applies `proj` itself, so that
+    /// the residual add rides on it.
+    public func mixHeads(_ x: Tensor, returnWeights: Bool = false) -> (Tensor, Tensor?) {
+        multiHeadAttention(qkv(x), heads: heads, returnWeights: returnWeights)
     }
 }
 
@@ -62,7 +63,7 @@ public final class Block: Module {
     /// x (B, N, D) → (B, N, D). `rng` is drawn only when drop path is active.
     public func callAsFunction(_ x: Tensor, training: Bool, returnWeights: Bool = false,
                                rng: inout RNG) -> (Tensor, Tensor?) {
-        let (mixed, weights) = multiHeadAttention(attn.qkv(norm1(x)), heads: attn.heads, returnWeights: returnWeights)
+        let (mixed, weights) = attn.mixHeads(norm1(x), returnWeights: returnWeights)
         guard training && dropPath > 0 else {
             // The residual adds ride on the output projections: y = x + proj(a), x + fc2(·).
             let y = attn.proj(mixed, residual: x)

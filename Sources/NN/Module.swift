@@ -16,6 +16,9 @@ public protocol Module: AnyObject {
     var ownBuffers: [(name: String, tensor: Tensor)] { get }
     /// Sub-modules, named as in timm ("blocks.0", "attn").
     var children: [(name: String, module: any Module)] { get }
+    /// The parameters a supervised recipe exempts from weight decay besides biases and 1-D
+    /// tensors, by their full names (timm's `no_weight_decay()`).
+    var noWeightDecay: Set<String> { get }
 }
 
 /// A module whose forward pass differs between training and evaluation (BatchNorm, drop path).
@@ -36,6 +39,7 @@ extension Module {
     public var ownParameters: [(name: String, tensor: Tensor)] { [] }
     public var ownBuffers: [(name: String, tensor: Tensor)] { [] }
     public var children: [(name: String, module: any Module)] { [] }
+    public var noWeightDecay: Set<String> { [] }
 
     /// Every trained tensor, depth first, own tensors before children's — PyTorch's order.
     public func namedParameters(prefix: String = "") -> [(name: String, tensor: Tensor)] {

@@ -143,6 +143,9 @@ public final class VisionTransformer: TrainingModeDependent, RandomizedModule {
         dropPathRNG = rng.split()
     }
 
+    /// timm's `no_weight_decay()`: the position embedding and the prefix tokens.
+    public var noWeightDecay: Set<String> { Set(["pos_embed", "cls_token"] + (config.prefix.secondNames.map { [$0.token] } ?? [])) }
+
     public var ownParameters: [(name: String, tensor: Tensor)] {
         // timm's order: its distilled model registers dist_token after pos_embed.
         var p: [(name: String, tensor: Tensor)] = [("cls_token", clsToken), ("pos_embed", posEmbed)]

@@ -6,7 +6,6 @@
 // code runs — so the only way to change the choice from inside a program is to set the variable
 // and re-launch the process. `BLAS.useFastKernels()` does that, once, at the top of `main`.
 import CBLAS
-import Dispatch
 import Foundation
 
 public enum BLAS {
@@ -21,29 +20,6 @@ public enum BLAS {
     /// Cores used for a large product: the core's threads, each running single-threaded OpenBLAS.
     public static var threads: Int { Parallel.threads }
 
-    /// GFLOP/s of a raw n×n×n cblas_sgemm with OpenBLAS's own threads (its best here): after an
-    /// untimed round, the median of `rounds` timings of about 0.2 s each. Experiments report their
-    /// throughput beside it.
-    public static func measureSgemm(size n: Int = 1024, rounds: Int = 7) -> Double {
-        let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n]), c = Tensor(zeros: [n, n])
-        let rates: [Double] = (0...rounds).map { _ in
-            withOpenBLASThreads {
-                var calls = 0
-                let start = DispatchTime.now().uptimeNanoseconds
-                var elapsed = 0.0
-                repeat {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n), 1,
-                                a.data, blasint(n), b.data, blasint(n), 0, c.data, blasint(n))
-                    calls += 1
-                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                } while elapsed < 0.2
-                return 2 * Double(n * n * n) * Double(calls) / elapsed / 1e9
-            }
-        }
-        Thread.sleep(forTimeInterval: 0.15)  // let OpenBLAS's spinning workers park
-        return rates.dropFirst().sorted()[rounds / 2]  // the first round warms up
-    }
-
     /// OpenBLAS kernel families that use AVX-512.
     static let avx512Cores: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
 
@@ -54,14 +30,6 @@ public enum BLAS {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
         return flags.split(separator: " ").contains("avx512f")
-    }
-
-    /// The CPU's model name, for result files.
-    public static var cpuModel: String {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-              let name = line.split(separator: ":", maxSplits: 1).last else { return "unknown CPU" }
-        return name.trimmingCharacters(in: .whitespaces)
     }
 
     /// One line for logs and result files, e.g. "OpenBLAS SkylakeX kernels, 2 threads".

@@ -11,75 +11,57 @@
 // Writes figures/data/attention-maps-{dino,supervised,random}.tsv (the maps of a few test
 // images), attention-maps.tsv (the statistics over the test set) and attention-maps.json;
 // figures/attention-maps.gp draws them.
-import ArgumentParser
-import Data
 import Foundation
 import Lab
 import NN
 import Tensor
 
-struct Config: Codable {
-    var dino: DINORecipe                 // DINORecipe.fashionMNIST: the paper's values beside each field
-    var supervised: SupervisedRecipe     // the same backbone with a class head, on the labels
-    var mass: Float = 0.6                // official visualize_attention.py --threshold 0.6
-    var foregroundThreshold: Float = 0.1 // pixel > 0.1 (of 1) is object; a patch is when half its pixels are
-    var shownImages = [0, 1, 5, 8]       // classes whose first test image is drawn: T-shirt, trouser, sandal, bag
-    /// DINO §4.2.1 (ViT-S/16 on PASCAL VOC12, Jaccard ×100 of the best head).
-    static let paper = ["dino": 45.9, "supervised": 27.3, "random": 22.0]
+struct AttentionMaps: Experiment {
+    static let name = "attention-maps"
+    static let abstract = "The last block's class-token attention of a DINO, a supervised and a random ViT; Jaccard against the object (DINO Fig. 1, §4.2.1)."
 
-    static func preset(_ scale: Scale) -> Config {
-        switch scale {
-        case .quick:
-            var s = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
-            s.trainImages = 2048
-            return Config(dino: .quick(epochs: 1), supervised: s)
-        case .default:
-            // 3 epochs of all 60 000 images: 78.2 % k-NN in a 4-minute trial (ema-teacher's runs
-            // are 2 epochs of 15 000 images, too short to learn).
-            return Config(dino: .fashionMNIST(epochs: 3, trainImages: nil), supervised: SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3))
-        case .full:
-            return Config(dino: .fashionMNIST(epochs: 10, trainImages: nil), supervised: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+    struct Config: ExperimentConfig {
+        var dino: DINORecipe                 // DINORecipe.fashionMNIST: the paper's values beside each field
+        var supervised: SupervisedRecipe     // the same backbone with a class head, on the labels
+        var mass: Float = 0.6                // official visualize_attention.py --threshold 0.6
+        var foregroundThreshold: Float = 0.1 // pixel > 0.1 (of 1) is object; a patch is when half its pixels are
+        var shownImages = [0, 1, 5, 8]       // classes whose first test image is drawn: T-shirt, trouser, sandal, bag
+        /// DINO §4.2.1 (ViT-S/16 on PASCAL VOC12, Jaccard ×100 of the best head).
+        static let paper = ["dino": 45.9, "supervised": 27.3, "random": 22.0]
+
+        static func preset(_ scale: Scale) -> Config {
+            switch scale {
+            case .quick:
+                var s = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
+                s.trainImages = 2048
+                return Config(dino: .quick(epochs: 1), supervised: s)
+            case .default:
+                // 3 epochs of all 60 000 images: 78.2 % k-NN in a 4-minute trial (ema-teacher's runs
+                // are 2 epochs of 15 000 images, too short to learn).
+                return Config(dino: .fashionMNIST(epochs: 3, trainImages: nil), supervised: SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3))
+            case .full:
+                return Config(dino: .fashionMNIST(epochs: 10, trainImages: nil), supervised: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+            }
+        }
+
+        func validate() throws {
+            try dino.validate()
+            try supervised.validate()
         }
     }
-}
 
-@main
-struct AttentionMaps: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "attention-maps",
-        abstract: "The last block's class-token attention of a DINO, a supervised and a random ViT; Jaccard against the object (DINO Fig. 1, §4.2.1).")
-
-    @OptionGroup var options: ExperimentOptions
-
-    func experiment(_: Void) throws {
-        let config = Config.preset(options.scale)
-        let checkpoints = try Checkpoints(options, experiment: "attention-maps", config: config)
-        let data = try options.loadData()
-        print("attention-maps: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
-        let cache = ModelCache(root: options.cacheURL, folder: "students")
-
-        // DINO: the momentum teacher's backbone after training (cached).
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        let data = lab.data
+        // DINO: the momentum teacher's backbone after training; supervised: the same backbone with
+        // a class head, on the labels; random: the same backbone untrained.
         let dinoRecipe = config.dino
-        let dinoFile = cache.url(name: "dino-momentum", scale: options.scale, seed: options.seed, recipe: dinoRecipe)
-        var backboneRNG = RNG(seed: options.seed ^ fnv1a("attention-maps"))
-        let dino = try VisionTransformer(dinoRecipe.backbone, rng: &backboneRNG)
-        try cache.loadOrTrain(dino, at: dinoFile) {
-            let trainer = try DINOTrainer(recipe: dinoRecipe, data: data, seed: options.seed ^ fnv1a("attention-maps"))
-            _ = try trainer.train(label: "dino", evaluation: .none, checkpoint: checkpoints.run("dino"))
-            for (d, t) in zip(dino.parameters, trainer.teacher.backbone.parameters) { d.assign(t) }
-        }
-
-        // Supervised and random: the same backbone, with a class head for the supervised one.
+        let dino = try Artifacts.dinoBackbone(recipe: dinoRecipe, scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
+                                              checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10
-        var supervisedRNG = RNG(seed: options.seed ^ fnv1a("attention-maps supervised"))
-        let supervised = try VisionTransformer(shape, rng: &supervisedRNG)
-        try cache.loadOrTrain(supervised, at: cache.url(name: "supervised-small-vit", scale: options.scale, seed: options.seed,
-                                                         recipe: [AnyHashableCodable(shape), AnyHashableCodable(config.supervised)])) {
-            _ = try trainClassifier(supervised, recipe: config.supervised, data: data, label: "supervised", rng: &supervisedRNG,
-                                    checkpoint: checkpoints.run("supervised"))
-        }
-        var randomRNG = RNG(seed: options.seed ^ fnv1a("attention-maps random"))
+        let supervised = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data,
+                                                     cache: lab.cache, checkpoint: lab.checkpoints.run("supervised")).model
+        var randomRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps random"))
         let random = try VisionTransformer(dinoRecipe.backbone, rng: &randomRNG)
         let models: [(name: String, model: VisionTransformer)] = [("dino", dino), ("supervised", supervised), ("random", random)]
 
@@ -88,9 +70,9 @@ struct AttentionMaps: ExperimentCommand {
         let shown = config.shownImages.map { c in data.test.labels.firstIndex(of: c)! }
         let pixels = data.test.images(shown)
         let side = data.test.height, p = dinoRecipe.backbone.patchSize, g = side / p
-        let comments = ["scale \(options.scale.rawValue), seed \(options.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
-                        "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
-        var mapFiles: [(text: String, file: URL)] = []
+        let comments = ["scale \(lab.scale.rawValue), seed \(lab.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
+                        lab.provenance]
+        var report = Report(results: [:])
         for (name, model) in models {
             model.setTraining(false)
             let attention = clsAttention(model, images: data.normalize(pixels))  // (n, H, g²)
@@ -114,8 +96,7 @@ struct AttentionMaps: ExperimentCommand {
             let header = ["last-block class-token attention of the \(name) ViT, per patch, scaled to its maximum; test images "
                           + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", ")))",
                           "blocks (gnuplot index): per image, the image then heads 1…\(h) then the head mean; each \(side) × \(side)"] + comments
-            mapFiles.append((header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n",
-                             options.outputURL.appendingPathComponent("attention-maps-\(name).tsv")))
+            report.add("attention-maps-\(name).tsv", text: header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n")
         }
 
         // The segmentation number over the whole test set.
@@ -136,14 +117,12 @@ struct AttentionMaps: ExperimentCommand {
                          name, s.bestHead + 1, s.bestJaccard, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!))
         }
         print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, (results[$0.name] as! [String: Any])["knn20"] as! Double) }.joined(separator: ", "))
-        // The data files only now, all together.
-        for (text, file) in mapFiles { try Results.writeAtomically(text, to: file) }
-        try Results.writeTSV(table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
-                                               + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments,
-                             to: options.outputURL.appendingPathComponent("attention-maps.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "attention-maps", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results),
-                              to: options.outputURL.appendingPathComponent("attention-maps.json"))
-        try checkpoints.finish()
+        report.add("attention-maps.tsv", table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
+                                                           + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments)
+        report.results = results
+        return report
     }
 }
+
+ExperimentRunner<AttentionMaps>.main()
+

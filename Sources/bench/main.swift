@@ -27,7 +27,7 @@ if let unknown = requested.first(where: { !(modelCases + kernelCases).contains($
 }
 func wanted(_ name: String) -> Bool { requested.isEmpty || requested.contains(name) }
 
-print("# vitdistill tensor core, \(Date().formatted(.iso8601.year().month().day())), \(BLAS.cpuModel)")
+print("# vitdistill tensor core, \(Date().formatted(.iso8601.year().month().day())), \(Machine.cpuModel)")
 print("# \(BLAS.configuration)")
 print("# \(BLAS.summary); our kernels on \(Parallel.threads) threads; OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 if BLAS.cpuHasAVX512 && !BLAS.usesAVX512Kernels {

@@ -6,7 +6,6 @@
 // Writes figures/data/collapse.tsv (every step of the three runs) and collapse.json;
 // figures/collapse.gp draws them.
 import ArgumentParser
-import Data
 import Foundation
 import Lab
 import NN
@@ -32,7 +31,7 @@ enum Variant: String, CaseIterable, Codable {
 /// paper's values beside each field of DINORecipe (Lab/DINO.swift). The teacher temperature stays
 /// at 0.04 (no warmup): Fig. 7's point is what each operation does alone. Collapse is a matter of
 /// steps, so the small batch of that recipe (many steps per image) gets each run to its end.
-struct Config: Codable {
+struct Config: ExperimentConfig {
     var recipe: DINORecipe
     var variants = Variant.allCases
     var ks = [20]
@@ -48,37 +47,33 @@ struct Config: Codable {
         (r.warmupTeacherTemperature, r.teacherTemperature, r.warmupTeacherTemperatureEpochs) = (0.04, 0.04, 0)
         return Config(recipe: r)
     }
+
+    func validate() throws {
+        try LanesFlag.validate(lanes)
+        try recipe.validate()
+    }
 }
 
-@main
-struct Collapse: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7).")
+struct Collapse: Experiment {
+    static let name = "collapse"
+    static let abstract = "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7)."
 
-    @OptionGroup var options: ExperimentOptions
-    @OptionGroup var recipeFlags: DINORecipeFlags
+    struct Options: ConfigFlags {
+        @OptionGroup var recipe: DINORecipeFlags
+        @OptionGroup var lanes: LanesFlag
 
-    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
-    var lanes: Int?
-
-    func config() throws -> Config {
-        var config = Config.preset(options.scale)
-        try recipeFlags.apply(to: &config.recipe)
-        if let lanes { config.lanes = lanes }
-        try Flags.count("lanes", config.lanes, 1...8)
-        try Flags.validating { try config.recipe.validate() }
-        return config
+        func apply(to config: inout Config) throws {
+            try recipe.apply(to: &config.recipe)
+            lanes.apply(to: &config.lanes)
+        }
     }
 
-    func experiment(_ config: Config) throws {
-        let checkpoints = try Checkpoints(options, experiment: "collapse", config: config)
-        let data = try options.loadData()
-        print("collapse: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let lnK = Foundation.log(Double(config.recipe.head.outDim))
         let comments = ["DINO's collapse study (§5.3, Fig. 7): the teacher entropy h(Pt) and KL(Pt‖Ps) per training step",
-                        "ln K = \(lnK) (K = \(config.recipe.head.outDim)); scale \(options.scale.rawValue), seed \(options.seed)",
+                        "ln K = \(lnK) (K = \(config.recipe.head.outDim)); scale \(lab.scale.rawValue), seed \(lab.seed)",
                         "recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
-                        "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"]
+                        lab.provenance]
         var table = Table([.init("variant"), .init("step"), .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"),
                            .init("center_norm"), .init("feature_std"), .init("ln_k", "nats")])
         var results: [String: Any] = ["ln_k": lnK]
@@ -86,9 +81,9 @@ struct Collapse: ExperimentCommand {
             let variant = config.variants[i]
             var recipe = config.recipe
             variant.apply(to: &recipe)
-            let trainer = try DINOTrainer(recipe: recipe, data: data, seed: options.seed ^ fnv1a("collapse"))
+            let trainer = try DINOTrainer(recipe: recipe, data: lab.data, seed: lab.seed ^ fnv1a("collapse"))
             let history = try trainer.train(label: variant.rawValue, evaluation: KNNSchedule(ks: config.ks, every: recipe.epochs),
-                                            checkpoint: checkpoints.run(variant.rawValue))
+                                            checkpoint: lab.checkpoints.run(variant.rawValue))
             return (recipe, trainer.stepRecords, trainer.stepsPerEpoch, history.last!.knn[20])
         }
         for (variant, (recipe, steps, stepsPerEpoch, knn20)) in zip(config.variants, trained) {
@@ -106,11 +101,10 @@ struct Collapse: ExperimentCommand {
             print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
                          mean(\.teacherEntropy), lnK, mean(\.kl), knn20 ?? .nan))
         }
-        // The data files only now, when every run is done: a stopped run leaves none behind.
-        try Results.writeTSV(table, comments: comments, to: options.outputURL.appendingPathComponent("collapse.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "collapse", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results),
-                              to: options.outputURL.appendingPathComponent("collapse.json"))
-        try checkpoints.finish()
+        var report = Report(results: results)
+        report.add("collapse.tsv", table, comments: comments)
+        return report
     }
 }
+
+ExperimentRunner<Collapse>.main()

@@ -50,7 +50,7 @@ struct Variant: Codable, Hashable {
 }
 
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
-struct Config: Codable {
+struct Config: ExperimentConfig {
     var student: ViTConfig
     var recipe: SupervisedRecipe                 // DeiTStudent.preset: DeiT's data-efficient regime at the default scale
     var teachers: [TeacherModel: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
@@ -76,144 +76,135 @@ struct Config: Codable {
         if scale == .quick { c.seeds = 1 }
         return c
     }
+
+    func validate() throws {
+        try Flags.count("seeds", seeds, 1...100)
+        try LanesFlag.validate(lanes)
+        try recipe.validate()
+        for recipe in teachers.values { try recipe.validate() }
+        try loss.validate()
+    }
 }
 
-@main
-struct Distillation: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4).")
+struct Distillation: Experiment {
+    static let name = "distillation"
+    static let abstract = "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4)."
 
-    @OptionGroup var options: ExperimentOptions
+    struct Options: ConfigFlags {
+        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).")
+        var variants: String?
 
-    @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).")
-    var variants: String?
+        @OptionGroup var lanes: LanesFlag
 
-    @Option(help: "Jobs trained at once, each on its own thread (default: the core count); a job is one seed's students of one teacher. The results do not depend on it.")
-    var lanes: Int?
+        @Option(help: "Number of seeds per student (seed, seed+1, …).")
+        var seeds: Int?
 
-    @Option(help: "Number of seeds per student (seed, seed+1, …).")
-    var seeds: Int?
+        @Option(help: "Override the scale's epoch count.")
+        var epochs: Int?
 
-    @Option(help: "Override the scale's epoch count.")
-    var epochs: Int?
+        @Option(help: "Training images per epoch, for students and teachers: the first N of the 60 000.")
+        var trainImages: Int?
 
-    @Option(help: "Training images per epoch, for students and teachers: the first N of the 60 000.")
-    var trainImages: Int?
+        @Option(help: "Epochs of each teacher on those images (its preset otherwise).")
+        var teacherEpochs: Int?
 
-    @Option(help: "Epochs of each teacher on those images (its preset otherwise).")
-    var teacherEpochs: Int?
+        @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
+        var augmentation: String?
 
-    @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
-    var augmentation: String?
+        @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1; the preset's 0.5,1), or 'off'.")
+        var cropScale: String?
 
-    @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1; the preset's 0.5,1), or 'off'.")
-    var cropScale: String?
+        @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9; off in the preset); 0 turns it off.")
+        var magnitude: Float?
 
-    @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9; off in the preset); 0 turns it off.")
-    var magnitude: Float?
+        @Option(help: "Random erasing's probability (DeiT's 0.25).")
+        var erasing: Double?
 
-    @Option(help: "Random erasing's probability (DeiT's 0.25).")
-    var erasing: Double?
+        @Option(help: "Mixup's α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
+        var mixupAlpha: Double?
 
-    @Option(help: "Mixup's α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
-    var mixupAlpha: Double?
+        @Option(help: "CutMix's α (DeiT's 1.0).")
+        var cutmixAlpha: Double?
 
-    @Option(help: "CutMix's α (DeiT's 1.0).")
-    var cutmixAlpha: Double?
+        @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
+        var tau: Float?
 
-    @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
-    var tau: Float?
+        @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (the paper's 0.1).")
+        var lambda: Float?
 
-    @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (the paper's 0.1).")
-    var lambda: Float?
+        @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined) or per-element (the official code's legacy numel).")
+        var klNormalization: String?
 
-    @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined) or per-element (the official code's legacy numel).")
-    var klNormalization: String?
-
-    /// The scale's preset with the flags applied, checked whole before any work starts.
-    func config() throws -> Config {
-        var config = Config.preset(options.scale)
-        if let variants {
-            config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { Variant(parsing: $0) }
-        }
-        if let seeds { config.seeds = seeds }
-        if let lanes { config.lanes = lanes }
-        if let epochs { config.recipe.epochs = epochs }
-        try applyAugmentationFlags(&config.recipe)
-        for t in TeacherModel.allCases {
-            config.teachers[t] = DeiTStudent.teacherRecipe(options.scale, t, student: config.recipe)
-            if let teacherEpochs { config.teachers[t]!.epochs = teacherEpochs }
-        }
-        if let tau { config.loss.tau = tau }
-        if let lambda { config.loss.lambda = lambda }
-        if let klNormalization {
-            guard let k = KLNormalization(rawValue: klNormalization) else {
-                throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
+        func apply(to config: inout Config, scale: Scale) throws {
+            if let variants {
+                config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { Variant(parsing: $0) }
             }
-            config.loss.klNormalization = k
+            if let seeds { config.seeds = seeds }
+            lanes.apply(to: &config.lanes)
+            if let epochs { config.recipe.epochs = epochs }
+            try applyAugmentationFlags(&config.recipe)
+            for t in TeacherModel.allCases {
+                config.teachers[t] = DeiTStudent.teacherRecipe(scale, t, student: config.recipe)
+                if let teacherEpochs { config.teachers[t]!.epochs = teacherEpochs }
+            }
+            if let tau { config.loss.tau = tau }
+            if let lambda { config.loss.lambda = lambda }
+            if let klNormalization {
+                guard let k = KLNormalization(rawValue: klNormalization) else {
+                    throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
+                }
+                config.loss.klNormalization = k
+            }
         }
-        try Flags.count("seeds", config.seeds, 1...100)
-        try Flags.count("lanes", config.lanes, 1...8)
-        try Flags.validating {
-            try config.recipe.validate()
-            for recipe in config.teachers.values { try recipe.validate() }
-            try config.loss.validate()
+
+        /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).
+        func applyAugmentationFlags(_ r: inout SupervisedRecipe) throws {
+            if let trainImages { r.trainImages = trainImages }
+            switch augmentation {
+            case nil: break
+            case "deit": r = DeiTStudent.dataEfficient(r)
+            case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
+            case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
+            }
+            if let cropScale {
+                r.cropScale = cropScale == "off" ? nil
+                    : try Flags.range("crop-scale", cropScale, rule: "0 < low ≤ high ≤ 1 (or 'off')") { $0 > 0 && $0 <= $1 && $1 <= 1 }
+            }
+            if let magnitude {
+                guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }
+                if magnitude == 0 { r.randAugment = nil } else { r.randAugment = r.randAugment ?? RandAugment(); r.randAugment!.magnitude = magnitude }
+            }
+            if let erasing { r.erasing = erasing }
+            if mixupAlpha != nil || cutmixAlpha != nil {
+                var mix = r.mix ?? MixConfig()
+                if let mixupAlpha { mix.mixupAlpha = mixupAlpha }
+                if let cutmixAlpha { mix.cutmixAlpha = cutmixAlpha }
+                r.mix = mix.mixupAlpha == 0 && mix.cutmixAlpha == 0 ? nil : mix
+            }
         }
-        return config
     }
 
-    /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).
-    func applyAugmentationFlags(_ r: inout SupervisedRecipe) throws {
-        if let trainImages { r.trainImages = trainImages }
-        switch augmentation {
-        case nil: break
-        case "deit": r = DeiTStudent.dataEfficient(r)
-        case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
-        case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
-        }
-        if let cropScale {
-            r.cropScale = cropScale == "off" ? nil
-                : try Flags.range("crop-scale", cropScale, rule: "0 < low ≤ high ≤ 1 (or 'off')") { $0 > 0 && $0 <= $1 && $1 <= 1 }
-        }
-        if let magnitude {
-            guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }
-            if magnitude == 0 { r.randAugment = nil } else { r.randAugment = r.randAugment ?? RandAugment(); r.randAugment!.magnitude = magnitude }
-        }
-        if let erasing { r.erasing = erasing }
-        if mixupAlpha != nil || cutmixAlpha != nil {
-            var mix = r.mix ?? MixConfig()
-            if let mixupAlpha { mix.mixupAlpha = mixupAlpha }
-            if let cutmixAlpha { mix.cutmixAlpha = cutmixAlpha }
-            r.mix = mix.mixupAlpha == 0 && mix.cutmixAlpha == 0 ? nil : mix
-        }
-    }
-
-    func experiment(_ config: Config) throws {
-        let checkpoints = try Checkpoints(options, experiment: "distillation", config: config)
-        let data = try options.loadData()
-        print("distillation: scale \(options.scale.rawValue), seeds \(options.seeds(config.seeds).map(String.init).joined(separator: ", ")), "
-              + "\(config.lanes) jobs at once, \(BLAS.summary), git \(Provenance.current.gitRevision)")
-
-        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        print("distillation: seeds \(lab.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(config.lanes) jobs at once")
         let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; test accuracy on 10 000 images",
-                        "scale \(options.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
-                        provenance]
+                        "scale \(lab.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
+                        lab.provenance]
         // The teachers of the run's seed, trained on the student's images with its augmentation
         // (cached; trained here, side by side, if missing), one pair for every student seed, as
         // DeiT teaches every student from one pretrained teacher.
         let kinds = teachersNeeded(by: config.variants).sorted { $0.rawValue < $1.rawValue }
         let teacherSeconds = try SideBySide.run(kinds.count, lanes: config.lanes) { i in
             let start = Date()
-            _ = try teacher(kinds[i], config: config, data: data, checkpoints: checkpoints)
+            _ = try teacher(kinds[i], config: config, lab: lab)
             return (kinds[i].rawValue, Date().timeIntervalSince(start))
         }
         // One job per seed and teacher: its students run in order on the same views, so the
         // teacher computes each view once and the later students look it up (MemoizedTeacher).
-        let seeds = options.seeds(config.seeds)
+        let seeds = lab.seeds(config.seeds)
         let groups = [TeacherModel.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
         let jobs = seeds.flatMap { seed in groups.map { (seed, $0) } }
         let done = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
-            try train(jobs[i].1, seed: jobs[i].0, config: config, data: data, checkpoints: checkpoints)
+            try train(jobs[i].1, seed: jobs[i].0, config: config, lab: lab)
         }
         var students: [String: [Student]] = [:]   // variant → per seed
         for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
@@ -233,11 +224,10 @@ struct Distillation: ExperimentCommand {
             let counts = done.flatMap(\.lookups).filter { $0.teacher == t }
             return counts.isEmpty ? nil : "\(t) \(counts.map(\.hits).reduce(0, +)) looked up, \(counts.map(\.misses).reduce(0, +)) computed"
         }.joined(separator: "; "))
-        // The data files only now, when every student is trained: a stopped run leaves none behind.
-        try Results.writeTSV(runs, comments: comments, to: options.outputURL.appendingPathComponent("distillation-runs.tsv"))
-        try writeSummary(config: config, data: data, students: students,
-                         teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds), comments: comments)
-        try checkpoints.finish()
+        var report = summary(config: config, students: students, teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds),
+                             comments: comments)
+        report.add("distillation-runs.tsv", runs, comments: comments)
+        return report
     }
 
     /// One trained student of one seed: its history and its heads, against its own teacher and the ConvNet (Tab. 4).
@@ -257,22 +247,20 @@ struct Distillation: ExperimentCommand {
     func teachersNeeded(by variants: [Variant]) -> Set<TeacherModel> { Set(variants.compactMap(\.teacher)).union([.convnet]) }
 
     /// The cached teacher of the run's seed (trained and cached first if missing).
-    func teacher(_ t: TeacherModel, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> any Classifier {
-        t == .convnet
-            ? try Teachers.convNetTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                          recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-convnet"))
-            : try Teachers.vitTeacher(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                      recipe: config.teachers[t]!, checkpoint: checkpoints.run("teacher-vit"))
+    func teacher(_ t: TeacherModel, config: Config, lab: ExperimentContext) throws -> any Classifier {
+        try Teachers.trained(t, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache, recipe: config.teachers[t]!,
+                             checkpoint: lab.checkpoints.run("teacher-\(t.rawValue)")).model
     }
 
     /// Trains `variants` of `seed` in order, each from the same initial weights (where the shapes
     /// agree) on the same views, with a teacher instance of this job's own (no state is shared
     /// between jobs that run side by side). With a flip as the only augmentation the teacher's
     /// views are all computed up front.
-    func train(_ variants: [Variant], seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Job {
+    func train(_ variants: [Variant], seed: UInt64, config: Config, lab: ExperimentContext) throws -> Job {
+        let data = lab.data
         var teachers: [TeacherModel: MemoizedTeacher] = [:]
         for t in teachersNeeded(by: variants) {
-            teachers[t] = MemoizedTeacher(try teacher(t, config: config, data: data, checkpoints: checkpoints))
+            teachers[t] = MemoizedTeacher(try teacher(t, config: config, lab: lab))
             if !config.recipe.augmentsBeyondFlip && variants.contains(where: { $0.teacher == t }) {
                 teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
             }
@@ -282,23 +270,24 @@ struct Distillation: ExperimentCommand {
             var loss = config.loss
             loss.type = variant.type
             if let kl = variant.kl { loss.klNormalization = kl }
-            var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
-            let student = try DeiTStudent.make(options.scale, type: variant.type, rng: &rng)
             let teacher = variant.teacher.map { teachers[$0]! }
-            let history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
-                                                label: "\(variant.name) seed \(seed)", rng: &views,
-                                                checkpoint: checkpoints.run("\(variant.name)-seed\(seed)"))
+            let (label, run) = ("\(variant.name) seed \(seed)", "\(variant.name)-seed\(seed)")
+            let student: VisionTransformer, history: [EpochRecord]
+            if variant == Variant(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
+                (student, history) = try DeiTStudent.tokenStudent(scale: lab.scale, seed: seed, recipe: config.recipe,
+                                                                  teacherRecipe: config.teachers[.convnet]!, loss: loss, teacher: teacher,
+                                                                  data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints, run: run)
+            } else {
+                var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
+                student = try DeiTStudent.make(lab.scale, type: variant.type, rng: &rng)
+                history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
+                                                label: label, rng: &views, checkpoint: lab.checkpoints.run(run))
+            }
             let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
             let againstConvNet = variant.teacher == .vit ? evaluateHeads(student, teacher: teachers[.convnet]!, data: data) : own
             students.append(Student(variant: variant, seed: seed, history: history, own: own, againstConvNet: againstConvNet))
             print("\(variant.name) seed \(seed): " + describe(own))
             fflush(nil)
-            // token-similarity inspects this seed's DeiT⚗ student.
-            if variant == Variant(.token, .convnet) && seed == options.seed && config.recipe == Config.preset(options.scale).recipe
-                && config.teachers == Config.preset(options.scale).teachers && loss == DistillationConfig(type: .token) {
-                try ModelCache(root: options.cacheURL, folder: "students").store(
-                    student, at: DeiTStudent.tokenStudentFile(scale: options.scale, seed: seed, loss: loss, cache: options.cacheURL))
-            }
         }
         return Job(students: students, lookups: teachers.map { ($0.key.rawValue, $0.value.hits, $0.value.misses) })
     }
@@ -313,8 +302,7 @@ struct Distillation: ExperimentCommand {
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.
-    func writeSummary(config: Config, data: FashionMNIST, students: [String: [Student]], teacherSeconds: [String: Double],
-                      comments: [String]) throws {
+    func summary(config: Config, students: [String: [Student]], teacherSeconds: [String: Double], comments: [String]) -> Report {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])
@@ -364,12 +352,11 @@ struct Distillation: ExperimentCommand {
             }
             results[variant.name] = entry
         }
-        try Results.writeTSV(table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "
-                                                          + "class+distillation fuses the logits (the official code)"],
-                             to: options.outputURL.appendingPathComponent("distillation-final.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "distillation", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results,
-                                              timings: timings),
-                              to: options.outputURL.appendingPathComponent("distillation.json"))
+        var report = Report(results: results, timings: timings)
+        report.add("distillation-final.tsv", table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "
+                                                                          + "class+distillation fuses the logits (the official code)"])
+        return report
     }
 }
+
+ExperimentRunner<Distillation>.main()

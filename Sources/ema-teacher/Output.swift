@@ -6,14 +6,13 @@ import Lab
 import Tensor
 
 extension EMATeacher {
-    func write(_ runs: [TeacherKind: [Run]], pixelKNN: [Int: Double], config: Config, data: FashionMNIST, seconds: Double) throws {
+    func report(_ runs: [TeacherKind: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
         let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
         let bank = config.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
-        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)"
         let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 10 000 test images; "
                         + "final values with all 60 000 training images as the bank, curves with \(bank)",
                         "the fixed-random teacher is the initialization every teacher of a seed starts from, evaluated without training",
-                        "scale \(options.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", provenance]
+                        "scale \(lab.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", lab.provenance]
 
         var table = Table([.init("teacher"), .init("seed"), .init("epoch"), .init("knn20", "%"), .init("knn200", "%"), .init("knn20_subset", "%"),
                            .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"), .init("center_norm"),
@@ -44,7 +43,7 @@ extension EMATeacher {
         var finals = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
                             .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)"),
                             .init("test_feature_spread")])
-        var timings: [String: Any] = ["seconds": seconds, "lanes": config.lanes, "cpu": BLAS.cpuModel]
+        var timings: [String: Any] = ["seconds": seconds, "lanes": config.lanes, "cpu": Machine.cpuModel]
         var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
         for (i, kind) in kinds.enumerated() {
             let runs = runs[kind]!
@@ -68,18 +67,12 @@ extension EMATeacher {
         }
         print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
 
-        // The data files only now, when every run is done: a stopped run leaves none behind.
-        let folder = options.outputURL
-        try Results.writeTSV(table, comments: comments, to: folder.appendingPathComponent("ema-teacher-runs.tsv"))
-        try Results.writeTSV(curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "
-                                                         + "with \(bank) as the bank"],
-                             to: folder.appendingPathComponent("ema-teacher-curves.tsv"))
-        try Results.writeTSV(finals, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
-                                                           + Results.jsonText(Results.jsonObject(config.probe))],
-                             to: folder.appendingPathComponent("ema-teacher-final.tsv"))
-        try Results.writeJSON(Results.summary(experiment: "ema-teacher", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results,
-                                              timings: timings),
-                              to: folder.appendingPathComponent("ema-teacher.json"))
+        var report = Report(results: results, timings: timings)
+        report.add("ema-teacher-runs.tsv", table, comments: comments)
+        report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "
+                                                                           + "with \(bank) as the bank"])
+        report.add("ema-teacher-final.tsv", finals, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
+                                                                         + Results.jsonText(Results.jsonObject(config.probe))])
+        return report
     }
 }

@@ -18,7 +18,7 @@ import NN
 import Tensor
 
 /// Every knob; the papers' values beside ours.
-struct Config: Codable {
+struct Config: ExperimentConfig {
     struct Model: Codable {
         var name: String
         var vit: ViTConfig
@@ -63,37 +63,31 @@ struct Config: Codable {
             return Config(imagenet: models, training: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
         }
     }
+
+    func validate() throws { try training.validate() }
 }
 
-@main
-struct PatchThroughput: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "patch-throughput",
-        abstract: "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5) and accuracy against images/s at 28².")
+struct PatchThroughput: Experiment {
+    static let name = "patch-throughput"
+    static let abstract = "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5) and accuracy against images/s at 28²."
 
-    @OptionGroup var options: ExperimentOptions
+    struct Options: ConfigFlags {
+        @Option(help: "Patch sizes of the small 28² ViTs (comma-separated divisors of 28).")
+        var patches: String?
 
-    @Option(help: "Patch sizes of the small 28² ViTs (comma-separated divisors of 28).")
-    var patches: String?
-
-    func config() throws -> Config {
-        var config = Config.preset(options.scale)
-        if let patches {
-            config.smallPatches = try Flags.list("patches", patches, takes: "divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated") {
-                Int($0).flatMap { $0 > 0 && 28 % $0 == 0 ? $0 : nil }
+        func apply(to config: inout Config) throws {
+            if let patches {
+                config.smallPatches = try Flags.list("patches", patches, takes: "divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated") {
+                    Int($0).flatMap { $0 > 0 && 28 % $0 == 0 ? $0 : nil }
+                }
             }
         }
-        return config
     }
 
-    func experiment(_ config: Config) throws {
-        let checkpoints = try Checkpoints(options, experiment: "patch-throughput", config: config)
-        let data = try options.loadData()
-        print("patch-throughput: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
-
-        let sgemm = BLAS.measureSgemm()
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        let sgemm = Machine.measureSgemm()
         print(String(format: "raw sgemm 1024³: %.0f GFLOP/s", sgemm))
-        let provenance = "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName), \(Parallel.threads) threads"
+        let provenance = "\(lab.provenance), \(Parallel.threads) threads"
 
         // Part 1: the papers' models at 224².
         var big = Table([.init("model"), .init("patch"), .init("width"), .init("tokens"), .init("batch"),
@@ -101,7 +95,7 @@ struct PatchThroughput: ExperimentCommand {
                          .init("gflop_per_image", "GFLOP"), .init("gflops", "GFLOP/s"), .init("percent_of_sgemm", "%"),
                          .init("peak_memory", "MB"), .init("paper_images_per_second", "1/s (V100)")])
         var speeds: [String: Double] = [:]
-        var rng = RNG(seed: options.seed)
+        var rng = RNG(seed: lab.seed)
         for model in config.imagenet {
             let vit = try VisionTransformer(model.vit, rng: &rng)
             vit.setTraining(false)
@@ -122,7 +116,7 @@ struct PatchThroughput: ExperimentCommand {
             fflush(nil)
         }
         let comments = ["forward throughput at 224², 3 channels, 1000 classes, random weights, no gradient",
-                        "scale \(options.scale.rawValue), seed \(options.seed); raw sgemm 1024³ in this run: \(String(format: "%.1f", sgemm)) GFLOP/s",
+                        "scale \(lab.scale.rawValue), seed \(lab.seed); raw sgemm 1024³ in this run: \(String(format: "%.1f", sgemm)) GFLOP/s",
                         "peak memory: the most bytes live tensors held during a forward pass, weights and input included",
                         provenance]
 
@@ -133,33 +127,33 @@ struct PatchThroughput: ExperimentCommand {
         for patch in config.smallPatches {
             var vitConfig = config.smallViT
             vitConfig.patchSize = patch
-            var modelRNG = RNG(seed: options.seed ^ fnv1a("patch-\(patch)"))
+            var modelRNG = RNG(seed: lab.seed ^ fnv1a("patch-\(patch)"))
             let vit = try VisionTransformer(vitConfig, rng: &modelRNG)
-            let history = try trainClassifier(vit, recipe: config.training, data: data, label: "patch \(patch)", rng: &modelRNG,
-                                              checkpoint: checkpoints.run("patch-\(patch)"))
+            let history = try trainClassifier(vit, recipe: config.training, data: lab.data, label: "patch \(patch)", rng: &modelRNG,
+                                              checkpoint: lab.checkpoints.run("patch-\(patch)"))
             vit.setTraining(false)
-            let x = data.normalize(data.test.images(Array(0..<config.smallForwardBatch)))
+            let x = lab.data.normalize(lab.data.test.images(Array(0..<config.smallForwardBatch)))
             let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
             let ips = Double(config.smallForwardBatch) / median
             let trainSeconds = history.reduce(0) { $0 + $1.seconds }
-            let stepsPerEpoch = (config.training.trainImages ?? data.train.count) / config.training.batchSize  // the last partial batch is dropped
+            let stepsPerEpoch = (config.training.trainImages ?? lab.data.train.count) / config.training.batchSize  // the last partial batch is dropped
             let trainIPS = Double(history.count * stepsPerEpoch * config.training.batchSize) / trainSeconds
             accuracies["\(patch)"] = history.last!.testAccuracy
             smallSpeeds["\(patch)"] = ips
             small.append([patch, vitConfig.prefix.count + vitConfig.grid * vitConfig.grid, ips, vitConfig.forwardFLOPs() / 1e9,
                           trainIPS, history.last!.testAccuracy, trainSeconds])
             print(String(format: "patch %d: %.0f images/s forward, %.0f training; test accuracy %.2f%% after %d epochs on %d images",
-                         patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? data.train.count))
+                         patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? lab.data.train.count))
             fflush(nil)
         }
-        // The data files only now, when every model is trained: a stopped run leaves none behind.
-        try Results.writeTSV(big, comments: comments, to: options.outputURL.appendingPathComponent("patch-throughput-imagenet.tsv"))
-        try Results.writeTSV(small, comments: [
+        var report = Report(results: [:])
+        report.add("patch-throughput-imagenet.tsv", big, comments: comments)
+        report.add("patch-throughput-small.tsv", small, comments: [
             "28×28 Fashion-MNIST ViTs (width \(config.smallViT.width), depth \(config.smallViT.depth), \(config.smallViT.heads) heads) by patch size",
             "forward throughput at batch \(config.smallForwardBatch); the same training budget for every patch size: "
                 + "\(config.training.epochs) epochs on \(config.training.trainImages.map { "the first \($0)" } ?? "all 60000") training images",
-            "scale \(options.scale.rawValue), seed \(options.seed)", provenance,
-        ], to: options.outputURL.appendingPathComponent("patch-throughput-small.tsv"))
+            "scale \(lab.scale.rawValue), seed \(lab.seed)", provenance,
+        ])
 
         // Summary: the seed-determined results at the top level; the speeds under "timings".
         func ratio(_ a: String, _ b: String) -> Any { (speeds[a] != nil && speeds[b] != nil) ? speeds[a]! / speeds[b]! : NSNull() }
@@ -168,19 +162,20 @@ struct PatchThroughput: ExperimentCommand {
             "ratio_S16_over_S8": ratio("ViT-S/16", "ViT-S/8"), "ratio_B16_over_B8": ratio("ViT-B/16", "ViT-B/8"),
             "paper_ratio_S16_over_S8": 1007.0 / 180, "paper_ratio_B16_over_B8": 312.0 / 63,
         ]
-        let results: [String: Any] = [
+        report.results = [
             "gflop_per_image": Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
             "small_test_accuracy": accuracies,
         ]
-        try Results.writeJSON(Results.summary(experiment: "patch-throughput", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results, timings: timings),
-                              to: options.outputURL.appendingPathComponent("patch-throughput.json"))
-        try checkpoints.finish()
+        report.timings = timings
         if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {
             print(String(format: "S/16 ÷ S/8 = %.2f (paper 5.6); B/16 ÷ B/8 = %.2f (paper 5.0)", s / s8, b / b8))
         }
+        return report
     }
 }
+
+ExperimentRunner<PatchThroughput>.main()
+
 
 /// Median, fastest and slowest seconds of a forward pass: one warm-up, then repeats filling
 /// `repeatSeconds` (at least three).

@@ -9,48 +9,41 @@
 //
 // Writes figures/data/token-similarity.tsv and token-similarity.json; figures/token-similarity.gp
 // draws them.
-import ArgumentParser
-import Data
 import Foundation
 import Lab
 import NN
 import Tensor
 
-struct Config: Codable {
-    var student: ViTConfig           // DeiTStudent.preset, as `distillation`
-    var recipe: SupervisedRecipe
-    var labelSmoothing: Float = 0.1  // DeiT 0.1, on both class heads of the control
-    /// DeiT §4 (DeiT-B⚗ on ImageNet).
-    static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
-}
+struct TokenSimilarity: Experiment {
+    static let name = "token-similarity"
+    static let abstract = "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4)."
 
-@main
-struct TokenSimilarity: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "token-similarity",
-        abstract: "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4).")
+    struct Config: ExperimentConfig {
+        var student: ViTConfig           // DeiTStudent.preset, as `distillation`
+        var recipe: SupervisedRecipe
+        var labelSmoothing: Float = 0.1  // DeiT 0.1, on both class heads of the control
+        /// DeiT §4 (DeiT-B⚗ on ImageNet).
+        static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
 
-    @OptionGroup var options: ExperimentOptions
+        static func preset(_ scale: Scale) -> Config {
+            let (student, recipe) = DeiTStudent.preset(scale)
+            return Config(student: student, recipe: recipe)
+        }
 
-    func config() throws -> Config {
-        let (student, recipe) = DeiTStudent.preset(options.scale)
-        return Config(student: student, recipe: recipe)
+        func validate() throws { try recipe.validate() }
     }
 
-    func experiment(_ config: Config) throws {
-        let checkpoints = try Checkpoints(options, experiment: "token-similarity", config: config)
-        let data = try options.loadData()
-        print("token-similarity: scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
-
-        let distilled = try DeiTStudent.tokenStudent(scale: options.scale, seed: options.seed, data: data, cache: options.cacheURL,
-                                                     checkpoints: checkpoints)
-        var rng = DeiTStudent.rng(seed: options.seed ^ fnv1a("two-class-tokens"))
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        let data = lab.data
+        let distilled = try DeiTStudent.tokenStudent(scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
+                                                     checkpoints: lab.checkpoints).model
+        var rng = DeiTStudent.rng(seed: lab.seed ^ fnv1a("two-class-tokens"))
         var controlConfig = config.student
         controlConfig.prefix = .twoCls
         let control = try VisionTransformer(controlConfig, rng: &rng)
         let objective = try twoClassTokenObjective(student: control, labelSmoothing: config.labelSmoothing)
         _ = try trainClassifier(control, recipe: config.recipe, data: data, label: "two class tokens", rng: &rng, objective: objective,
-                                checkpoint: checkpoints.run("two-class-tokens"))
+                                checkpoint: lab.checkpoints.run("two-class-tokens"))
 
         let models = [("distillation", distilled), ("two_class_tokens", control)]
         var cosines: [String: TokenCosines] = [:], heads: [String: HeadEvaluation] = [:]
@@ -69,13 +62,6 @@ struct TokenSimilarity: ExperimentCommand {
         table.append([0, "tokens", d.inputTokens, c.inputTokens])
         for i in d.blocks.indices { table.append([i + 1, "block\(i + 1)", d.blocks[i], c.blocks[i]]) }
         table.append([d.blocks.count + 1, "norm", d.output, c.output])
-        try Results.writeTSV(table, comments: [
-            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images",
-            "scale \(options.scale.rawValue), seed \(options.seed), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
-            "git \(Provenance.current.gitRevision), \(BLAS.cpuModel), OpenBLAS \(BLAS.coreName)",
-            String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", Config.paper.inputTokens,
-                   Config.paper.lastLayer, Config.paper.twoClassTokens)],
-            to: options.outputURL.appendingPathComponent("token-similarity.tsv"))
         var results: [String: Any] = [:]
         for (name, _) in models {
             let c = cosines[name]!, h = heads[name]!
@@ -85,9 +71,15 @@ struct TokenSimilarity: ExperimentCommand {
         }
         results["paper"] = ["input_tokens": Config.paper.inputTokens, "last_layer": Config.paper.lastLayer,
                             "two_class_tokens": Config.paper.twoClassTokens]
-        try Results.writeJSON(Results.summary(experiment: "token-similarity", scale: options.scale, data: data, seed: options.seed,
-                                              config: Results.jsonObject(config), results: results),
-                              to: options.outputURL.appendingPathComponent("token-similarity.json"))
-        try checkpoints.finish()
+        var report = Report(results: results)
+        report.add("token-similarity.tsv", table, comments: [
+            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images",
+            "scale \(lab.scale.rawValue), seed \(lab.seed), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
+            lab.provenance,
+            String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", Config.paper.inputTokens,
+                   Config.paper.lastLayer, Config.paper.twoClassTokens)])
+        return report
     }
 }
+
+ExperimentRunner<TokenSimilarity>.main()

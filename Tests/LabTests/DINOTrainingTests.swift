@@ -41,8 +41,9 @@ func values(_ ts: [Tensor]) -> [[Float]] { ts.map(\.scalars) }
         #expect(values(t) != before && values(t) != values(s))
     }
 
-    @Test func theMomentumRisesFrom0996To1AtTheLastStep() throws {
-        guard let data = dataset else { return }
+    @Test(.enabled(if: dataset != nil))
+    func theMomentumRisesFrom0996To1AtTheLastStep() throws {
+        let data = dataset!
         let trainer = try DINOTrainer(recipe: tinyRecipe(epochs: 3), data: data, seed: 2)
         let m = trainer.momenta
         #expect(m.count == 3 * trainer.stepsPerEpoch)
@@ -78,9 +79,9 @@ func values(_ ts: [Tensor]) -> [[Float]] { ts.map(\.scalars) }
         #expect(zip(trainer.loss.center.scalars, teacherMean.scalars).allSatisfy { abs($0 - 0.1 * $1) < 1e-5 })
     }
 
-    @Test(arguments: [TeacherKind.studentCopy, .previousIteration, .previousEpoch, .fixedRandom])
+    @Test(.enabled(if: dataset != nil), arguments: [TeacherKind.studentCopy, .previousIteration, .previousEpoch, .fixedRandom])
     func eachTeacherFollowsItsRule(_ kind: TeacherKind) throws {
-        guard let data = dataset else { return }
+        let data = dataset!
         let trainer = try DINOTrainer(recipe: tinyRecipe(kind), data: data, seed: 5)
         let initial = values(trainer.student.parameters)
         _ = try trainer.trainStep(Array(0..<16), epoch: 1)

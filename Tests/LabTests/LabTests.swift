@@ -64,25 +64,29 @@ func temporaryFolder() -> URL {
         let trained = ConvNet(config, rng: &rng)
         var trainings = 0
         let file = cache.url(name: "t", scale: .quick, seed: 0, recipe: ["recipe": 1])
-        #expect(try cache.loadOrTrain(trained, at: file) { trainings += 1 })
+        func train() -> [Int] { trainings += 1; return [trainings, 7] }
+        #expect(try cache.loadOrTrain(trained, at: file, train: train) == ([1, 7], true))
         let reloaded = ConvNet(config, rng: &rng)
-        #expect(try !cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        #expect(try cache.loadOrTrain(reloaded, at: file, train: train) == ([1, 7], false))  // the history comes back with the weights
         #expect(trainings == 1 && reloaded.conv1.weight.scalars == trained.conv1.weight.scalars)
+        // A file without the history of its training is retrained.
+        try trained.save(to: file)
+        #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained && trainings == 2)
         // Another recipe is another file; a corrupt file is retrained, not trusted.
         #expect(file != cache.url(name: "t", scale: .quick, seed: 0, recipe: ["recipe": 2]))
         #expect(file != cache.url(name: "t", scale: .quick, seed: 1, recipe: ["recipe": 1]))
         try Data("garbage".utf8).write(to: file)
-        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
-        #expect(trainings == 2)
+        #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained)
+        #expect(trainings == 3)
         // Weights overwritten with NaN (the checksum no longer matches), a sound file of NaN
         // weights, and a file without a checksum: each is retrained, none used.
         var bytes = try Data(contentsOf: file)
         for i in bytes.count - 64..<bytes.count { bytes[i] = i % 4 == 3 ? 0x7f : 0xff }
         try bytes.write(to: file)
-        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
+        #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained)
         try Safetensors.write(trained.stateDict().map { ($0.name, Tensor(repeating: .nan, shape: $0.tensor.shape)) }, to: file)
-        #expect(try cache.loadOrTrain(reloaded, at: file) { trainings += 1 })
-        #expect(trainings == 4 && reloaded.conv1.weight.isFinite)
+        #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained)
+        #expect(trainings == 5 && reloaded.conv1.weight.isFinite)
     }
 
     @Test func clockFormat() {

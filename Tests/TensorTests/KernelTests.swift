@@ -133,3 +133,20 @@ import Tensor
         #expect(BLAS.threads >= 1)
     }
 }
+
+/// The naive triple loop sgemm must agree with: C (m×n) = op(A)·op(B) + beta·C.
+func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> [Float] {
+    var c = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s: Double = 0
+            for p in 0..<k {
+                let av = transA ? a[p * m + i] : a[i * k + p]
+                let bv = transB ? b[j * k + p] : b[p * n + j]
+                s += Double(av) * Double(bv)
+            }
+            c[i * n + j] = Float(s)
+        }
+    }
+    return c
+}

@@ -7,31 +7,35 @@ import Foundation
 
 // MARK: - Row kernels
 
+// Each kernel is written once, on vectors; a row's tail runs as one more vector, padded
+// (loadTail/storeTail), so there is no scalar copy of any formula.
+
 /// y = f(a, b) for one innermost row; strides are 1 (walk) or 0 (repeat element 0).
 protocol BinaryKernel {
     static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec
-    static func callAsFunction(_ a: Float, _ b: Float) -> Float
 }
 enum AddKernel: BinaryKernel {
     @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a + b }
-    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b }
 }
 enum SubKernel: BinaryKernel {
     @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a - b }
-    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a - b }
 }
 enum MulKernel: BinaryKernel {
     @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a * b }
-    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a * b }
 }
 enum DivKernel: BinaryKernel {
     @inline(__always) static func callAsFunction(_ a: Vec, _ b: Vec) -> Vec { a / b }
-    @inline(__always) static func callAsFunction(_ a: Float, _ b: Float) -> Float { a / b }
 }
 
 @inline(__always)
 func loadStrided(_ p: UnsafePointer<Float>, _ stride: Int, _ i: Int) -> Vec {
     stride == 0 ? Vec(repeating: p[0]) : load(p + i)
+}
+
+/// The `n` < 16 elements from i on, zero-padded (or element 0 repeated, for stride 0).
+@inline(__always)
+func loadStridedTail(_ p: UnsafePointer<Float>, _ stride: Int, _ i: Int, _ n: Int) -> Vec {
+    stride == 0 ? Vec(repeating: p[0]) : loadTail(p + i, n)
 }
 
 @inline(__always)
@@ -42,70 +46,57 @@ func binaryRow<K: BinaryKernel>(_: K.Type, _ a: UnsafePointer<Float>, _ sa: Int,
         store(K.callAsFunction(loadStrided(a, sa, i), loadStrided(b, sb, i)), y + i)
         i &+= vecWidth
     }
-    while i < n {
-        y[i] = K.callAsFunction(a[i &* sa], b[i &* sb])
-        i &+= 1
-    }
+    if i < n { storeTail(K.callAsFunction(loadStridedTail(a, sa, i, n &- i), loadStridedTail(b, sb, i, n &- i)), y + i, n &- i) }
 }
 
 /// The gradient one operand of a binary op receives, per element, from g = dL/dy, the output y
 /// and the two inputs a, b.
 protocol GradientKernel {
     static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec
-    static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float
 }
 enum PassGrad: GradientKernel {  // ∂(a±b)/∂a = 1
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g }
 }
 enum NegateGrad: GradientKernel {  // ∂(a−b)/∂b = −1
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { -g }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { -g }
 }
 enum MulGradA: GradientKernel {  // ∂(a·b)/∂a = b
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g * b }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g * b }
 }
 enum MulGradB: GradientKernel {  // ∂(a·b)/∂b = a
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g * a }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g * a }
 }
 enum DivGradA: GradientKernel {  // ∂(a/b)/∂a = 1/b
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { g / b }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { g / b }
 }
 enum DivGradB: GradientKernel {  // ∂(a/b)/∂b = −a/b² = −y/b
     @inline(__always) static func callAsFunction(g: Vec, y: Vec, a: Vec, b: Vec) -> Vec { -g * y / b }
-    @inline(__always) static func callAsFunction(g: Float, y: Float, a: Float, b: Float) -> Float { -g * y / b }
 }
 
 /// dst[i·sd] += K(g[i], y[i], a[i·sa], b[i·sb]) over one row. With sd = 0 the row is summed into
-/// dst[0] (the operand was broadcast along this axis).
+/// dst[0] (the operand was broadcast along this axis): the full vectors' lanes as a tree, then
+/// the tail's lanes in order.
 @inline(__always)
 func gradientRow<K: GradientKernel>(_: K.Type, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
                                     _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
                                     _ dst: UnsafeMutablePointer<Float>, _ sd: Int, _ n: Int) {
+    @inline(__always) func lanes(_ i: Int) -> Vec {
+        K.callAsFunction(g: load(g + i), y: load(y + i), a: loadStrided(a, sa, i), b: loadStrided(b, sb, i))
+    }
+    @inline(__always) func tail(_ i: Int, _ m: Int) -> Vec {
+        K.callAsFunction(g: loadTail(g + i, m), y: loadTail(y + i, m), a: loadStridedTail(a, sa, i, m), b: loadStridedTail(b, sb, i, m))
+    }
     var i = 0
     if sd == 1 {
-        while i &+ vecWidth <= n {
-            let d = K.callAsFunction(g: load(g + i), y: load(y + i), a: loadStrided(a, sa, i), b: loadStrided(b, sb, i))
-            store(load(dst + i) + d, dst + i)
-            i &+= vecWidth
-        }
-        while i < n {
-            dst[i] += K.callAsFunction(g: g[i], y: y[i], a: a[i &* sa], b: b[i &* sb])
-            i &+= 1
-        }
+        while i &+ vecWidth <= n { store(load(dst + i) + lanes(i), dst + i); i &+= vecWidth }
+        if i < n { storeTail(loadTail(dst + i, n &- i) + tail(i, n &- i), dst + i, n &- i) }
     } else {
         var acc = Vec()
-        while i &+ vecWidth <= n {
-            acc += K.callAsFunction(g: load(g + i), y: load(y + i), a: loadStrided(a, sa, i), b: loadStrided(b, sb, i))
-            i &+= vecWidth
-        }
+        while i &+ vecWidth <= n { acc += lanes(i); i &+= vecWidth }
         var sum = hsum(acc)
-        while i < n {
-            sum += K.callAsFunction(g: g[i], y: y[i], a: a[i &* sa], b: b[i &* sb])
-            i &+= 1
+        if i < n {
+            let d = tail(i, n &- i)
+            for j in 0..<(n &- i) { sum += d[j] }
         }
         dst[0] += sum
     }
@@ -136,13 +127,16 @@ func broadcastBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K.Type
     return y
 }
 
+/// The two operands of a binary op.
+enum Operand { case a, b }
+
 /// Adds K(g, y, a, b), summed over broadcast axes, into `target`'s gradient, where `target` is
-/// operand `which` (1 = a, 2 = b) of the op that produced y.
-func accumulateGradient<K: GradientKernel>(_ kernel: K.Type, into target: Tensor, operand which: Int,
+/// `operand` of the op that produced y.
+func accumulateGradient<K: GradientKernel>(_ kernel: K.Type, into target: Tensor, operand: Operand,
                                            y: Tensor, a: Tensor, b: Tensor) {
     let plan = BroadcastPlan(output: y.shape, a.shape, b.shape)
     let (_, sa, sb) = plan.innerStride
-    let sd = which == 1 ? sa : sb
+    let sd = operand == .a ? sa : sb
     let (g, py, pa, pb, dst) = (UnsafePointer(y.grad!.data), UnsafePointer(y.data), UnsafePointer(a.data),
                                 UnsafePointer(b.data), target.gradPointer())
     let n = plan.rowLength
@@ -155,12 +149,12 @@ func accumulateGradient<K: GradientKernel>(_ kernel: K.Type, into target: Tensor
     } else if fullShape {
         Parallel.forEachChunk(plan.rowCount, grain: max(1, elementGrain / n)) { rows in
             plan.forEachRow(rows) { o, oa, ob in
-                gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (which == 1 ? oa : ob), sd, n)
+                gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (operand == .a ? oa : ob), sd, n)
             }
         }
     } else {
         plan.forEachRow(0..<plan.rowCount) { o, oa, ob in
-            gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (which == 1 ? oa : ob), sd, n)
+            gradientRow(K.self, g + o, py + o, pa + oa, sa, pb + ob, sb, dst + (operand == .a ? oa : ob), sd, n)
         }
     }
 }
@@ -181,7 +175,7 @@ extension Tensor {
             else { (y.data + o).update(repeating: data[source], count: n) }
         }
         y.record([self]) { [self] y in
-            accumulateGradient(PassGrad.self, into: self, operand: 1, y: y, a: self, b: Tensor(zeros: []))
+            accumulateGradient(PassGrad.self, into: self, operand: .a, y: y, a: self, b: Tensor(zeros: []))
         }
         return y
     }
@@ -191,8 +185,8 @@ extension Tensor {
 public func + (a: Tensor, b: Tensor) -> Tensor {
     let y = broadcastBinary(a, b, AddKernel.self, op: "add")
     y.record([a, b]) { y in
-        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: 1, y: y, a: a, b: b) }
-        if b.requiresGrad { accumulateGradient(PassGrad.self, into: b, operand: 2, y: y, a: a, b: b) }
+        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: .a, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(PassGrad.self, into: b, operand: .b, y: y, a: a, b: b) }
     }
     return y
 }
@@ -201,8 +195,8 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
 public func - (a: Tensor, b: Tensor) -> Tensor {
     let y = broadcastBinary(a, b, SubKernel.self, op: "sub")
     y.record([a, b]) { y in
-        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: 1, y: y, a: a, b: b) }
-        if b.requiresGrad { accumulateGradient(NegateGrad.self, into: b, operand: 2, y: y, a: a, b: b) }
+        if a.requiresGrad { accumulateGradient(PassGrad.self, into: a, operand: .a, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(NegateGrad.self, into: b, operand: .b, y: y, a: a, b: b) }
     }
     return y
 }
@@ -211,8 +205,8 @@ public func - (a: Tensor, b: Tensor) -> Tensor {
 public func * (a: Tensor, b: Tensor) -> Tensor {
     let y = broadcastBinary(a, b, MulKernel.self, op: "mul")
     y.record([a, b]) { y in
-        if a.requiresGrad { accumulateGradient(MulGradA.self, into: a, operand: 1, y: y, a: a, b: b) }
-        if b.requiresGrad { accumulateGradient(MulGradB.self, into: b, operand: 2, y: y, a: a, b: b) }
+        if a.requiresGrad { accumulateGradient(MulGradA.self, into: a, operand: .a, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(MulGradB.self, into: b, operand: .b, y: y, a: a, b: b) }
     }
     return y
 }
@@ -221,8 +215,8 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 public func / (a: Tensor, b: Tensor) -> Tensor {
     let y = broadcastBinary(a, b, DivKernel.self, op: "div")
     y.record([a, b]) { y in
-        if a.requiresGrad { accumulateGradient(DivGradA.self, into: a, operand: 1, y: y, a: a, b: b) }
-        if b.requiresGrad { accumulateGradient(DivGradB.self, into: b, operand: 2, y: y, a: a, b: b) }
+        if a.requiresGrad { accumulateGradient(DivGradA.self, into: a, operand: .a, y: y, a: a, b: b) }
+        if b.requiresGrad { accumulateGradient(DivGradB.self, into: b, operand: .b, y: y, a: a, b: b) }
     }
     return y
 }
@@ -232,31 +226,35 @@ public func / (a: Tensor, b: Tensor) -> Tensor {
 /// y = f(x) lane by lane, and the backward dx += g · f'(x) expressed through x and y.
 protocol UnaryKernel {
     func callAsFunction(_ x: Vec) -> Vec
-    func callAsFunction(_ x: Float) -> Float
     func derivative(x: Vec, y: Vec) -> Vec
-    func derivative(x: Float, y: Float) -> Float
+    /// Elements per thread at the least: fewer for a kernel that costs more per element.
+    var grain: Int { get }
+}
+
+extension UnaryKernel {
+    var grain: Int { elementGrain }
 }
 
 func unaryMap<K: UnaryKernel>(_ x: Tensor, _ kernel: K) -> Tensor {
     let y = Tensor(uninitialized: x.shape)
     let (px, py) = (UnsafePointer(x.data), y.data)
-    Parallel.forEachChunk(x.count, grain: elementGrain) { r in
+    Parallel.forEachChunk(x.count, grain: kernel.grain) { r in
         var i = r.lowerBound
-        while i &+ vecWidth <= r.upperBound {
-            store(kernel(load(px + i)), py + i)
-            i &+= vecWidth
-        }
-        while i < r.upperBound { py[i] = kernel(px[i]); i &+= 1 }
+        while i &+ vecWidth <= r.upperBound { store(kernel(load(px + i)), py + i); i &+= vecWidth }
+        if i < r.upperBound { storeTail(kernel(loadTail(px + i, r.upperBound &- i)), py + i, r.upperBound &- i) }
     }
     y.record([x]) { y in
-        let (g, px, py, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(y.data), x.gradPointer())
-        Parallel.forEachChunk(x.count, grain: elementGrain) { r in
+        let (g, px, py, dx) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(y.data), x.gradientTarget())
+        Parallel.forEachChunk(x.count, grain: kernel.grain) { r in
             var i = r.lowerBound
             while i &+ vecWidth <= r.upperBound {
-                store(load(dx + i) + load(g + i) * kernel.derivative(x: load(px + i), y: load(py + i)), dx + i)
+                dx.put(load(g + i) * kernel.derivative(x: load(px + i), y: load(py + i)), at: i)
                 i &+= vecWidth
             }
-            while i < r.upperBound { dx[i] += g[i] * kernel.derivative(x: px[i], y: py[i]); i &+= 1 }
+            if i < r.upperBound {
+                let m = r.upperBound &- i
+                dx.put(loadTail(g + i, m) * kernel.derivative(x: loadTail(px + i, m), y: loadTail(py + i, m)), at: i, count: m)
+            }
         }
     }
     return y
@@ -264,51 +262,37 @@ func unaryMap<K: UnaryKernel>(_ x: Tensor, _ kernel: K) -> Tensor {
 
 struct ExpKernel: UnaryKernel {  // d e^x = e^x = y
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vexp(x) }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { sexp(x) }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { y }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { y }
 }
-struct LogKernel: UnaryKernel {  // d ln x = 1/x. Scalar libm log: rarely on a hot path.
+struct LogKernel: UnaryKernel {  // d ln x = 1/x. libm's log lane by lane: rarely on a hot path.
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec {
         var y = Vec()
         for i in 0..<vecWidth { y[i] = Foundation.log(x[i]) }
         return y
     }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 1 / x }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { 1 / x }
 }
 struct SqrtKernel: UnaryKernel {  // d √x = 1/(2√x) = 0.5/y
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x.squareRoot() }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 0.5 / y }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { 0.5 / y }
 }
 struct SquareKernel: UnaryKernel {  // d x² = 2x
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x * x }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * x }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { 2 * x }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { 2 * x }
 }
 struct ReLUKernel: UnaryKernel {  // d max(x, 0) = 1[x > 0]
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { vmax(x, Vec()) }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { max(x, 0) }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { Vec().replacing(with: 1, where: x .> 0) }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
 }
 struct AffineKernel: UnaryKernel {  // scale·x + shift; d/dx = scale
     let scale: Float, shift: Float
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { x * scale + shift }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * scale + shift }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { Vec(repeating: scale) }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { scale }
 }
 struct ReciprocalKernel: UnaryKernel {  // scale/x; d/dx = −scale/x² = −y/x
     let scale: Float
     @inline(__always) func callAsFunction(_ x: Vec) -> Vec { scale / x }
-    @inline(__always) func callAsFunction(_ x: Float) -> Float { scale / x }
     @inline(__always) func derivative(x: Vec, y: Vec) -> Vec { -y / x }
-    @inline(__always) func derivative(x: Float, y: Float) -> Float { -y / x }
 }
 
 public func exp(_ x: Tensor) -> Tensor { unaryMap(x, ExpKernel()) }

@@ -49,23 +49,6 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
     }
 }
 
-/// The naive triple loop sgemm must agree with: C (m×n) = op(A)·op(B) + beta·C. For tests.
-public func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> [Float] {
-    var c = [Float](repeating: 0, count: m * n)
-    for i in 0..<m {
-        for j in 0..<n {
-            var s: Double = 0
-            for p in 0..<k {
-                let av = transA ? a[p * m + i] : a[i * k + p]
-                let bv = transB ? b[j * k + p] : b[p * n + j]
-                s += Double(av) * Double(bv)
-            }
-            c[i * n + j] = Float(s)
-        }
-    }
-    return c
-}
-
 /// op(a)·op(b) over the last two axes. Shapes: a (…, M, K) — or (…, K, M) with `transposeA` —
 /// and b (…, K, N) — or (…, N, K) with `transposeB`. The leading (batch) axes must be equal, or
 /// one operand has none and is shared by every batch entry (a weight).

@@ -14,7 +14,7 @@ import Tensor
 
 /// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO.swift). The
 /// trials that chose them are in papers/dino-sweep.md.
-struct Config: Codable {
+struct Config: ExperimentConfig {
     var recipe: DINORecipe
     var teachers = TeacherKind.allCases
     var seeds = 3                   // paper: one run per teacher
@@ -40,6 +40,18 @@ struct Config: Codable {
     }
 
     var evaluation: KNNSchedule { KNNSchedule(ks: ks, subsetBank: subsetBank) }
+
+    func validate() throws {
+        try Flags.count("seeds", seeds, 1...Config.maxSeeds)
+        try LanesFlag.validate(lanes)
+        if let bank = subsetBank {
+            try Flags.count("subset-bank", bank, 1...60_000, note: "0 for all 60 000")
+            if bank < ks.max()! {
+                throw ValidationError("--subset-bank \(bank) is smaller than k = \(ks.max()!); use at least that many images, or 0")
+            }
+        }
+        try recipe.validate()
+    }
 }
 
 /// One teacher trained from one seed (or, for the fixed-random teacher, only evaluated).
@@ -52,55 +64,40 @@ struct Run {
     var testFeatureSpread: Float    // featureSpread of the teacher backbone's test features at the end
 }
 
-@main
-struct EMATeacher: ExperimentCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ema-teacher",
-        abstract: "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2).")
+struct EMATeacher: Experiment {
+    static let name = "ema-teacher"
+    static let abstract = "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2)."
 
-    @OptionGroup var options: ExperimentOptions
-    @OptionGroup var recipeFlags: DINORecipeFlags
+    struct Options: ConfigFlags {
+        @OptionGroup var recipe: DINORecipeFlags
+        @OptionGroup var lanes: LanesFlag
 
-    @Option(help: "Teachers, comma-separated: \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var teachers: String?
+        @Option(help: "Teachers, comma-separated: \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var teachers: String?
 
-    @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
-    var seeds: Int?
+        @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
+        var seeds: Int?
 
-    @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (0: all 60 000 after every epoch).")
-    var subsetBank: Int?
+        @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (0: all 60 000 after every epoch).")
+        var subsetBank: Int?
 
-    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
-    var lanes: Int?
-
-    /// The scale's preset with the flags applied, checked whole before any work starts.
-    func config() throws -> Config {
-        var config = Config.preset(options.scale)
-        if let teachers {
-            config.teachers = try Flags.list("teachers", teachers, takes: TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")) {
-                TeacherKind(rawValue: $0)
+        func apply(to config: inout Config) throws {
+            if let teachers {
+                config.teachers = try Flags.list("teachers", teachers, takes: TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")) {
+                    TeacherKind(rawValue: $0)
+                }
             }
+            if let seeds { config.seeds = seeds }
+            if let subsetBank { config.subsetBank = subsetBank == 0 ? nil : subsetBank }
+            lanes.apply(to: &config.lanes)
+            try recipe.apply(to: &config.recipe)
         }
-        if let seeds { config.seeds = seeds }
-        if let subsetBank { config.subsetBank = subsetBank == 0 ? nil : subsetBank }
-        if let lanes { config.lanes = lanes }
-        try recipeFlags.apply(to: &config.recipe)
-        try Flags.count("seeds", config.seeds, 1...Config.maxSeeds)
-        try Flags.count("subset-bank", subsetBank, 0...60_000)
-        try Flags.count("lanes", config.lanes, 1...8)
-        if let bank = config.subsetBank, bank < config.ks.max()! {
-            throw ValidationError("--subset-bank \(bank) is smaller than k = \(config.ks.max()!); use at least that many images, or 0")
-        }
-        try Flags.validating { try config.recipe.validate() }
-        return config
     }
 
-    func experiment(_ config: Config) throws {
-        let checkpoints = try Checkpoints(options, experiment: "ema-teacher", config: config)
-        let data = try options.loadData()
-        let seeds = options.seeds(config.seeds)
-        print("ema-teacher: scale \(options.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ", ")), "
-              + "\(config.lanes) runs at once, \(BLAS.summary), git \(Provenance.current.gitRevision)")
+    func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        let data = lab.data
+        let seeds = lab.seeds(config.seeds)
+        print("ema-teacher: seeds \(seeds.map(String.init).joined(separator: ", ")), \(config.lanes) runs at once")
         let start = Date()
         let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
                                    test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
@@ -113,12 +110,11 @@ struct EMATeacher: ExperimentCommand {
         let trained = config.teachers.filter { $0 != .fixedRandom }
         let jobs = seeds.map { (TeacherKind.fixedRandom, $0) } + trained.flatMap { kind in seeds.map { (kind, $0) } }
         var results = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
-            try run(jobs[i].0, seed: jobs[i].1, config: config, data: data, checkpoints: checkpoints)
+            try run(jobs[i].0, seed: jobs[i].1, config: config, data: data, checkpoints: lab.checkpoints)
         }
         for i in seeds.count..<results.count { results[i].subsetCurve.insert(results[i % seeds.count].subsetCurve[0], at: 0) }
-        let runs = Dictionary(grouping: results, by: \.kind)
-        try write(runs, pixelKNN: pixelKNN, config: config, data: data, seconds: Date().timeIntervalSince(start))
-        try checkpoints.finish()
+        return report(Dictionary(grouping: results, by: \.kind), pixelKNN: pixelKNN, config: config, lab: lab,
+                      seconds: Date().timeIntervalSince(start))
     }
 
     /// Trains (or, for the fixed-random teacher, only evaluates) one teacher from one seed, then
@@ -149,3 +145,5 @@ struct EMATeacher: ExperimentCommand {
         return run
     }
 }
+
+ExperimentRunner<EMATeacher>.main()

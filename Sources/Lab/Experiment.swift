@@ -1,0 +1,123 @@
+// What an experiment declares — its name, its config with a preset per scale, the flags that
+// change it, and a run that returns what to write — and the one runner that does the rest: the
+// kernel choice, the flags checked whole before any work, interruption, the checkpoints, the
+// dataset, the banner, the data files written atomically once every run is done, and cleanup.
+import ArgumentParser
+import Data
+import Foundation
+import Tensor
+
+/// An experiment's settings: the scale's preset, flags applied on top, then checked whole.
+public protocol ExperimentConfig: Codable {
+    static func preset(_ scale: Scale) -> Self
+    /// Every impossible or meaningless value, with the flag that sets it and the fix. The only
+    /// place a config is checked.
+    func validate() throws
+}
+
+/// Flags that change a config: each only sets a field (or refuses text it cannot read). `scale`
+/// is the run's, for a value derived from the scale's presets.
+public protocol ConfigFlags: ParsableArguments {
+    associatedtype Config
+    func apply(to config: inout Config, scale: Scale) throws
+    /// Flags that need not know the scale implement this one instead.
+    func apply(to config: inout Config) throws
+}
+
+extension ConfigFlags {
+    public func apply(to config: inout Config) throws {}
+    public func apply(to config: inout Config, scale: Scale) throws { try apply(to: &config) }
+}
+
+/// For an experiment whose only flags are the shared ones.
+public struct NoFlags<Config>: ConfigFlags {
+    public init() {}
+}
+
+public protocol Experiment {
+    associatedtype Config: ExperimentConfig
+    associatedtype Options: ConfigFlags = NoFlags<Config> where Options.Config == Config
+    /// The executable's name, its data files' prefix and its checkpoints' folder.
+    static var name: String { get }
+    /// One line for --help: the question it answers and where in the papers.
+    static var abstract: String { get }
+    init()
+    /// The experiment on a validated config; returns the files to write.
+    func run(_ config: Config, _ context: ExperimentContext) throws -> Report
+}
+
+/// What a run has to hand: the shared options, the dataset, and its checkpoints.
+public struct ExperimentContext {
+    public let options: ExperimentOptions
+    public let data: FashionMNIST
+    public let checkpoints: Checkpoints
+
+    public var scale: Scale { options.scale }
+    public var seed: UInt64 { options.seed }
+    public var cache: URL { options.cacheURL }
+    /// The `count` seeds of a multi-seed experiment: seed, seed &+ 1, …
+    public func seeds(_ count: Int) -> [UInt64] { options.seeds(count) }
+    /// The comment line every data file carries: the code's revision and the machine.
+    public var provenance: String { "git \(Provenance.current.gitRevision), \(Machine.cpuModel), OpenBLAS \(BLAS.coreName)" }
+}
+
+/// The files an experiment writes: tables and text files, then the JSON summary.
+public struct Report {
+    public var files: [(name: String, text: String)] = []
+    /// The summary's "results": what the seed and scale determine.
+    public var results: Any
+    /// The summary's "config"; the experiment's config when nil.
+    public var config: Any?
+    /// Measurements of speed, under the summary's "timings" beside the time breakdown.
+    public var timings: [String: Any] = [:]
+
+    public init(results: Any, config: Any? = nil, timings: [String: Any] = [:]) {
+        (self.results, self.config, self.timings) = (results, config, timings)
+    }
+
+    public mutating func add(_ name: String, _ table: Table, comments: [String]) {
+        files.append((name, table.tsv(comments: comments)))
+    }
+
+    public mutating func add(_ name: String, text: String) { files.append((name, text)) }
+}
+
+/// The command line of experiment `E`: `ExperimentRunner<E>.main()` is an executable's whole
+/// entry point.
+public struct ExperimentRunner<E: Experiment>: ParsableCommand {
+    public static var configuration: CommandConfiguration { CommandConfiguration(commandName: E.name, abstract: E.abstract) }
+
+    @OptionGroup var options: ExperimentOptions
+    @OptionGroup var flags: E.Options
+
+    public init() {}
+
+    /// The scale's preset with the flags applied, checked whole.
+    func config() throws -> E.Config {
+        var config = E.Config.preset(options.scale)
+        try flags.apply(to: &config, scale: options.scale)
+        try Lab.Flags.validating { try config.validate() }
+        return config
+    }
+
+    public mutating func validate() throws { _ = try config() }
+
+    public mutating func run() throws {
+        BLAS.useFastKernels()
+        let config = try config()
+        try options.runInterruptibly {
+            let checkpoints = try Checkpoints(options, experiment: E.name, config: config)
+            let data = try options.loadData()
+            print("\(E.name): scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
+            fflush(nil)
+            let report = try E().run(config, ExperimentContext(options: options, data: data, checkpoints: checkpoints))
+            // The data files only now, when every run is done: a stopped run leaves none behind.
+            for (name, text) in report.files { try Results.writeAtomically(text, to: options.outputURL.appendingPathComponent(name)) }
+            try Results.writeJSON(Results.summary(experiment: E.name, scale: options.scale, data: data, seed: options.seed,
+                                                  config: report.config ?? Results.jsonObject(config), results: report.results,
+                                                  timings: report.timings),
+                                  to: options.outputURL.appendingPathComponent("\(E.name).json"))
+            try checkpoints.finish()
+        }
+    }
+}
