@@ -6,7 +6,7 @@ import NN
 import Tensor
 
 /// How the teacher's weights follow the student's (DINO §5.2, Fig. 6 right).
-public enum TeacherKind: String, Codable, CaseIterable, Sendable {
+public enum TeacherUpdate: String, Codable, CaseIterable, Sendable {
     case momentum = "momentum"                       // θt ← λθt + (1 − λ)θs after each step: DINO
     case studentCopy = "student-copy"                // θt = θs at every forward
     case previousIteration = "previous-iteration"    // θt = θs of the step before
@@ -41,7 +41,7 @@ public struct DINORecipe: Codable, Hashable, Sendable {
     public var clipGrad: Float = 3.0                   // paper 3.0, per parameter
     public var freezeLastLayerEpochs = 1               // paper 1
     public var dropPathRate: Float = 0.1               // paper 0.1, student only
-    public var teacher = TeacherKind.momentum
+    public var teacher = TeacherUpdate.momentum
 
     public init(backbone: ViTConfig, epochs: Int, batchSize: Int) {
         (self.backbone, self.epochs, self.batchSize) = (backbone, epochs, batchSize)

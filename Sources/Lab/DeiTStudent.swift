@@ -6,7 +6,7 @@ import NN
 import Tensor
 
 /// The teacher a DeiT student learns from.
-public enum TeacherModel: String, Codable, CodingKeyRepresentable, CaseIterable, Sendable {
+public enum TeacherArchitecture: String, Codable, CodingKeyRepresentable, CaseIterable, Sendable {
     case convnet    // DeiT's default: a convnet (RegNetY-16GF there; our ConvNet)
     case vit        // the "transformer teacher" of DeiT Tab. 2 (DeiT-B there; our supervised ViT)
 }
@@ -38,11 +38,11 @@ public enum DeiTStudent {
     /// every model stays far below its plateau in a CPU budget.
     public static func dataEfficient(_ recipe: SupervisedRecipe) -> SupervisedRecipe {
         var r = recipe
-        r.cropScale = 0.5...1         // DeiT (0.08, 1) at 224²; at 28², 0.25 leaves 8-pixel crops (P1, with m 9 too, ended 8 points below B)
+        r.cropScale = 0.5...1         // DeiT (0.08, 1) at 224²; at 28², a quarter of the area leaves 8-pixel crops (trial P1)
         r.flip = true                 // DeiT: yes
-        r.randAugment = nil           // DeiT rand-m9-mstd0.5-inc1; m 5 cost the teacher 2.3 points and none 1.3 (A against B); --magnitude 9 restores it
+        r.randAugment = nil           // DeiT rand-m9-mstd0.5-inc1: it costs the teacher more than it gives here (trials A, B); --magnitude 9 restores it
         r.erasing = 0.25              // DeiT 0.25
-        r.mix = MixConfig()           // DeiT Mixup 0.8, CutMix 1.0, every batch, switch 0.5: the lever (C, D: without it hard ties none)
+        r.mix = MixConfig()           // DeiT Mixup 0.8, CutMix 1.0, every batch, switch 0.5: the lever (trials C, D)
         r.labelSmoothing = 0.1        // DeiT 0.1; on the true labels only (DistillationConfig)
         return r
     }
@@ -51,7 +51,7 @@ public enum DeiTStudent {
     /// (Lab/Teachers.swift, the same cached model); under random augmentation, on the student's
     /// images with the student's augmentation, as DeiT's teachers see ImageNet, for
     /// `teacherEpochs` (the heavier augmentation needs more passes).
-    public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherModel, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
+    public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherArchitecture, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
         var r = Teachers.recipe(teacher, scale)
         let s = student ?? preset(scale).recipe
         guard s.augmentsBeyondFlip else { return r }

@@ -7,10 +7,9 @@ import NN
 import Tensor
 
 public enum Teachers {
-    /// ConvNet architecture and recipe per scale. The default was chosen by trials (PyTorch and
-    /// ours agree to a few tenths of a percent): a pooled stem, then stages of 32, 64 and 128
-    /// channels at 14², 7², 4², reached 93.5% after 7 of 10 epochs, against 92.0% for stages of
-    /// 16, 32, 64 at full resolution, in the same time per epoch.
+    /// ConvNet architecture and recipe per scale. The default's pooled stem and stages of 32, 64,
+    /// 128 channels at 14², 7², 4² learn more than narrower stages at full resolution in the same
+    /// time per epoch (papers/deit-sweep.md, "The ConvNet teacher's shape").
     public static func convNet(_ scale: Scale) -> (config: ConvNetConfig, recipe: SupervisedRecipe) {
         switch scale {
         case .quick:
@@ -41,22 +40,22 @@ public enum Teachers {
     }
 
     /// The scale's recipe of a teacher.
-    public static func recipe(_ kind: TeacherModel, _ scale: Scale) -> SupervisedRecipe {
+    public static func recipe(_ kind: TeacherArchitecture, _ scale: Scale) -> SupervisedRecipe {
         kind == .convnet ? convNet(scale).recipe : vit(scale).recipe
     }
 
     /// The scale's architecture of a teacher, as its summary shows it.
-    public static func architecture(_ kind: TeacherModel, _ scale: Scale) -> any Encodable {
+    public static func architecture(_ kind: TeacherArchitecture, _ scale: Scale) -> any Encodable {
         kind == .convnet ? convNet(scale).config : vit(scale).config
     }
 
     /// The generator a teacher is initialized and trained with: a function of the run's seed and
     /// the teacher's name only, so every experiment that needs it gets the same model.
-    static func rng(_ kind: TeacherModel, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(kind.rawValue)) }
+    static func rng(_ kind: TeacherArchitecture, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(kind.rawValue)) }
 
     /// Where the teacher for (scale, seed) trained by `recipe` is cached: the key covers the
     /// architecture and the recipe, so editing either never reuses a stale model.
-    public static func cacheFile(_ kind: TeacherModel, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe) -> URL {
+    public static func cacheFile(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe) -> URL {
         ModelCache(root: cache).url(name: kind.rawValue, scale: scale, seed: seed,
                                     recipe: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)])
     }
@@ -64,7 +63,7 @@ public enum Teachers {
     /// The teacher `kind` of (scale, seed) trained by `recipe` (the scale's own by default) and
     /// the history of its training: loaded from the cache, or trained and cached. The one place
     /// a teacher is made.
-    public static func trained(_ kind: TeacherModel, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+    public static func trained(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
                                recipe: SupervisedRecipe? = nil, checkpoint: RunCheckpoint? = nil) throws -> (model: any Classifier, history: [EpochRecord]) {
         let recipe = recipe ?? self.recipe(kind, scale)
         var rng = rng(kind, seed: seed)

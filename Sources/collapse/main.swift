@@ -12,7 +12,7 @@ import NN
 import Tensor
 
 /// The three runs of Fig. 7: what each does to the teacher's output.
-enum Variant: String, CaseIterable, Codable {
+enum Ablation: String, CaseIterable, Codable {
     case centeringOnly = "centering-only"      // τt = τs: no sharpening
     case sharpeningOnly = "sharpening-only"    // c = 0: no centering
     case both = "both"                         // DINO
@@ -33,7 +33,7 @@ enum Variant: String, CaseIterable, Codable {
 /// steps, so the small batch of that recipe (many steps per image) gets each run to its end.
 struct Config: ExperimentConfig {
     var recipe: DINORecipe
-    var variants = Variant.allCases
+    var variants = Ablation.allCases
     var ks = [20]
     var lanes = Parallel.threads    // runs trained side by side (SideBySide); the results do not depend on it
 

@@ -16,15 +16,15 @@ import Tensor
 
 /// One student of the study: an objective, the teacher it learns from, and for soft
 /// distillation optionally how its KL is divided (the config's otherwise).
-struct Variant: Codable, Hashable {
+struct StudentSetup: Codable, Hashable {
     var type: DistillationType
-    var teacher: TeacherModel?
+    var teacher: TeacherArchitecture?
     var kl: KLNormalization?
     var name: String {
         (teacher.map { "\(type.rawValue)-\($0.rawValue)" } ?? type.rawValue) + (kl.map { "-\($0.rawValue)" } ?? "")
     }
 
-    init(_ type: DistillationType, _ teacher: TeacherModel? = nil, kl: KLNormalization? = nil) {
+    init(_ type: DistillationType, _ teacher: TeacherArchitecture? = nil, kl: KLNormalization? = nil) {
         (self.type, self.teacher, self.kl) = (type, teacher, kl)
     }
 
@@ -38,7 +38,7 @@ struct Variant: Codable, Hashable {
             self.init(.none)
             return
         }
-        guard parts.count >= 2, let teacher = TeacherModel(rawValue: parts[1]) else { return nil }
+        guard parts.count >= 2, let teacher = TeacherArchitecture(rawValue: parts[1]) else { return nil }
         guard parts.count == 3 else { self.init(type, teacher); return }
         guard type == .soft, let kl = KLNormalization(rawValue: parts[2]) else { return nil }
         self.init(type, teacher, kl: kl)
@@ -46,17 +46,17 @@ struct Variant: Codable, Hashable {
 
     /// The students that learn from one teacher's memoized logits run in one job, in this order:
     /// every ConvNet student with `none` (which is evaluated against the ConvNet), and every ViT student.
-    var job: TeacherModel { teacher ?? .convnet }
+    var job: TeacherArchitecture { teacher ?? .convnet }
 }
 
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
 struct Config: ExperimentConfig {
     var student: ViTConfig
     var recipe: SupervisedRecipe                 // DeiTStudent.preset: DeiT's data-efficient regime at the default scale
-    var teachers: [TeacherModel: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
+    var teachers: [TeacherArchitecture: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
     var loss = DistillationConfig(type: .none)   // τ 3, λ 0.1 (paper, soft); α 0.5; smoothing 0.1; KL per sample
-    var variants = [Variant(.none), Variant(.soft, .convnet), Variant(.soft, .convnet, kl: .perElement), Variant(.hard, .convnet),
-                    Variant(.token, .convnet), Variant(.hard, .vit), Variant(.token, .vit)]
+    var variants = [StudentSetup(.none), StudentSetup(.soft, .convnet), StudentSetup(.soft, .convnet, kl: .perElement), StudentSetup(.hard, .convnet),
+                    StudentSetup(.token, .convnet), StudentSetup(.hard, .vit), StudentSetup(.token, .vit)]
     var seeds = 3                                // paper: one run each
     var lanes = Parallel.threads                 // jobs trained side by side (SideBySide); the results do not depend on it
 
@@ -72,7 +72,7 @@ struct Config: ExperimentConfig {
     static func preset(_ scale: Scale) -> Config {
         let (student, recipe) = DeiTStudent.preset(scale)
         var c = Config(student: student, recipe: recipe)
-        for t in TeacherModel.allCases { c.teachers[t] = DeiTStudent.teacherRecipe(scale, t) }
+        for t in TeacherArchitecture.allCases { c.teachers[t] = DeiTStudent.teacherRecipe(scale, t) }
         if scale == .quick { c.seeds = 1 }
         return c
     }
@@ -137,13 +137,13 @@ struct Distillation: Experiment {
 
         func apply(to config: inout Config, scale: Scale) throws {
             if let variants {
-                config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { Variant(parsing: $0) }
+                config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { StudentSetup(parsing: $0) }
             }
             if let seeds { config.seeds = seeds }
             lanes.apply(to: &config.lanes)
             if let epochs { config.recipe.epochs = epochs }
             try applyAugmentationFlags(&config.recipe)
-            for t in TeacherModel.allCases {
+            for t in TeacherArchitecture.allCases {
                 config.teachers[t] = DeiTStudent.teacherRecipe(scale, t, student: config.recipe)
                 if let teacherEpochs { config.teachers[t]!.epochs = teacherEpochs }
             }
@@ -201,12 +201,12 @@ struct Distillation: Experiment {
         // One job per seed and teacher: its students run in order on the same views, so the
         // teacher computes each view once and the later students look it up (MemoizedTeacher).
         let seeds = lab.seeds(config.seeds)
-        let groups = [TeacherModel.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
+        let groups = [TeacherArchitecture.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
         let jobs = seeds.flatMap { seed in groups.map { (seed, $0) } }
         let done = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
             try train(jobs[i].1, seed: jobs[i].0, config: config, lab: lab)
         }
-        var students: [String: [Student]] = [:]   // variant → per seed
+        var students: [String: [TrainedStudent]] = [:]   // variant → per seed
         for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
         for s in seeds.indices { for student in config.variants { precondition(students[student.name]![s].seed == seeds[s]) } }
         var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
@@ -231,23 +231,23 @@ struct Distillation: Experiment {
     }
 
     /// One trained student of one seed: its history and its heads, against its own teacher and the ConvNet (Tab. 4).
-    struct Student {
-        var variant: Variant, seed: UInt64
+    struct TrainedStudent {
+        var variant: StudentSetup, seed: UInt64
         var history: [EpochRecord]
         var own: HeadEvaluation, againstConvNet: HeadEvaluation
     }
 
     /// A job's students and how many teacher rows it looked up and computed.
     struct Job {
-        var students: [Student]
+        var students: [TrainedStudent]
         var lookups: [(teacher: String, hits: Int, misses: Int)]
     }
 
     /// The teachers `variants` learn from, and the ConvNet, against which every student is evaluated (Tab. 4).
-    func teachersNeeded(by variants: [Variant]) -> Set<TeacherModel> { Set(variants.compactMap(\.teacher)).union([.convnet]) }
+    func teachersNeeded(by variants: [StudentSetup]) -> Set<TeacherArchitecture> { Set(variants.compactMap(\.teacher)).union([.convnet]) }
 
     /// The cached teacher of the run's seed (trained and cached first if missing).
-    func teacher(_ t: TeacherModel, config: Config, lab: ExperimentContext) throws -> any Classifier {
+    func teacher(_ t: TeacherArchitecture, config: Config, lab: ExperimentContext) throws -> any Classifier {
         try Teachers.trained(t, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache, recipe: config.teachers[t]!,
                              checkpoint: lab.checkpoints.run("teacher-\(t.rawValue)")).model
     }
@@ -256,16 +256,16 @@ struct Distillation: Experiment {
     /// agree) on the same views, with a teacher instance of this job's own (no state is shared
     /// between jobs that run side by side). With a flip as the only augmentation the teacher's
     /// views are all computed up front.
-    func train(_ variants: [Variant], seed: UInt64, config: Config, lab: ExperimentContext) throws -> Job {
+    func train(_ variants: [StudentSetup], seed: UInt64, config: Config, lab: ExperimentContext) throws -> Job {
         let data = lab.data
-        var teachers: [TeacherModel: MemoizedTeacher] = [:]
+        var teachers: [TeacherArchitecture: MemoizedTeacher] = [:]
         for t in teachersNeeded(by: variants) {
             teachers[t] = MemoizedTeacher(try teacher(t, config: config, lab: lab))
             if !config.recipe.augmentsBeyondFlip && variants.contains(where: { $0.teacher == t }) {
                 teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
             }
         }
-        var students: [Student] = []
+        var students: [TrainedStudent] = []
         for variant in variants {
             var loss = config.loss
             loss.type = variant.type
@@ -273,7 +273,7 @@ struct Distillation: Experiment {
             let teacher = variant.teacher.map { teachers[$0]! }
             let (label, run) = ("\(variant.name) seed \(seed)", "\(variant.name)-seed\(seed)")
             let student: VisionTransformer, history: [EpochRecord]
-            if variant == Variant(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
+            if variant == StudentSetup(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
                 (student, history) = try DeiTStudent.tokenStudent(scale: lab.scale, seed: seed, recipe: config.recipe,
                                                                   teacherRecipe: config.teachers[.convnet]!, loss: loss, teacher: teacher,
                                                                   data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints, run: run)
@@ -285,7 +285,7 @@ struct Distillation: Experiment {
             }
             let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
             let againstConvNet = variant.teacher == .vit ? evaluateHeads(student, teacher: teachers[.convnet]!, data: data) : own
-            students.append(Student(variant: variant, seed: seed, history: history, own: own, againstConvNet: againstConvNet))
+            students.append(TrainedStudent(variant: variant, seed: seed, history: history, own: own, againstConvNet: againstConvNet))
             print("\(variant.name) seed \(seed): " + describe(own))
             fflush(nil)
         }
@@ -302,7 +302,7 @@ struct Distillation: Experiment {
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.
-    func summary(config: Config, students: [String: [Student]], teacherSeconds: [String: Double], comments: [String]) -> Report {
+    func summary(config: Config, students: [String: [TrainedStudent]], teacherSeconds: [String: Double], comments: [String]) -> Report {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])

@@ -6,7 +6,7 @@ import Lab
 import Tensor
 
 extension EMATeacher {
-    func report(_ runs: [TeacherKind: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
+    func report(_ runs: [TeacherUpdate: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
         let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
         let bank = config.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
         let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 10 000 test images; "

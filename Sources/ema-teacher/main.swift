@@ -16,7 +16,7 @@ import Tensor
 /// trials that chose them are in papers/dino-sweep.md.
 struct Config: ExperimentConfig {
     var recipe: DINORecipe
-    var teachers = TeacherKind.allCases
+    var teachers = TeacherUpdate.allCases
     var seeds = 3                   // paper: one run per teacher
     var ks = [20, 200]              // paper 20 (official eval_knn.py default); 200 as some reimplementations
     var subsetBank: Int? = 10_000   // intermediate epochs' k-NN bank; the last epoch uses all 60 000 (the paper's protocol)
@@ -24,7 +24,7 @@ struct Config: ExperimentConfig {
     var probe = LinearProbeRecipe()
     static let maxSeeds = 100
     /// The paper's k-NN after 300 epochs on ImageNet (DINO §5.2, Fig. 6 right); nil: not in it.
-    static let paper: [TeacherKind: Double] = [.momentum: 72.8, .previousEpoch: 66.6, .previousIteration: 0.1, .studentCopy: 0.1]
+    static let paper: [TeacherUpdate: Double] = [.momentum: 72.8, .previousEpoch: 66.6, .previousIteration: 0.1, .studentCopy: 0.1]
 
     static func preset(_ scale: Scale) -> Config {
         switch scale {
@@ -56,7 +56,7 @@ struct Config: ExperimentConfig {
 
 /// One teacher trained from one seed (or, for the fixed-random teacher, only evaluated).
 struct Run {
-    var kind: TeacherKind, seed: UInt64
+    var kind: TeacherUpdate, seed: UInt64
     var history: [DINOEpochRecord]  // empty for the fixed-random teacher
     var knn: [Int: Double]          // after the last epoch, all 60 000 images as the bank
     var subsetCurve: [Double]       // k-NN20 on the subset bank after epochs 0 (initialization) … E
@@ -72,7 +72,7 @@ struct EMATeacher: Experiment {
         @OptionGroup var recipe: DINORecipeFlags
         @OptionGroup var lanes: LanesFlag
 
-        @Option(help: "Teachers, comma-separated: \(TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        @Option(help: "Teachers, comma-separated: \(TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")).")
         var teachers: String?
 
         @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
@@ -83,8 +83,8 @@ struct EMATeacher: Experiment {
 
         func apply(to config: inout Config) throws {
             if let teachers {
-                config.teachers = try Flags.list("teachers", teachers, takes: TeacherKind.allCases.map(\.rawValue).joined(separator: ", ")) {
-                    TeacherKind(rawValue: $0)
+                config.teachers = try Flags.list("teachers", teachers, takes: TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")) {
+                    TeacherUpdate(rawValue: $0)
                 }
             }
             if let seeds { config.seeds = seeds }
@@ -108,7 +108,7 @@ struct EMATeacher: Experiment {
         // depend on the teacher), so one evaluation per seed gives every curve its epoch 0 and is
         // the whole of the fixed-random teacher, which never changes.
         let trained = config.teachers.filter { $0 != .fixedRandom }
-        let jobs = seeds.map { (TeacherKind.fixedRandom, $0) } + trained.flatMap { kind in seeds.map { (kind, $0) } }
+        let jobs = seeds.map { (TeacherUpdate.fixedRandom, $0) } + trained.flatMap { kind in seeds.map { (kind, $0) } }
         var results = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
             try run(jobs[i].0, seed: jobs[i].1, config: config, data: data, checkpoints: lab.checkpoints)
         }
@@ -119,7 +119,7 @@ struct EMATeacher: Experiment {
 
     /// Trains (or, for the fixed-random teacher, only evaluates) one teacher from one seed, then
     /// fits the linear probe on its final features.
-    func run(_ kind: TeacherKind, seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Run {
+    func run(_ kind: TeacherUpdate, seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Run {
         var recipe = config.recipe
         recipe.teacher = kind
         let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))

@@ -15,7 +15,7 @@ struct Supervised: Experiment {
     static let abstract = "Train the ConvNet and ViT teachers on Fashion-MNIST; write their training curves."
 
     struct Config: ExperimentConfig {
-        var models: [TeacherModel] = [.convnet, .vit]
+        var models: [TeacherArchitecture] = [.convnet, .vit]
         var epochs: Int? = nil  // overrides each teacher's preset (Lab/Teachers.swift); the cached model then is another one
 
         static func preset(_ scale: Scale) -> Config { Config() }
@@ -31,7 +31,7 @@ struct Supervised: Experiment {
         var epochs: Int?
 
         func apply(to config: inout Config) throws {
-            if let models { config.models = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { TeacherModel(rawValue: $0) } }
+            if let models { config.models = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { TeacherArchitecture(rawValue: $0) } }
             if let epochs { config.epochs = epochs }
         }
     }

@@ -9,7 +9,7 @@ import NN
 import Tensor
 
 /// A DINO run small enough for a unit test.
-func tinyRecipe(_ teacher: TeacherKind = .momentum, epochs: Int = 2) -> DINORecipe {
+func tinyRecipe(_ teacher: TeacherUpdate = .momentum, epochs: Int = 2) -> DINORecipe {
     var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 16, depth: 1, heads: 2, classes: 0), epochs: epochs, batchSize: 16)
     r.head = DINOHeadConfig(outDim: 32, hiddenDim: 16, bottleneckDim: 8)
     (r.trainImages, r.localCrops, r.warmupEpochs, r.teacher) = (64, 2, 0, teacher)
@@ -79,8 +79,8 @@ func values(_ ts: [Tensor]) -> [[Float]] { ts.map(\.scalars) }
         #expect(zip(trainer.loss.center.scalars, teacherMean.scalars).allSatisfy { abs($0 - 0.1 * $1) < 1e-5 })
     }
 
-    @Test(.enabled(if: dataset != nil), arguments: [TeacherKind.studentCopy, .previousIteration, .previousEpoch, .fixedRandom])
-    func eachTeacherFollowsItsRule(_ kind: TeacherKind) throws {
+    @Test(.enabled(if: dataset != nil), arguments: [TeacherUpdate.studentCopy, .previousIteration, .previousEpoch, .fixedRandom])
+    func eachTeacherFollowsItsRule(_ kind: TeacherUpdate) throws {
         let data = dataset!
         let trainer = try DINOTrainer(recipe: tinyRecipe(kind), data: data, seed: 5)
         let initial = values(trainer.student.parameters)

@@ -72,8 +72,8 @@ func state(_ module: any Module) -> [String: [Float]] {
 
     /// DINO with a momentum and a previous-epoch teacher (whose copy happens at the epoch's end):
     /// student, teacher, center, every step's diagnostics and the k-NN agree after two stops.
-    @Test(.enabled(if: dataset != nil), arguments: [TeacherKind.momentum, .previousEpoch])
-    func aResumedDINORunEndsWhereAnUninterruptedOneEnds(_ kind: TeacherKind) throws {
+    @Test(.enabled(if: dataset != nil), arguments: [TeacherUpdate.momentum, .previousEpoch])
+    func aResumedDINORunEndsWhereAnUninterruptedOneEnds(_ kind: TeacherUpdate) throws {
         var recipe = tinyRecipe(kind, epochs: 3)
         recipe.dropPathRate = 0.1
         let expectedTrainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)

@@ -12,7 +12,7 @@ import Tensor
 @Suite("side by side") struct SideBySideTests {
     @Test(.enabled(if: dataset != nil))
     func twoRunsAtOnceEndWhereEachEndsAlone() throws {
-        let kinds: [TeacherKind] = [.momentum, .studentCopy, .previousEpoch]
+        let kinds: [TeacherUpdate] = [.momentum, .studentCopy, .previousEpoch]
         func train(_ i: Int) throws -> (weights: [[Float]], history: [DINOEpochRecord]) {
             let trainer = try DINOTrainer(recipe: tinyRecipe(kinds[i]), data: dataset!, seed: 11)
             let history = try trainer.train(label: "side by side \(i)", evaluation: KNNSchedule(ks: [20], subsetBank: 500))
