@@ -65,13 +65,13 @@ public struct ExperimentContext {
 public struct Report {
     public var files: [(name: String, text: String)] = []
     /// The summary's "results": what the seed and scale determine.
-    public var results: Any
+    public var results: any Encodable
     /// The summary's "config"; the experiment's config when nil.
-    public var config: Any?
-    /// Measurements of speed, under the summary's "timings" beside the time breakdown.
-    public var timings: [String: Any] = [:]
+    public var config: (any Encodable)?
+    /// Measurements of speed, an object under the summary's "timings" beside the time breakdown.
+    public var timings: (any Encodable)?
 
-    public init(results: Any, config: Any? = nil, timings: [String: Any] = [:]) {
+    public init(results: any Encodable, config: (any Encodable)? = nil, timings: (any Encodable)? = nil) {
         (self.results, self.config, self.timings) = (results, config, timings)
     }
 
@@ -114,8 +114,9 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
             // The data files only now, when every run is done: a stopped run leaves none behind.
             for (name, text) in report.files { try Results.writeAtomically(text, to: options.outputURL.appendingPathComponent(name)) }
             try Results.writeJSON(Results.summary(experiment: E.name, scale: options.scale, data: data, seed: options.seed,
-                                                  config: report.config ?? Results.jsonObject(config), results: report.results,
-                                                  timings: report.timings),
+                                                  config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config),
+                                                  results: Results.jsonObject(report.results),
+                                                  timings: report.timings.map { Results.jsonObject($0) as! [String: Any] } ?? [:]),
                                   to: options.outputURL.appendingPathComponent("\(E.name).json"))
             try checkpoints.finish()
         }

@@ -116,3 +116,22 @@ public enum Results {
         return s
     }
 }
+
+/// An optional a summary writes as `null` when it is nil, instead of leaving the key out: a
+/// reader finds the key either way (a paper value the paper does not have, a k-NN not run).
+@propertyWrapper
+public struct NullWhenNil<Value: Codable & Sendable>: Codable, Sendable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        wrappedValue = c.decodeNil() ? nil : try c.decode(Value.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}

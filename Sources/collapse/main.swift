@@ -68,6 +68,28 @@ struct Collapse: Experiment {
         }
     }
 
+    /// A run's state at the end: its last epoch's steps averaged.
+    struct Final: Encodable {
+        let teacherEntropy: Double, kl: Double, loss: Double, featureStd: Double
+        @NullWhenNil var knn20: Double?
+        let teacherTemperature: Float, centering: Bool, entropyOverLnK: Double
+        enum CodingKeys: String, CodingKey {
+            case teacherEntropy = "teacher_entropy", kl, loss, featureStd = "feature_std", knn20
+            case teacherTemperature = "teacher_temperature", centering, entropyOverLnK = "entropy_over_ln_k"
+        }
+    }
+
+    struct Summary: Encodable {
+        let lnK: Double
+        let runs: [String: Final]
+        enum CodingKeys: String, CodingKey { case lnK = "ln_k" }
+        func encode(to encoder: any Encoder) throws {  // the runs' names as keys beside ln_k
+            try runs.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(lnK, forKey: .lnK)
+        }
+    }
+
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let lnK = Foundation.log(Double(config.recipe.head.outDim))
         let comments = ["DINO's collapse study (§5.3, Fig. 7): the teacher entropy h(Pt) and KL(Pt‖Ps) per training step",
@@ -76,7 +98,7 @@ struct Collapse: Experiment {
                         lab.provenance]
         var table = Table([.init("variant"), .init("step"), .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"),
                            .init("center_norm"), .init("feature_std"), .init("ln_k", "nats")])
-        var results: [String: Any] = ["ln_k": lnK]
+        var runs: [String: Final] = [:]
         let trained = try SideBySide.run(config.variants.count, lanes: config.lanes) { i in
             let variant = config.variants[i]
             var recipe = config.recipe
@@ -93,15 +115,13 @@ struct Collapse: Experiment {
             let last = steps.suffix(stepsPerEpoch)
             // The state at the end: the last epoch's steps averaged.
             func mean(_ f: (DINOStepRecord) -> Float) -> Double { last.reduce(0) { $0 + Double(f($1)) } / Double(last.count) }
-            let final: [String: Any] = ["teacher_entropy": mean(\.teacherEntropy), "kl": mean(\.kl), "loss": mean(\.loss),
-                                        "feature_std": mean(\.featureStd), "knn20": knn20 ?? NSNull(),
-                                        "teacher_temperature": recipe.teacherTemperature, "centering": recipe.centering,
-                                        "entropy_over_ln_k": mean(\.teacherEntropy) / lnK]
-            results[variant.rawValue] = final
+            runs[variant.rawValue] = Final(teacherEntropy: mean(\.teacherEntropy), kl: mean(\.kl), loss: mean(\.loss),
+                                           featureStd: mean(\.featureStd), knn20: knn20, teacherTemperature: recipe.teacherTemperature,
+                                           centering: recipe.centering, entropyOverLnK: mean(\.teacherEntropy) / lnK)
             print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
                          mean(\.teacherEntropy), lnK, mean(\.kl), knn20 ?? .nan))
         }
-        var report = Report(results: results)
+        var report = Report(results: Summary(lnK: lnK, runs: runs))
         report.add("collapse.tsv", table, comments: comments)
         return report
     }

@@ -301,13 +301,74 @@ struct Distillation: Experiment {
         return parts.joined(separator: ", ")
     }
 
+    /// One head of a student over the seeds: accuracy, and disagreement with the ConvNet teacher.
+    struct HeadResult: Encodable {
+        let accuracy: [Double], accuracyMean: Double, accuracyStd: Double
+        let disagreementConvNet: [Double], disagreementConvNetMean: Double, disagreementConvNetStd: Double
+        @NullWhenNil var paper: Double?
+        @NullWhenNil var paperDisagreement: Double?
+        enum CodingKeys: String, CodingKey {
+            case accuracy, accuracyMean = "accuracy_mean", accuracyStd = "accuracy_std", disagreementConvNet = "disagreement_convnet"
+            case disagreementConvNetMean = "disagreement_convnet_mean", disagreementConvNetStd = "disagreement_convnet_std"
+            case paper, paperDisagreement = "paper_disagreement"
+        }
+    }
+
+    /// One student of the study over the seeds: its heads, its curve, and what its teacher did.
+    struct StudentResult: Encodable {
+        var heads: [String: HeadResult] = [:]
+        var fusedSoftmax: [Double]? = nil            // DeiT⚗: the paper's fusion, beside the official code's
+        var fusionsDisagreeImages: [Int]? = nil
+        var testAccuracyPerEpoch: [[Double]] = []
+        var teacherAccuracy: [Double]? = nil
+        var disagreementOwnTeacher: [Double]? = nil
+        // How often the teacher's hard label is not the (dominant) true label of the view the
+        // student trains on, per epoch, and its mean.
+        var teacherLabelFlips: [[Double]]? = nil
+        var teacherLabelFlipsMean: Double? = nil
+        enum CodingKeys: String, CodingKey {
+            case fusedSoftmax = "fused_softmax", fusionsDisagreeImages = "fusions_disagree_images"
+            case testAccuracyPerEpoch = "test_accuracy_per_epoch", teacherAccuracy = "teacher_accuracy"
+            case disagreementOwnTeacher = "disagreement_own_teacher", teacherLabelFlips = "teacher_label_flips"
+            case teacherLabelFlipsMean = "teacher_label_flips_mean"
+        }
+        func encode(to encoder: any Encoder) throws {  // the heads' names as keys beside the rest
+            try heads.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(fusedSoftmax, forKey: .fusedSoftmax)
+            try c.encodeIfPresent(fusionsDisagreeImages, forKey: .fusionsDisagreeImages)
+            try c.encode(testAccuracyPerEpoch, forKey: .testAccuracyPerEpoch)
+            try c.encodeIfPresent(teacherAccuracy, forKey: .teacherAccuracy)
+            try c.encodeIfPresent(disagreementOwnTeacher, forKey: .disagreementOwnTeacher)
+            try c.encodeIfPresent(teacherLabelFlips, forKey: .teacherLabelFlips)
+            try c.encodeIfPresent(teacherLabelFlipsMean, forKey: .teacherLabelFlipsMean)
+        }
+    }
+
+    /// The run's time: the summary's "timings".
+    struct Timings: Encodable {
+        var teacherLoadOrTrainSeconds: [String: Double]
+        var trainingSeconds: [String: [Double]] = [:]
+        var teacherTimeShare: [String: [Double]] = [:]   // the teacher forward's share of the steps' time
+        enum CodingKeys: String, CodingKey {
+            case teacherLoadOrTrainSeconds = "teacher_load_or_train_seconds", trainingSeconds = "training_seconds"
+            case teacherTimeShare = "teacher_time_share"
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(teacherLoadOrTrainSeconds, forKey: .teacherLoadOrTrainSeconds)
+            try c.encode(trainingSeconds, forKey: .trainingSeconds)
+            if !teacherTimeShare.isEmpty { try c.encode(teacherTimeShare, forKey: .teacherTimeShare) }
+        }
+    }
+
     /// The final table — one row per (variant, head) — and the JSON summary.
     func summary(config: Config, students: [String: [TrainedStudent]], teacherSeconds: [String: Double], comments: [String]) -> Report {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])
-        var results: [String: Any] = [:]
-        var timings: [String: [String: Any]] = ["teacher_load_or_train_seconds": teacherSeconds]  // speeds: not part of the result
+        var results: [String: StudentResult] = [:]
+        var timings = Timings(teacherLoadOrTrainSeconds: teacherSeconds)
         var index = 0
         for variant in config.variants {
             let runs = students[variant.name]!.map(\.own), versusConvNet = students[variant.name]!.map(\.againstConvNet)
@@ -317,7 +378,7 @@ struct Distillation: Experiment {
                 heads.append(("distillation", runs.map { $0.distillationHead! }, versusConvNet.map { $0.disagreement["distillation"]! }))
                 heads.append(("class+distillation", runs.map { $0.fusedLogits! }, versusConvNet.map { $0.disagreement["class+distillation"]! }))
             }
-            var entry: [String: Any] = [:]
+            var entry = StudentResult()
             for head in heads {
                 let key = variant.type == .token ? "\(variant.name)/\(head.name)" : variant.name
                 let accuracy = meanAndStd(head.accuracy), disagreement = meanAndStd(head.disagreement)
@@ -325,29 +386,27 @@ struct Distillation: Experiment {
                               disagreement.mean, disagreement.std, Config.paperDisagreement[key] ?? Double.nan,
                               runs.compactMap(\.teacher).first ?? Double.nan])
                 index += 1
-                entry[head.name] = ["accuracy": head.accuracy, "accuracy_mean": accuracy.mean, "accuracy_std": accuracy.std,
-                                    "disagreement_convnet": head.disagreement, "disagreement_convnet_mean": disagreement.mean,
-                                    "disagreement_convnet_std": disagreement.std, "paper": Config.paper[key] as Any? ?? NSNull(),
-                                    "paper_disagreement": Config.paperDisagreement[key] as Any? ?? NSNull()]
+                entry.heads[head.name] = HeadResult(accuracy: head.accuracy, accuracyMean: accuracy.mean, accuracyStd: accuracy.std,
+                                                    disagreementConvNet: head.disagreement, disagreementConvNetMean: disagreement.mean,
+                                                    disagreementConvNetStd: disagreement.std, paper: Config.paper[key],
+                                                    paperDisagreement: Config.paperDisagreement[key])
                 print(String(format: "%@ %@: %.2f ± %.2f%%, disagreement with the ConvNet %.3f ± %.3f", variant.name, head.name,
                              accuracy.mean, accuracy.std, disagreement.mean, disagreement.std))
             }
             if variant.type == .token {
-                entry["fused_softmax"] = runs.map { $0.fusedSoftmax! }
-                entry["fusions_disagree_images"] = runs.map { $0.fusionsDisagree! }
+                entry.fusedSoftmax = runs.map { $0.fusedSoftmax! }
+                entry.fusionsDisagreeImages = runs.map { $0.fusionsDisagree! }
             }
             let histories = students[variant.name]!.map(\.history)
-            entry["test_accuracy_per_epoch"] = histories.map { $0.map(\.testAccuracy) }
-            timings["training_seconds", default: [:]][variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
+            entry.testAccuracyPerEpoch = histories.map { $0.map(\.testAccuracy) }
+            timings.trainingSeconds[variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
             if variant.teacher != nil {
-                entry["teacher_accuracy"] = runs.map { $0.teacher! }
-                entry["disagreement_own_teacher"] = runs.map { $0.disagreement["class"]! }
-                // How often the teacher's hard label is not the (dominant) true label of the view
-                // the student trains on, per epoch; and the teacher forward's share of the steps' time.
+                entry.teacherAccuracy = runs.map { $0.teacher! }
+                entry.disagreementOwnTeacher = runs.map { $0.disagreement["class"]! }
                 let flips = histories.map { $0.map { $0.metrics!["teacherLabelFlips"]! } }
-                entry["teacher_label_flips"] = flips
-                entry["teacher_label_flips_mean"] = meanAndStd(flips.map { $0.reduce(0, +) / Double($0.count) }).mean
-                timings["teacher_time_share", default: [:]][variant.name] =
+                entry.teacherLabelFlips = flips
+                entry.teacherLabelFlipsMean = meanAndStd(flips.map { $0.reduce(0, +) / Double($0.count) }).mean
+                timings.teacherTimeShare[variant.name] =
                     histories.map { h in h.reduce(0) { $0 + $1.metrics!["teacherSeconds"]! } / h.reduce(0) { $0 + $1.seconds } }
             }
             results[variant.name] = entry

@@ -5,6 +5,55 @@ import Foundation
 import Lab
 import Tensor
 
+/// One teacher's numbers in the summary: per seed, and their mean and std.
+struct TeacherResult: Encodable {
+    let knn20: [Double], knn200: [Double], probe: [Double]
+    let knn20Mean: Double, knn20Std: Double, knn200Mean: Double, knn200Std: Double, probeMean: Double, probeStd: Double
+    @NullWhenNil var paperKNN20: Double?
+    let knn20SubsetPerEpoch: [[Double]]
+    let testFeatureSpread: Double
+    // The last epoch's step diagnostics, mean over seeds (the collapse signatures); none for the fixed-random teacher.
+    @NullWhenNil var lastEpochTeacherEntropy: Double?
+    @NullWhenNil var lastEpochKL: Double?
+    @NullWhenNil var lastEpochFeatureStd: Double?
+    enum CodingKeys: String, CodingKey {
+        case knn20, knn200, probe, knn20Mean = "knn20_mean", knn20Std = "knn20_std", knn200Mean = "knn200_mean", knn200Std = "knn200_std"
+        case probeMean = "probe_mean", probeStd = "probe_std", paperKNN20 = "paper_knn20", knn20SubsetPerEpoch = "knn20_subset_per_epoch"
+        case testFeatureSpread = "test_feature_spread", lastEpochTeacherEntropy = "last_epoch_teacher_entropy", lastEpochKL = "last_epoch_kl"
+        case lastEpochFeatureStd = "last_epoch_feature_std"
+    }
+}
+
+/// The summary's results: raw pixels' k-NN beside every teacher's.
+struct Summary: Encodable {
+    let rawPixelsKNN: [String: Double]
+    let teachers: [String: TeacherResult]
+    enum CodingKeys: String, CodingKey { case rawPixelsKNN = "raw_pixels_knn" }
+    func encode(to encoder: any Encoder) throws {  // the teachers' names as keys beside raw_pixels_knn
+        try teachers.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rawPixelsKNN, forKey: .rawPixelsKNN)
+    }
+}
+
+/// The run's time: the summary's "timings".
+struct Timings: Encodable {
+    struct PerTeacher: Encodable {
+        let trainingSeconds: [Double], evaluationSeconds: [Double]
+        enum CodingKeys: String, CodingKey { case trainingSeconds = "training_seconds", evaluationSeconds = "evaluation_seconds" }
+    }
+    let seconds: Double, lanes: Int, cpu: String
+    let teachers: [String: PerTeacher]
+    enum CodingKeys: String, CodingKey { case seconds, lanes, cpu }
+    func encode(to encoder: any Encoder) throws {
+        try teachers.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(lanes, forKey: .lanes)
+        try c.encode(cpu, forKey: .cpu)
+    }
+}
+
 extension EMATeacher {
     func report(_ runs: [TeacherUpdate: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
         let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
@@ -43,30 +92,30 @@ extension EMATeacher {
         var finals = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
                             .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)"),
                             .init("test_feature_spread")])
-        var timings: [String: Any] = ["seconds": seconds, "lanes": config.lanes, "cpu": Machine.cpuModel]
-        var results: [String: Any] = ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })]
+        var perTeacher: [String: Timings.PerTeacher] = [:], teacherResults: [String: TeacherResult] = [:]
         for (i, kind) in kinds.enumerated() {
             let runs = runs[kind]!
             let k20 = meanAndStd(runs.map { $0.knn[20]! }), k200 = meanAndStd(runs.map { $0.knn[200]! }), probe = meanAndStd(runs.map(\.probe))
             let spread = meanAndStd(runs.map { Double($0.testFeatureSpread) }).mean
             finals.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind] ?? Double.nan, spread])
             // The last epoch's step diagnostics, mean over seeds: the collapse signatures.
-            func last(_ value: (DINOEpochRecord) -> Float) -> Any {
-                runs[0].history.isEmpty ? NSNull() : meanAndStd(runs.map { Double(value($0.history.last!)) }).mean
+            func last(_ value: (DINOEpochRecord) -> Float) -> Double? {
+                runs[0].history.isEmpty ? nil : meanAndStd(runs.map { Double(value($0.history.last!)) }).mean
             }
-            results[kind.rawValue] = ["knn20": runs.map { $0.knn[20]! }, "knn200": runs.map { $0.knn[200]! }, "probe": runs.map(\.probe),
-                                      "knn20_mean": k20.mean, "knn20_std": k20.std, "knn200_mean": k200.mean, "knn200_std": k200.std,
-                                      "probe_mean": probe.mean, "probe_std": probe.std, "paper_knn20": Config.paper[kind] as Any? ?? NSNull(),
-                                      "knn20_subset_per_epoch": runs.map(curve), "test_feature_spread": spread,
-                                      "last_epoch_teacher_entropy": last(\.teacherEntropy), "last_epoch_kl": last(\.kl),
-                                      "last_epoch_feature_std": last(\.featureStd)]
-            timings[kind.rawValue] = ["training_seconds": runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
-                                      "evaluation_seconds": runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } }]
+            teacherResults[kind.rawValue] = TeacherResult(
+                knn20: runs.map { $0.knn[20]! }, knn200: runs.map { $0.knn[200]! }, probe: runs.map(\.probe),
+                knn20Mean: k20.mean, knn20Std: k20.std, knn200Mean: k200.mean, knn200Std: k200.std, probeMean: probe.mean, probeStd: probe.std,
+                paperKNN20: Config.paper[kind], knn20SubsetPerEpoch: runs.map(curve), testFeatureSpread: spread,
+                lastEpochTeacherEntropy: last(\.teacherEntropy), lastEpochKL: last(\.kl), lastEpochFeatureStd: last(\.featureStd))
+            perTeacher[kind.rawValue] = .init(trainingSeconds: runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
+                                              evaluationSeconds: runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } })
             print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
                          k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
         }
         print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
 
+        let results = Summary(rawPixelsKNN: Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) }), teachers: teacherResults)
+        let timings = Timings(seconds: seconds, lanes: config.lanes, cpu: Machine.cpuModel, teachers: perTeacher)
         var report = Report(results: results, timings: timings)
         report.add("ema-teacher-runs.tsv", table, comments: comments)
         report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "

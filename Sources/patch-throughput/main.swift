@@ -84,6 +84,25 @@ struct PatchThroughput: Experiment {
         }
     }
 
+    struct Summary: Encodable {
+        let gflopPerImage: [String: Double]        // per 224² model
+        let smallTestAccuracy: [String: Double]    // per patch size of the 28² ViTs
+        enum CodingKeys: String, CodingKey { case gflopPerImage = "gflop_per_image", smallTestAccuracy = "small_test_accuracy" }
+    }
+
+    /// The run's speeds: the summary's "timings".
+    struct Speeds: Encodable {
+        let sgemmGflops: Double, imagesPerSecond: [String: Double], smallImagesPerSecond: [String: Double]
+        @NullWhenNil var ratioS16OverS8: Double?
+        @NullWhenNil var ratioB16OverB8: Double?
+        let paperRatioS16OverS8: Double, paperRatioB16OverB8: Double
+        enum CodingKeys: String, CodingKey {
+            case sgemmGflops = "sgemm_gflops", imagesPerSecond = "images_per_second", smallImagesPerSecond = "small_images_per_second"
+            case ratioS16OverS8 = "ratio_S16_over_S8", ratioB16OverB8 = "ratio_B16_over_B8"
+            case paperRatioS16OverS8 = "paper_ratio_S16_over_S8", paperRatioB16OverB8 = "paper_ratio_B16_over_B8"
+        }
+    }
+
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let sgemm = Machine.measureSgemm()
         print(String(format: "raw sgemm 1024³: %.0f GFLOP/s", sgemm))
@@ -146,7 +165,7 @@ struct PatchThroughput: Experiment {
                          patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? lab.data.train.count))
             fflush(nil)
         }
-        var report = Report(results: [:])
+        var report = Report(results: Summary(gflopPerImage: [:], smallTestAccuracy: [:]))
         report.add("patch-throughput-imagenet.tsv", big, comments: comments)
         report.add("patch-throughput-small.tsv", small, comments: [
             "28×28 Fashion-MNIST ViTs (width \(config.smallViT.width), depth \(config.smallViT.depth), \(config.smallViT.heads) heads) by patch size",
@@ -156,17 +175,12 @@ struct PatchThroughput: Experiment {
         ])
 
         // Summary: the seed-determined results at the top level; the speeds under "timings".
-        func ratio(_ a: String, _ b: String) -> Any { (speeds[a] != nil && speeds[b] != nil) ? speeds[a]! / speeds[b]! : NSNull() }
-        let timings: [String: Any] = [
-            "sgemm_gflops": sgemm, "images_per_second": speeds, "small_images_per_second": smallSpeeds,
-            "ratio_S16_over_S8": ratio("ViT-S/16", "ViT-S/8"), "ratio_B16_over_B8": ratio("ViT-B/16", "ViT-B/8"),
-            "paper_ratio_S16_over_S8": 1007.0 / 180, "paper_ratio_B16_over_B8": 312.0 / 63,
-        ]
-        report.results = [
-            "gflop_per_image": Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
-            "small_test_accuracy": accuracies,
-        ]
-        report.timings = timings
+        func ratio(_ a: String, _ b: String) -> Double? { speeds[a].flatMap { a in speeds[b].map { a / $0 } } }
+        report.results = Summary(gflopPerImage: Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
+                                 smallTestAccuracy: accuracies)
+        report.timings = Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, smallImagesPerSecond: smallSpeeds,
+                                ratioS16OverS8: ratio("ViT-S/16", "ViT-S/8"), ratioB16OverB8: ratio("ViT-B/16", "ViT-B/8"),
+                                paperRatioS16OverS8: 1007.0 / 180, paperRatioB16OverB8: 312.0 / 63)
         if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {
             print(String(format: "S/16 ÷ S/8 = %.2f (paper 5.6); B/16 ÷ B/8 = %.2f (paper 5.0)", s / s8, b / b8))
         }

@@ -36,13 +36,26 @@ struct Supervised: Experiment {
         }
     }
 
+    /// One model's numbers in the summary.
+    struct ModelResult: Encodable {
+        let finalTestAccuracy: Double, epochs: Int, testAccuracyPerEpoch: [Double], parameters: Int
+        enum CodingKeys: String, CodingKey {
+            case finalTestAccuracy = "final_test_accuracy", epochs, testAccuracyPerEpoch = "test_accuracy_per_epoch", parameters
+        }
+    }
+
+    /// What one model was: the summary's config.
+    struct ModelConfig: Encodable {
+        let architecture: AnyHashableCodable, recipe: SupervisedRecipe
+    }
+
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
-        var results: [String: Any] = [:], configs: [String: Any] = [:]
+        var results: [String: ModelResult] = [:], configs: [String: ModelConfig] = [:]
         var files: [(name: String, table: Table, comments: [String])] = []
         for kind in config.models {
             var recipe = Teachers.recipe(kind, lab.scale)
             if let epochs = config.epochs { recipe.epochs = epochs }
-            let architecture = Results.jsonObject(Teachers.architecture(kind, lab.scale))
+            let architecture = AnyHashableCodable(Teachers.architecture(kind, lab.scale))
             let (model, history) = try Teachers.trained(kind, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
                                                         recipe: recipe, checkpoint: lab.checkpoints.run(kind.rawValue))
             var table = Table([.init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "%"),
@@ -53,13 +66,13 @@ struct Supervised: Experiment {
             let total = history.reduce(0) { $0 + $1.seconds }
             files.append(("supervised-\(kind.rawValue).tsv", table,
                           ["supervised training of the \(kind.rawValue) on Fashion-MNIST", "scale \(lab.scale.rawValue), seed \(lab.seed)",
-                           "architecture \(Results.jsonText(architecture))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
+                           "architecture \(Results.jsonText(Results.jsonObject(architecture)))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
                            lab.provenance, "training time \(String(format: "%.0f", total)) s"]))
             print("\(kind.rawValue): \(model.parameterCount) parameters, test accuracy \(String(format: "%.2f", history.last!.testAccuracy))% "
                   + "after \(history.count) epochs, \(Progress.clock(total)) of training")
-            results[kind.rawValue] = ["final_test_accuracy": history.last!.testAccuracy, "epochs": history.count,
-                                      "test_accuracy_per_epoch": history.map(\.testAccuracy), "parameters": model.parameterCount]
-            configs[kind.rawValue] = ["architecture": architecture, "recipe": Results.jsonObject(recipe)]
+            results[kind.rawValue] = ModelResult(finalTestAccuracy: history.last!.testAccuracy, epochs: history.count,
+                                                 testAccuracyPerEpoch: history.map(\.testAccuracy), parameters: model.parameterCount)
+            configs[kind.rawValue] = ModelConfig(architecture: architecture, recipe: recipe)
         }
         var report = Report(results: results, config: configs)
         for (name, table, comments) in files { report.add(name, table, comments: comments) }

@@ -33,6 +33,25 @@ struct TokenSimilarity: Experiment {
         func validate() throws { try recipe.validate() }
     }
 
+    /// One model's cosines and head accuracies in the summary.
+    struct ModelResult: Encodable {
+        let inputTokens: Double, inputWithPositions: Double, blocks: [Double], output: Double
+        let head0Accuracy: Double, head1Accuracy: Double, fusedLogitsAccuracy: Double
+        enum CodingKeys: String, CodingKey {
+            case inputTokens = "input_tokens", inputWithPositions = "input_with_positions", blocks, output
+            case head0Accuracy = "head_0_accuracy", head1Accuracy = "head_1_accuracy", fusedLogitsAccuracy = "fused_logits_accuracy"
+        }
+    }
+
+    struct Summary: Encodable {
+        struct Paper: Encodable {
+            let inputTokens: Double, lastLayer: Double, twoClassTokens: Double
+            enum CodingKeys: String, CodingKey { case inputTokens = "input_tokens", lastLayer = "last_layer", twoClassTokens = "two_class_tokens" }
+        }
+        let distillation: ModelResult, twoClassTokens: ModelResult, paper: Paper
+        enum CodingKeys: String, CodingKey { case distillation, twoClassTokens = "two_class_tokens", paper }
+    }
+
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let data = lab.data
         let distilled = try DeiTStudent.tokenStudent(scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
@@ -62,16 +81,14 @@ struct TokenSimilarity: Experiment {
         table.append([0, "tokens", d.inputTokens, c.inputTokens])
         for i in d.blocks.indices { table.append([i + 1, "block\(i + 1)", d.blocks[i], c.blocks[i]]) }
         table.append([d.blocks.count + 1, "norm", d.output, c.output])
-        var results: [String: Any] = [:]
-        for (name, _) in models {
+        func result(_ name: String) -> ModelResult {
             let c = cosines[name]!, h = heads[name]!
-            results[name] = ["input_tokens": c.inputTokens, "input_with_positions": c.inputWithPositions, "blocks": c.blocks,
-                             "output": c.output, "head_0_accuracy": h.classHead, "head_1_accuracy": h.distillationHead!,
-                             "fused_logits_accuracy": h.fusedLogits!]
+            return ModelResult(inputTokens: c.inputTokens, inputWithPositions: c.inputWithPositions, blocks: c.blocks, output: c.output,
+                               head0Accuracy: h.classHead, head1Accuracy: h.distillationHead!, fusedLogitsAccuracy: h.fusedLogits!)
         }
-        results["paper"] = ["input_tokens": Config.paper.inputTokens, "last_layer": Config.paper.lastLayer,
-                            "two_class_tokens": Config.paper.twoClassTokens]
-        var report = Report(results: results)
+        var report = Report(results: Summary(distillation: result("distillation"), twoClassTokens: result("two_class_tokens"),
+                                             paper: .init(inputTokens: Config.paper.inputTokens, lastLayer: Config.paper.lastLayer,
+                                                          twoClassTokens: Config.paper.twoClassTokens)))
         report.add("token-similarity.tsv", table, comments: [
             "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images",
             "scale \(lab.scale.rawValue), seed \(lab.seed), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
