@@ -1,6 +1,7 @@
 // The shared experiment machinery: a quick training run learns, results files are well formed and
 // written whole, the teacher cache trains once and reloads, and retrains a broken checkpoint.
 import Foundation
+import Synchronization
 import Testing
 import Data
 import Lab
@@ -87,6 +88,25 @@ func temporaryFolder() -> URL {
         try Safetensors.write(trained.stateDict().map { ($0.name, Tensor(repeating: .nan, shape: $0.tensor.shape)) }, to: file)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained)
         #expect(trainings == 5 && reloaded.conv1.weight.isFinite)
+    }
+
+    /// Two callers asking for one missing model at once (`make -j`, a job array): one trains it,
+    /// the other waits on the file's lock and loads it.
+    @Test func aModelTwoCallersNeedIsTrainedOnce() throws {
+        let cache = ModelCache(root: temporaryFolder())
+        let file = cache.url(name: "shared", scale: .quick, seed: 0, recipe: ["recipe": 1])
+        let config = ConvNetConfig(widths: [4, 8, 16])
+        let trainings = Mutex(0)
+        let results = try SideBySide.run(2, lanes: 2) { i -> Bool in
+            var rng = RNG(seed: UInt64(i))
+            let model = ConvNet(config, rng: &rng)
+            return try cache.loadOrTrain(model, at: file) {
+                trainings.withLock { $0 += 1 }
+                Thread.sleep(forTimeInterval: 0.3)  // long enough for the other caller to arrive
+                return [i]
+            }.trained
+        }
+        #expect(trainings.withLock { $0 } == 1 && results.filter { $0 }.count == 1, "trainings \(trainings.withLock { $0 }), trained \(results)")
     }
 
     @Test func clockFormat() {
