@@ -71,7 +71,7 @@ struct IDXArray {
         let count = sizes[0] * shape.itemSizes.reduce(1, *)
         values = try readExactly(count, "\(sizesText) = \(count) values")
         var extra: UInt8 = 0
-        guard try file.read(into: UnsafeMutableRawBufferPointer(start: &extra, count: 1)) == 0 else {
+        guard try withUnsafeMutableBytes(of: &extra, { try file.read(into: $0) }) == 0 else {
             throw DataError("\(path): the file holds more than the \(sizesText) = \(count) values its header promises")
         }
         crc32 = UInt32(crc)
