@@ -135,3 +135,16 @@ public struct NullWhenNil<Value: Codable & Sendable>: Codable, Sendable {
         if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
     }
 }
+
+/// Two objects' keys in one JSON object: a summary's named entries (runs, teachers, heads) beside
+/// its fixed keys, `{"momentum": …, "student-copy": …, "raw_pixels_knn": …}`.
+public struct Merged<A: Encodable, B: Encodable>: Encodable {
+    public let first: A, second: B
+
+    public init(_ first: A, _ second: B) { (self.first, self.second) = (first, second) }
+
+    public func encode(to encoder: any Encoder) throws {
+        try first.encode(to: encoder)
+        try second.encode(to: encoder)
+    }
+}

@@ -50,20 +50,12 @@ struct AttentionMaps: Experiment {
         }
     }
 
-    /// One ViT's numbers in the summary: its attention statistics, and what its features learned.
+    /// One ViT's numbers in the summary beside its attention statistics: what its features learned.
     struct ModelResult: Encodable {
-        let statistics: AttentionStatistics
         let paperJaccard: Double
         let knn20: Double               // k-NN20 of its class-token features, the 60 000 training images as the bank
         let testAccuracy: Double?       // the supervised ViT's own head
         enum CodingKeys: String, CodingKey { case paperJaccard = "paper_jaccard", knn20, testAccuracy = "test_accuracy" }
-        func encode(to encoder: any Encoder) throws {  // the statistics' keys beside these
-            try statistics.encode(to: encoder)
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(paperJaccard, forKey: .paperJaccard)
-            try c.encode(knn20, forKey: .knn20)
-            try c.encodeIfPresent(testAccuracy, forKey: .testAccuracy)
-        }
     }
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
@@ -88,7 +80,7 @@ struct AttentionMaps: Experiment {
         let side = data.test.height, p = dinoRecipe.backbone.patchSize, g = side / p
         let comments = ["scale \(lab.scale.rawValue), seed \(lab.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
                         lab.provenance]
-        var report = Report(results: [String: ModelResult]())
+        var report = Report(results: [String: Int]())
         for (name, model) in models {
             model.setTraining(false)
             let attention = clsAttention(model, images: data.normalize(pixels))  // (n, H, g²)
@@ -118,18 +110,18 @@ struct AttentionMaps: Experiment {
         // The segmentation number over the whole test set.
         var table = Table([.init("index"), .init("model"), .init("jaccard_best_head", "%"), .init("best_head"), .init("jaccard_mean_map", "%"),
                            .init("foreground_mass", "%"), .init("foreground_share", "%"), .init("paper_jaccard", "% (ViT-S/16, VOC12)")])
-        var results: [String: ModelResult] = [:]
+        var results: [String: Merged<AttentionStatistics, ModelResult>] = [:]
         for (index, (name, model)) in models.enumerated() {
             let s = attentionStatistics(model, on: data.test, data: data, mass: config.mass, threshold: config.foregroundThreshold)
             table.append([index, name, s.bestJaccard, s.bestHead + 1, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!])
             let knn20 = weightedKNN(train: normalizedFeatures(model, of: data.train, data: data), trainLabels: data.train.labels,
                                     test: normalizedFeatures(model, of: data.test, data: data), testLabels: data.test.labels, ks: [20])[20]!
-            results[name] = ModelResult(statistics: s, paperJaccard: Config.paper[name]!, knn20: knn20,
-                                        testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
+            results[name] = Merged(s, ModelResult(paperJaccard: Config.paper[name]!, knn20: knn20,
+                                                      testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil))
             print(String(format: "%@: best head %d Jaccard %.2f%% (head mean %.2f%%), attention on the object %.2f%% (object patches %.2f%%; paper Jaccard %.1f)",
                          name, s.bestHead + 1, s.bestJaccard, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!))
         }
-        print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.knn20) }.joined(separator: ", "))
+        print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.second.knn20) }.joined(separator: ", "))
         report.add("attention-maps.tsv", table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
                                                            + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments)
         report.results = results

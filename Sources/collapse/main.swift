@@ -79,17 +79,6 @@ struct Collapse: Experiment {
         }
     }
 
-    struct Summary: Encodable {
-        let lnK: Double
-        let runs: [String: Final]
-        enum CodingKeys: String, CodingKey { case lnK = "ln_k" }
-        func encode(to encoder: any Encoder) throws {  // the runs' names as keys beside ln_k
-            try runs.encode(to: encoder)
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(lnK, forKey: .lnK)
-        }
-    }
-
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let lnK = Foundation.log(Double(config.recipe.head.outDim))
         let comments = ["DINO's collapse study (§5.3, Fig. 7): the teacher entropy h(Pt) and KL(Pt‖Ps) per training step",
@@ -121,7 +110,7 @@ struct Collapse: Experiment {
             print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
                          mean(\.teacherEntropy), lnK, mean(\.kl), knn20 ?? .nan))
         }
-        var report = Report(results: Summary(lnK: lnK, runs: runs))
+        var report = Report(results: Merged(runs, ["ln_k": lnK]))
         report.add("collapse.tsv", table, comments: comments)
         return report
     }

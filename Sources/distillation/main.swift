@@ -314,9 +314,8 @@ struct Distillation: Experiment {
         }
     }
 
-    /// One student of the study over the seeds: its heads, its curve, and what its teacher did.
+    /// One student of the study over the seeds, beside its heads: its curve, and what its teacher did.
     struct StudentResult: Encodable {
-        var heads: [String: HeadResult] = [:]
         var fusedSoftmax: [Double]? = nil            // DeiT⚗: the paper's fusion, beside the official code's
         var fusionsDisagreeImages: [Int]? = nil
         var testAccuracyPerEpoch: [[Double]] = []
@@ -331,17 +330,6 @@ struct Distillation: Experiment {
             case testAccuracyPerEpoch = "test_accuracy_per_epoch", teacherAccuracy = "teacher_accuracy"
             case disagreementOwnTeacher = "disagreement_own_teacher", teacherLabelFlips = "teacher_label_flips"
             case teacherLabelFlipsMean = "teacher_label_flips_mean"
-        }
-        func encode(to encoder: any Encoder) throws {  // the heads' names as keys beside the rest
-            try heads.encode(to: encoder)
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encodeIfPresent(fusedSoftmax, forKey: .fusedSoftmax)
-            try c.encodeIfPresent(fusionsDisagreeImages, forKey: .fusionsDisagreeImages)
-            try c.encode(testAccuracyPerEpoch, forKey: .testAccuracyPerEpoch)
-            try c.encodeIfPresent(teacherAccuracy, forKey: .teacherAccuracy)
-            try c.encodeIfPresent(disagreementOwnTeacher, forKey: .disagreementOwnTeacher)
-            try c.encodeIfPresent(teacherLabelFlips, forKey: .teacherLabelFlips)
-            try c.encodeIfPresent(teacherLabelFlipsMean, forKey: .teacherLabelFlipsMean)
         }
     }
 
@@ -367,7 +355,7 @@ struct Distillation: Experiment {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])
-        var results: [String: StudentResult] = [:]
+        var results: [String: Merged<[String: HeadResult], StudentResult>] = [:]
         var timings = Timings(teacherLoadOrTrainSeconds: teacherSeconds)
         var index = 0
         for variant in config.variants {
@@ -378,7 +366,7 @@ struct Distillation: Experiment {
                 heads.append(("distillation", runs.map { $0.distillationHead! }, versusConvNet.map { $0.disagreement["distillation"]! }))
                 heads.append(("class+distillation", runs.map { $0.fusedLogits! }, versusConvNet.map { $0.disagreement["class+distillation"]! }))
             }
-            var entry = StudentResult()
+            var entry = StudentResult(), headResults: [String: HeadResult] = [:]
             for head in heads {
                 let key = variant.type == .token ? "\(variant.name)/\(head.name)" : variant.name
                 let accuracy = meanAndStd(head.accuracy), disagreement = meanAndStd(head.disagreement)
@@ -386,7 +374,7 @@ struct Distillation: Experiment {
                               disagreement.mean, disagreement.std, Config.paperDisagreement[key] ?? Double.nan,
                               runs.compactMap(\.teacher).first ?? Double.nan])
                 index += 1
-                entry.heads[head.name] = HeadResult(accuracy: head.accuracy, accuracyMean: accuracy.mean, accuracyStd: accuracy.std,
+                headResults[head.name] = HeadResult(accuracy: head.accuracy, accuracyMean: accuracy.mean, accuracyStd: accuracy.std,
                                                     disagreementConvNet: head.disagreement, disagreementConvNetMean: disagreement.mean,
                                                     disagreementConvNetStd: disagreement.std, paper: Config.paper[key],
                                                     paperDisagreement: Config.paperDisagreement[key])
@@ -409,7 +397,7 @@ struct Distillation: Experiment {
                 timings.teacherTimeShare[variant.name] =
                     histories.map { h in h.reduce(0) { $0 + $1.metrics!["teacherSeconds"]! } / h.reduce(0) { $0 + $1.seconds } }
             }
-            results[variant.name] = entry
+            results[variant.name] = Merged(headResults, entry)
         }
         var report = Report(results: results, timings: timings)
         report.add("distillation-final.tsv", table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "

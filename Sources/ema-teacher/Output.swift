@@ -24,34 +24,15 @@ struct TeacherResult: Encodable {
     }
 }
 
-/// The summary's results: raw pixels' k-NN beside every teacher's.
-struct Summary: Encodable {
-    let rawPixelsKNN: [String: Double]
-    let teachers: [String: TeacherResult]
-    enum CodingKeys: String, CodingKey { case rawPixelsKNN = "raw_pixels_knn" }
-    func encode(to encoder: any Encoder) throws {  // the teachers' names as keys beside raw_pixels_knn
-        try teachers.encode(to: encoder)
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(rawPixelsKNN, forKey: .rawPixelsKNN)
-    }
+/// A teacher's time per seed: the summary's "timings" has one per teacher, beside the run's.
+struct TeacherTimings: Encodable {
+    let trainingSeconds: [Double], evaluationSeconds: [Double]
+    enum CodingKeys: String, CodingKey { case trainingSeconds = "training_seconds", evaluationSeconds = "evaluation_seconds" }
 }
 
-/// The run's time: the summary's "timings".
-struct Timings: Encodable {
-    struct PerTeacher: Encodable {
-        let trainingSeconds: [Double], evaluationSeconds: [Double]
-        enum CodingKeys: String, CodingKey { case trainingSeconds = "training_seconds", evaluationSeconds = "evaluation_seconds" }
-    }
+/// The whole run's time.
+struct RunTimings: Encodable {
     let seconds: Double, lanes: Int, cpu: String
-    let teachers: [String: PerTeacher]
-    enum CodingKeys: String, CodingKey { case seconds, lanes, cpu }
-    func encode(to encoder: any Encoder) throws {
-        try teachers.encode(to: encoder)
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(seconds, forKey: .seconds)
-        try c.encode(lanes, forKey: .lanes)
-        try c.encode(cpu, forKey: .cpu)
-    }
 }
 
 extension EMATeacher {
@@ -92,7 +73,7 @@ extension EMATeacher {
         var finals = Table([.init("index"), .init("teacher"), .init("knn20_mean", "%"), .init("knn20_std", "%"), .init("knn200_mean", "%"),
                             .init("knn200_std", "%"), .init("probe_mean", "%"), .init("probe_std", "%"), .init("paper_knn20", "% (ImageNet)"),
                             .init("test_feature_spread")])
-        var perTeacher: [String: Timings.PerTeacher] = [:], teacherResults: [String: TeacherResult] = [:]
+        var perTeacher: [String: TeacherTimings] = [:], teacherResults: [String: TeacherResult] = [:]
         for (i, kind) in kinds.enumerated() {
             let runs = runs[kind]!
             let k20 = meanAndStd(runs.map { $0.knn[20]! }), k200 = meanAndStd(runs.map { $0.knn[200]! }), probe = meanAndStd(runs.map(\.probe))
@@ -114,8 +95,8 @@ extension EMATeacher {
         }
         print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
 
-        let results = Summary(rawPixelsKNN: Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) }), teachers: teacherResults)
-        let timings = Timings(seconds: seconds, lanes: config.lanes, cpu: Machine.cpuModel, teachers: perTeacher)
+        let results = Merged(teacherResults, ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })])
+        let timings = Merged(perTeacher, RunTimings(seconds: seconds, lanes: config.lanes, cpu: Machine.cpuModel))
         var report = Report(results: results, timings: timings)
         report.add("ema-teacher-runs.tsv", table, comments: comments)
         report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "
