@@ -39,6 +39,12 @@ public struct DINORecipeFlags: ParsableArguments {
     @Option(help: "Area range of the local crops, as 'low,high' (the paper's 0.05,0.4; global crops take 'high' to 1).")
     var localScale: String?
 
+    @Option(help: "Patch size of the backbone; the 28² global and the local crops must be multiples of it (the paper's 16 and 8 at 224²).")
+    var patchSize: Int?
+
+    @Option(help: "Side of the local crops, a multiple of the patch size (the paper's 96 at 224²; ours 14 at 28²).")
+    var localSize: Int?
+
     @Option(help: "Backbone width, timm's embed_dim (ViT-S: 384).")
     var width: Int?
 
@@ -70,6 +76,8 @@ public struct DINORecipeFlags: ParsableArguments {
             let local = try Flags.range("local-scale", localScale, rule: "0 < low < high < 1") { $0 > 0 && $0 < $1 && $1 < 1 }
             (recipe.localScale, recipe.globalScale) = (local, local.upperBound...1)
         }
+        if let patchSize { recipe.backbone.patchSize = patchSize }
+        if let localSize { recipe.localSize = localSize }
         if let width { recipe.backbone.width = width }
         if let depth { recipe.backbone.depth = depth }
         if let heads { recipe.backbone.heads = heads }

@@ -77,6 +77,8 @@ struct TestFailure: Error, CustomStringConvertible {
         ("ema-teacher", ["--out-dim", "1"], "out_dim must be at least 2"),
         ("ema-teacher", ["--subset-bank", "5"], "--subset-bank 5 is smaller than k = 200"),
         ("ema-teacher", ["--lanes", "0"], "--lanes must be from 1 to 8"),
+        ("ema-teacher", ["--patch-size", "4"], "must be multiples of the patch size 4"),
+        ("collapse", ["--local-size", "10"], "must be multiples of the patch size 7"),
         ("collapse", ["--lanes", "9"], "--lanes must be from 1 to 8"),
         ("collapse", ["--momentum", "1.5"], "the teacher momentum must be in [0, 1]"),
         ("patch-throughput", ["--patches", "4,,7"], "--patches has an empty entry in '4,,7'"),
