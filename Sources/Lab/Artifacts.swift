@@ -28,11 +28,10 @@ public enum Artifacts {
                                      checkpoint: RunCheckpoint? = nil) throws -> (model: VisionTransformer, history: [EpochRecord]) {
         var rng = RNG(seed: seed ^ fnv1a("attention-maps supervised"))  // salted as the backbone above
         let model = try VisionTransformer(config, rng: &rng)
-        let file = ModelCache(root: cache, folder: "students").url(name: "supervised-small-vit", scale: scale, seed: seed,
-                                                                   recipe: [AnyHashableCodable(config), AnyHashableCodable(recipe)])
-        let (history, _) = try ModelCache(root: cache, folder: "students").loadOrTrain(model, at: file) {
-            try trainClassifier(model, recipe: recipe, data: data, label: "supervised", rng: &rng, checkpoint: checkpoint)
-        }
+        let students = ModelCache(root: cache, folder: "students")
+        let file = students.url(name: "supervised-small-vit", scale: scale, seed: seed, recipe: [AnyHashableCodable(config), AnyHashableCodable(recipe)])
+        let history = try students.trainedClassifier(model, at: file, recipe: recipe, data: data, label: "supervised", rng: &rng,
+                                                     checkpoint: checkpoint)
         return (model, history)
     }
 }

@@ -1,4 +1,5 @@
 // Trained models kept between runs, so an experiment reuses what another one trained.
+import Data
 import Foundation
 import NN
 import Tensor
@@ -48,5 +49,14 @@ public struct ModelCache {
         let history = try train()
         try model.save(to: file, metadata: ["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)])
         return (history, true)
+    }
+
+    /// A classifier trained with labels by `recipe` as an artifact: `loadOrTrain` with
+    /// `trainClassifier`, its batches and augmentation drawn from `rng`.
+    public func trainedClassifier(_ model: any Classifier, at file: URL, recipe: SupervisedRecipe, data: FashionMNIST, label: String,
+                                  rng: inout RNG, checkpoint: RunCheckpoint?) throws -> [EpochRecord] {
+        try loadOrTrain(model, at: file) {
+            try trainClassifier(model, recipe: recipe, data: data, label: label, rng: &rng, checkpoint: checkpoint)
+        }.history
     }
 }

@@ -81,10 +81,6 @@ public enum Results {
         try Array(contents.utf8).withUnsafeBytes { try RegularFile.writeAtomically($0, to: url.path) }
     }
 
-    public static func writeTSV(_ table: Table, comments: [String], to url: URL) throws {
-        try writeAtomically(table.tsv(comments: comments), to: url)
-    }
-
     /// Pretty-printed JSON with sorted keys, so identical results give identical files.
     public static func writeJSON(_ object: [String: Any], to url: URL) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

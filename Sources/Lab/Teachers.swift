@@ -68,9 +68,9 @@ public enum Teachers {
         let recipe = recipe ?? self.recipe(kind, scale)
         var rng = rng(kind, seed: seed)
         let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
-        let (history, _) = try ModelCache(root: cache).loadOrTrain(model, at: cacheFile(kind, scale: scale, seed: seed, cache: cache, recipe: recipe)) {
-            try trainClassifier(model, recipe: recipe, data: data, label: "\(kind.rawValue) teacher", rng: &rng, checkpoint: checkpoint)
-        }
+        let history = try ModelCache(root: cache).trainedClassifier(model, at: cacheFile(kind, scale: scale, seed: seed, cache: cache, recipe: recipe),
+                                                                    recipe: recipe, data: data, label: "\(kind.rawValue) teacher", rng: &rng,
+                                                                    checkpoint: checkpoint)
         return (model, history)
     }
 }

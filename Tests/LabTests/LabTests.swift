@@ -45,7 +45,7 @@ func temporaryFolder() -> URL {
         table.append([2, 0.25, "vit"])
         #expect(table.tsv(comments: ["seed 0"]) == "# seed 0\n# epoch\tloss [nats]\tmodel\n1\t0.5\tvit\n2\t0.25\tvit\n")
         let folder = temporaryFolder()
-        try Results.writeTSV(table, comments: [], to: folder.appendingPathComponent("deep/t.tsv"))
+        try Results.writeAtomically(table.tsv(comments: []), to: folder.appendingPathComponent("deep/t.tsv"))
         try Results.writeJSON(["b": 1, "a": [2.5, 3]], to: folder.appendingPathComponent("s.json"))
         #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8)
                 == "{\n  \"a\" : [\n    2.5,\n    3\n  ],\n  \"b\" : 1\n}\n")
