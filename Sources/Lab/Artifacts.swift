@@ -10,7 +10,7 @@ public enum Artifacts {
     /// The backbone of DINO's momentum teacher after training by `recipe` from `seed`, and the
     /// history of its training.
     public static func dinoBackbone(recipe: DINORecipe, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
-                                    checkpoint: RunCheckpoint? = nil) throws -> (model: VisionTransformer, history: [DINOEpochRecord]) {
+                                    label: String = "dino", checkpoint: RunCheckpoint? = nil) throws -> (model: VisionTransformer, history: [DINOEpochRecord]) {
         var recipe = recipe
         recipe.teacher = .momentum
         // The generator's salt is that of the model's first consumer, so the committed data reproduce.
@@ -18,7 +18,7 @@ public enum Artifacts {
         let backbone = trainer.teacher.backbone
         let file = ModelCache(root: cache, folder: "students").url(name: "dino-momentum", scale: scale, seed: seed, recipe: recipe)
         let (history, _) = try ModelCache(root: cache, folder: "students").loadOrTrain(backbone, at: file) {
-            try trainer.train(label: "dino", evaluation: .none, checkpoint: checkpoint)
+            try trainer.train(label: label, evaluation: .none, checkpoint: checkpoint)
         }
         return (backbone, history)
     }

@@ -56,49 +56,96 @@ public func jaccard(_ a: [Bool], _ b: [Bool]) -> Double {
     return either == 0 ? 1 : Double(both) / Double(either)
 }
 
-/// How one model's class-token attention covers the objects of a set of images.
-public struct AttentionStatistics: Codable, Sendable {
-    public var jaccardPerHead: [Double]        // mean over images, percent
-    public var bestHead: Int                   // 0-based
-    public var bestJaccard: Double             // the paper's number: the best head's mean Jaccard, percent
-    public var meanMapJaccard: Double          // the mask of the head-averaged map, percent
-    public var foregroundMassPerHead: [Double] // share of attention on foreground patches, percent
-    public var foregroundMass: Double          // mean over heads
-    public var foregroundShare: Double         // share of patches that are foreground: what uniform attention would score
+/// The AUROC of attention as a score for "this patch is object": the chance that a random object
+/// patch gets more attention than a random background patch, ties counting half (Mann–Whitney).
+/// 0.5 is attention blind to the object, 1 attention above every background patch. NaN when the
+/// image has no object patch or no background patch.
+public func attentionAUROC(_ weights: UnsafePointer<Float>, objects: [Bool]) -> Double {
+    var wins = 0.0, pairs = 0.0
+    for i in objects.indices where objects[i] {
+        for j in objects.indices where !objects[j] {
+            wins += weights[i] > weights[j] ? 1 : (weights[i] == weights[j] ? 0.5 : 0)
+            pairs += 1
+        }
+    }
+    return pairs == 0 ? .nan : wins / pairs
 }
 
-/// Attention masks (60 % of the mass) against foreground masks, over every image of `set`.
-public func attentionStatistics(_ model: VisionTransformer, on set: ImageSet, data: FashionMNIST, mass: Float = 0.6,
-                                threshold: Float = 0.1, batchSize: Int = 500) -> AttentionStatistics {
+/// Per image, how each head's class-token attention (and the head-averaged map) covers the
+/// object: the three measures, one value per map and image.
+public struct AttentionScores: Sendable {
+    public var mass: [[Double]]      // [map][image]: share of the attention on object patches; maps are the heads, then their mean
+    public var jaccard: [[Double]]   // Jaccard of the mask holding `mass` of the attention with the object mask
+    public var auroc: [[Double]]     // attentionAUROC (NaN where it does not apply)
+    public var objectShare: [Double] // share of the patches that are object: what uniform attention's mass would be
+    public var heads: Int { mass.count - 1 }
+}
+
+/// The measures of `model`'s last-block class-token attention on every image of `set`. The
+/// object mask of an image is `objects[i]` when given, otherwise its foreground patches.
+public func attentionScores(_ model: VisionTransformer, on set: ImageSet, objects: [[Bool]]? = nil, data: FashionMNIST, mass: Float = 0.6,
+                            threshold: Float = 0.1, batchSize: Int = 500) -> AttentionScores {
     model.setTraining(false)
     let (h, p, side) = (model.config.heads, model.config.patchSize, set.height)
     let patches = (side / p) * (side / p)
-    var jaccards = [Double](repeating: 0, count: h), masses = [Double](repeating: 0, count: h)
-    var meanJaccard: Double = 0, foreground: Double = 0
+    var scores = AttentionScores(mass: .init(repeating: [], count: h + 1), jaccard: .init(repeating: [], count: h + 1),
+                                 auroc: .init(repeating: [], count: h + 1), objectShare: [])
     TimeBreakdown.measure(.evaluation) { for start in stride(from: 0, to: set.count, by: batchSize) {
         let indices = Array(start..<min(start + batchSize, set.count))
         let pixels = set.images(indices)
         let attention = clsAttention(model, images: data.normalize(pixels))  // (B, H, g²)
-        for i in indices.indices {
-            let objects = foregroundPatches(pixels.data + i * side * side, side: side, patch: p, threshold: threshold)
-            foreground += Double(objects.filter { $0 }.count) / Double(patches)
+        for (b, i) in indices.enumerated() {
+            let object = objects?[i] ?? foregroundPatches(pixels.data + b * side * side, side: side, patch: p, threshold: threshold)
+            scores.objectShare.append(Double(object.filter { $0 }.count) / Double(patches))
             var average = [Float](repeating: 0, count: patches)
             for head in 0..<h {
-                let w = attention.data + (i * h + head) * patches
-                jaccards[head] += jaccard(attentionMask(w, count: patches, mass: mass), objects)
-                for j in 0..<patches {
-                    if objects[j] { masses[head] += Double(w[j]) }
-                    average[j] += w[j] / Float(h)
+                let w = attention.data + (b * h + head) * patches
+                for j in 0..<patches { average[j] += w[j] / Float(h) }
+            }
+            for map in 0...h {
+                average.withUnsafeBufferPointer { averaged in
+                    let w = map < h ? UnsafePointer(attention.data + (b * h + map) * patches) : averaged.baseAddress!
+                    var onObject = 0.0
+                    for j in 0..<patches where object[j] { onObject += Double(w[j]) }
+                    scores.mass[map].append(onObject)
+                    scores.jaccard[map].append(jaccard(attentionMask(w, count: patches, mass: mass), object))
+                    scores.auroc[map].append(attentionAUROC(w, objects: object))
                 }
             }
-            meanJaccard += average.withUnsafeBufferPointer { jaccard(attentionMask($0.baseAddress!, count: patches, mass: mass), objects) }
         }
     } }
-    let n = Double(set.count)
-    let perHead = jaccards.map { 100 * $0 / n }
-    let best = perHead.indices.max { perHead[$0] < perHead[$1] }!
-    let massPerHead = masses.map { 100 * $0 / n }
-    return AttentionStatistics(jaccardPerHead: perHead, bestHead: best, bestJaccard: perHead[best], meanMapJaccard: 100 * meanJaccard / n,
-                               foregroundMassPerHead: massPerHead, foregroundMass: massPerHead.reduce(0, +) / Double(h),
-                               foregroundShare: 100 * foreground / n)
+    return scores
+}
+
+/// One measure over a set of images, in percent, each with its 95 % bootstrap interval.
+public struct AttentionMeasure: Codable, Sendable {
+    public var perHead: [Interval]
+    public var bestHead: Int        // 0-based: the head of the highest mean, chosen on the same images (as the paper's best head)
+    public var best: Interval
+    public var headMean: Interval   // the map averaged over the heads
+}
+
+/// How one model's class-token attention covers the objects of a set of images.
+public struct AttentionStatistics: Codable, Sendable {
+    public var mass: AttentionMeasure     // share of attention on the object
+    public var jaccard: AttentionMeasure  // the paper's number: Jaccard of the 60 %-mass mask, best head
+    public var auroc: AttentionMeasure    // threshold-free: attention as a score for object patches
+    public var objectShare: Interval      // share of patches that are object: uniform attention's mass
+    public var imagesWithoutAUROC: Int    // images whose patches are all object or all background
+
+    /// The intervals of `scores` by the bootstrap over images, from `rng`.
+    public init(_ scores: AttentionScores, resamples: Int = 1000, rng: inout RNG) {
+        let h = scores.heads
+        let series = (scores.mass + scores.jaccard + scores.auroc).map { $0.map { 100 * $0 } } + [scores.objectShare.map { 100 * $0 }]
+        let intervals = bootstrap(series, resamples: resamples, rng: &rng)
+        func measure(_ k: Int) -> AttentionMeasure {
+            let maps = Array(intervals[k * (h + 1)..<(k + 1) * (h + 1)])
+            let heads = Array(maps.prefix(h))
+            let best = heads.indices.max { heads[$0].mean < heads[$1].mean }!
+            return AttentionMeasure(perHead: heads, bestHead: best, best: heads[best], headMean: maps[h])
+        }
+        (mass, jaccard, auroc) = (measure(0), measure(1), measure(2))
+        objectShare = intervals.last!
+        imagesWithoutAUROC = scores.auroc[h].filter(\.isNaN).count
+    }
 }

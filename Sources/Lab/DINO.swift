@@ -180,6 +180,15 @@ extension DINORecipe {
         (r.backbone.width, r.backbone.heads) = (64, 2)
         return r
     }
+
+    /// This recipe at another patch size, the local crops at the multiple of the patch nearest
+    /// 12 pixels (the paper's 96 of 224 is 0.43 of the image: 12 of 28).
+    public func withPatchSize(_ patch: Int) -> DINORecipe {
+        var r = self
+        r.backbone.patchSize = patch
+        r.localSize = max(patch, Int((12.0 / Double(patch)).rounded()) * patch)
+        return r
+    }
 }
 
 /// One training step's diagnostics (DINO Fig. 7 and the collapse signatures people check).

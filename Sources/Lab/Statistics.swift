@@ -1,4 +1,5 @@
-// Summaries over seeds.
+// Summaries over seeds, and intervals over images.
+import Tensor
 
 /// Mean and sample standard deviation (n − 1; 0 for a single value).
 public func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
@@ -7,4 +8,35 @@ public func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
     guard values.count > 1 else { return (mean, 0) }
     let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
     return (mean, variance.squareRoot())
+}
+
+/// A mean over images and its 95 % bootstrap interval.
+public struct Interval: Codable, Sendable, Equatable {
+    public var mean: Double, low: Double, high: Double
+    public init(mean: Double, low: Double, high: Double) { (self.mean, self.low, self.high) = (mean, low, high) }
+}
+
+/// The percentile bootstrap over images (Efron): `resamples` draws of n images with replacement,
+/// the same draws for every series, so that a series of per-image differences is paired. Per
+/// series: its mean and the 2.5th and 97.5th percentiles of the resampled means. NaN entries
+/// (an image the measure does not apply to) are left out of every mean.
+public func bootstrap(_ series: [[Double]], resamples: Int = 1000, rng: inout RNG) -> [Interval] {
+    guard let n = series.first?.count, n > 0 else { return series.map { _ in Interval(mean: .nan, low: .nan, high: .nan) } }
+    precondition(series.allSatisfy { $0.count == n }, "bootstrap: every series needs one value per image")
+    func mean(_ values: [Double], _ indices: [Int]) -> Double {
+        var sum = 0.0, count = 0
+        for i in indices where !values[i].isNaN { sum += values[i]; count += 1 }
+        return count == 0 ? .nan : sum / Double(count)
+    }
+    var means = [[Double]](repeating: [], count: series.count)
+    var draw = [Int](repeating: 0, count: n)
+    for _ in 0..<resamples {
+        for j in 0..<n { draw[j] = rng.int(below: n) }
+        for (s, values) in series.enumerated() { means[s].append(mean(values, draw)) }
+    }
+    return series.indices.map { s in
+        let sorted = means[s].filter { !$0.isNaN }.sorted()
+        func percentile(_ q: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+        return Interval(mean: mean(series[s], Array(0..<n)), low: percentile(0.025), high: percentile(0.975))
+    }
 }

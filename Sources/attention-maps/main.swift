@@ -4,13 +4,19 @@
 // attention mask keeping 60 % of the mass and the object mask — ViT-S/16 DINO 45.9, supervised
 // 27.3, random 22.0 (PASCAL VOC12, best head).
 //
-// Three ViTs of one shape: DINO (momentum teacher), supervised on the labels, and randomly
-// initialized. Fashion-MNIST's background is black, so the object mask is the image's own bright
-// pixels, pooled to the patch grid.
+// Three ViTs of one shape, patch 4 (a 7 × 7 grid): DINO (the teacher study's momentum teacher),
+// supervised on the labels, and randomly initialized. Fashion-MNIST's background is black, so the
+// object mask is the image's own bright pixels, pooled to the patch grid. Three measures over the
+// 10 000 test images, each with a bootstrap interval: the attention's mass on the object, the
+// paper's Jaccard of the 60 %-mass mask, and the threshold-free AUROC of attention against the
+// object mask; on the test images as they are (centered garments on black) and on a harder
+// canvas (Data/Canvas.swift: the garment at half size, off center, beside clutter), without
+// retraining.
 //
 // Writes figures/data/attention-maps-{dino,supervised,random}.tsv (the maps of a few test
-// images), attention-maps.tsv (the statistics over the test set) and attention-maps.json;
+// images), attention-maps.tsv (the measures over the test set) and attention-maps.json;
 // figures/attention-maps.gp draws them.
+import Data
 import Foundation
 import Lab
 import NN
@@ -18,7 +24,7 @@ import Tensor
 
 struct AttentionMaps: Experiment {
     static let name = "attention-maps"
-    static let abstract = "The last block's class-token attention of a DINO, a supervised and a random ViT; Jaccard against the object (DINO Fig. 1, §4.2.1)."
+    static let abstract = "The last block's class-token attention of a DINO, a supervised and a random ViT, against the object (DINO Fig. 1, 3, §4.2.1)."
 
     struct Config: ExperimentConfig {
         var dino: DINORecipe                 // DINORecipe.fashionMNIST: the paper's values beside each field
@@ -26,6 +32,9 @@ struct AttentionMaps: Experiment {
         var mass: Float = 0.6                // official visualize_attention.py --threshold 0.6
         var foregroundThreshold: Float = 0.1 // pixel > 0.1 (of 1) is object; a patch is when half its pixels are
         var shownImages = [0, 1, 5, 8]       // classes whose first test image is drawn: T-shirt, trouser, sandal, bag
+        var shownCanvas = [2, 9]             // and on the canvas: pullover, ankle boot
+        var canvas = CanvasConfig()          // the harder setting (Data/Canvas.swift)
+        var resamples = 1000                 // bootstrap resamples of the 10 000 test images
         /// DINO §4.2.1 (ViT-S/16 on PASCAL VOC12, Jaccard ×100 of the best head).
         static let paper = ["dino": 45.9, "supervised": 27.3, "random": 22.0]
 
@@ -34,13 +43,14 @@ struct AttentionMaps: Experiment {
             case .quick:
                 var s = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
                 s.trainImages = 2048
-                return Config(dino: .quick(epochs: 1), supervised: s)
+                return Config(dino: DINORecipe.quick(epochs: 1).withPatchSize(4), supervised: s)
             case .default:
-                // 3 epochs of all 60 000 images: 78.2 % k-NN in a 4-minute trial (ema-teacher's runs
-                // are 2 epochs of 15 000 images, too short to learn).
-                return Config(dino: .fashionMNIST(epochs: 3, trainImages: nil), supervised: SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3))
+                // The teacher study's momentum teacher (3 epochs of all 60 000 images) at patch 4: a
+                // 7 × 7 grid. patch-throughput trains the same artifact for its k-NN point.
+                return Config(dino: DINORecipe.teacherStudy(epochs: 3, trainImages: nil).withPatchSize(4),
+                              supervised: SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3))
             case .full:
-                return Config(dino: .fashionMNIST(epochs: 10, trainImages: nil), supervised: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+                return Config(dino: DINORecipe.fashionMNIST(epochs: 30, trainImages: nil).withPatchSize(4), supervised: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
             }
         }
 
@@ -50,21 +60,36 @@ struct AttentionMaps: Experiment {
         }
     }
 
-    /// One ViT's numbers in the summary beside its attention statistics: what its features learned.
+    /// One ViT's numbers in the summary: where its attention falls in each setting, and what its
+    /// features learned.
     struct ModelResult: Encodable {
+        let centered: AttentionStatistics   // the test images as they are
+        let canvas: AttentionStatistics     // the same garments on the harder canvas
         let paperJaccard: Double
-        let knn20: Double               // k-NN20 of its class-token features, the 60 000 training images as the bank
-        let testAccuracy: Double?       // the supervised ViT's own head
-        enum CodingKeys: String, CodingKey { case paperJaccard = "paper_jaccard", knn20, testAccuracy = "test_accuracy" }
+        let knn20: Double                   // k-NN20 of its class-token features, the 60 000 training images as the bank
+        @NullWhenNil var testAccuracy: Double?  // the supervised ViT's own head
+        enum CodingKeys: String, CodingKey { case centered, canvas, paperJaccard = "paper_jaccard", knn20, testAccuracy = "test_accuracy" }
     }
+
+    struct Summary: Encodable {
+        let models: [String: ModelResult]
+        /// Per setting and measure, the best heads' per-image difference between two models
+        /// ("dino-supervised"), with its paired bootstrap interval, in points.
+        let differences: [String: [String: [String: Interval]]]
+        /// Per setting and measure: the models in order of their best head, ">" where the
+        /// difference's interval excludes 0 and "≈" where it does not.
+        let ordering: [String: [String: String]]
+    }
+
+    static let measures = ["mass", "jaccard", "auroc"]
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let data = lab.data
-        // DINO: the momentum teacher's backbone after training; supervised: the same backbone with
-        // a class head, on the labels; random: the same backbone untrained.
+        // DINO: the momentum teacher's backbone (the artifact patch-throughput also measures);
+        // supervised: the same backbone with a class head, on the labels; random: untrained.
         let dinoRecipe = config.dino
         let dino = try Artifacts.dinoBackbone(recipe: dinoRecipe, scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
-                                              checkpoint: lab.checkpoints.run("dino")).model
+                                              label: "DINO patch \(dinoRecipe.backbone.patchSize)", checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10
         let supervised = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data,
@@ -72,62 +97,144 @@ struct AttentionMaps: Experiment {
         var randomRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps random"))
         let random = try VisionTransformer(dinoRecipe.backbone, rng: &randomRNG)
         let models: [(name: String, model: VisionTransformer)] = [("dino", dino), ("supervised", supervised), ("random", random)]
+        for (_, model) in models { model.setTraining(false) }
 
-        // The maps of a few test images: per image, the image, each head, and the head mean,
-        // each a side × side matrix (attention shown per patch, scaled to its maximum).
+        // The two settings: the test set, and the same garments on the canvas.
+        var canvasRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps canvas"))
+        let (scenes, garments) = data.test.onCanvas(config.canvas, rng: &canvasRNG)
+        let (side, p) = (data.test.height, dinoRecipe.backbone.patchSize)
+        let garmentPixels = garments.images(Array(0..<garments.count))
+        let objects = (0..<garments.count).map { i in
+            foregroundPatches(garmentPixels.data + i * side * side, side: side, patch: p, threshold: config.foregroundThreshold)
+        }
+        let settings: [(name: String, set: ImageSet, objects: [[Bool]]?)] = [("centered", data.test, nil), ("canvas", scenes, objects)]
+
+        // The measures over all 10 000 images, per model and setting; the bootstrap draws are the
+        // same for every model (one generator per setting), so differences are paired.
+        var statistics: [String: [String: AttentionStatistics]] = [:]
+        var scores: [String: [String: AttentionScores]] = [:]
+        for setting in settings {
+            for (name, model) in models {
+                let s = attentionScores(model, on: setting.set, objects: setting.objects, data: data, mass: config.mass, threshold: config.foregroundThreshold)
+                var rng = RNG(seed: lab.seed ^ fnv1a("attention-maps bootstrap \(setting.name)"))
+                scores[setting.name, default: [:]][name] = s
+                statistics[setting.name, default: [:]][name] = AttentionStatistics(s, resamples: config.resamples, rng: &rng)
+            }
+        }
+        var differences: [String: [String: [String: Interval]]] = [:], ordering: [String: [String: String]] = [:]
+        for setting in settings {
+            for measure in Self.measures {
+                func best(_ model: String) -> [Double] {
+                    let s = scores[setting.name]![model]!, head = statistics[setting.name]![model]![measure].bestHead
+                    return s[measure][head].map { 100 * $0 }
+                }
+                let pairs = [("dino", "supervised"), ("dino", "random"), ("supervised", "random")]
+                var rng = RNG(seed: lab.seed ^ fnv1a("attention-maps bootstrap \(setting.name)"))
+                let intervals = bootstrap(pairs.map { a, b in zip(best(a), best(b)).map { $0 - $1 } }, resamples: config.resamples, rng: &rng)
+                for ((a, b), interval) in zip(pairs, intervals) { differences[setting.name, default: [:]][measure, default: [:]]["\(a)-\(b)"] = interval }
+                let ranked = models.map(\.name).sorted { statistics[setting.name]![$0]![measure].best.mean > statistics[setting.name]![$1]![measure].best.mean }
+                ordering[setting.name, default: [:]][measure] = ranked.dropFirst().indices.reduce(ranked[0]) { text, k in
+                    let (a, b) = (ranked[k - 1], ranked[k])
+                    let d = differences[setting.name]![measure]!["\(a)-\(b)"] ?? differences[setting.name]![measure]!["\(b)-\(a)"].map { Interval(mean: -$0.mean, low: -$0.high, high: -$0.low) }!
+                    return text + (d.low > 0 ? " > " : " ≈ ") + b
+                }
+            }
+        }
+
+        // The maps of a few images, per model: the image, each head's map, the head mean, and the
+        // best head's 60 %-mass mask, each a side × side block at pixel resolution.
         let shown = config.shownImages.map { c in data.test.labels.firstIndex(of: c)! }
-        let pixels = data.test.images(shown)
-        let side = data.test.height, p = dinoRecipe.backbone.patchSize, g = side / p
+        let shownCanvas = config.shownCanvas.map { c in data.test.labels.firstIndex(of: c)! }
+        let shownSets: [(setting: String, set: ImageSet, index: Int)] = shown.map { ("centered", data.test, $0) } + shownCanvas.map { ("canvas", scenes, $0) }
         let comments = ["scale \(lab.scale.rawValue), seed \(lab.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
                         lab.provenance]
         var report = Report(results: [String: Int]())
         for (name, model) in models {
-            model.setTraining(false)
-            let attention = clsAttention(model, images: data.normalize(pixels))  // (n, H, g²)
-            let h = model.config.heads
+            let h = model.config.heads, g = side / p
             var blocks: [String] = []
             func block(_ value: (Int, Int) -> Float) -> String {
                 (0..<side).map { y in (0..<side).map { x in String(format: "%.4g", value(y, x)) }.joined(separator: "\t") }.joined(separator: "\n")
             }
-            for i in shown.indices {
-                blocks.append(block { y, x in pixels.data[i * side * side + y * side + x] })
+            // A map at pixel resolution, from its minimum (0) to its maximum (1), as matplotlib's
+            // imshow draws the paper's figures.
+            func minToMax(_ w: [Float]) -> (Int, Int) -> Float {
+                let (low, high) = (w.min()!, w.max()!)
+                return { y, x in high > low ? (w[(y / p) * g + x / p] - low) / (high - low) : 0 }
+            }
+            for item in shownSets {
+                let pixels = item.set.images([item.index])
+                let attention = clsAttention(model, images: data.normalize(pixels))  // (1, H, g²)
+                blocks.append(block { y, x in pixels.data[y * side + x] })
                 var mean = [Float](repeating: 0, count: g * g)
                 for head in 0..<h {
-                    let w = Array(UnsafeBufferPointer(start: attention.data + (i * h + head) * g * g, count: g * g))
+                    let w = Array(UnsafeBufferPointer(start: attention.data + head * g * g, count: g * g))
                     for j in w.indices { mean[j] += w[j] / Float(h) }
-                    let top = w.max()!
-                    blocks.append(block { y, x in w[(y / p) * g + x / p] / top })
+                    blocks.append(block(minToMax(w)))
                 }
-                let top = mean.max()!
-                blocks.append(block { y, x in mean[(y / p) * g + x / p] / top })
+                blocks.append(block(minToMax(mean)))
+                let bestHead = statistics[item.setting]![name]!.jaccard.bestHead
+                let mask = attentionMask(attention.data + bestHead * g * g, count: g * g, mass: config.mass)
+                blocks.append(block { y, x in mask[(y / p) * g + x / p] ? 1 : 0 })
             }
-            let header = ["last-block class-token attention of the \(name) ViT, per patch, scaled to its maximum; test images "
-                          + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", ")))",
-                          "blocks (gnuplot index): per image, the image then heads 1…\(h) then the head mean; each \(side) × \(side)"] + comments
+            let header = ["last-block class-token attention of the \(name) ViT, per patch, from its minimum (0) to its maximum (1); test images "
+                          + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", "))), "
+                          + "then on the canvas \(shownCanvas.map(String.init).joined(separator: ", ")) (classes \(config.shownCanvas.map(String.init).joined(separator: ", ")))",
+                          "blocks (gnuplot index): per image, the image, heads 1…\(h), the head mean, then the \(Int(config.mass * 100)) %-mass mask of the best head "
+                          + "by Jaccard in that setting (centered: head \(statistics["centered"]![name]!.jaccard.bestHead + 1), canvas: head \(statistics["canvas"]![name]!.jaccard.bestHead + 1)); "
+                          + "each \(side) × \(side)"] + comments
             report.add("attention-maps-\(name).tsv", text: header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n")
         }
 
-        // The segmentation number over the whole test set.
-        var table = Table([.init("index"), .init("model"), .init("jaccard_best_head", "%"), .init("best_head"), .init("jaccard_mean_map", "%"),
-                           .init("foreground_mass", "%"), .init("foreground_share", "%"), .init("paper_jaccard", "% (ViT-S/16, VOC12)")])
-        var results: [String: Merged<AttentionStatistics, ModelResult>] = [:]
-        for (index, (name, model)) in models.enumerated() {
-            let s = attentionStatistics(model, on: data.test, data: data, mass: config.mass, threshold: config.foregroundThreshold)
-            table.append([index, name, s.bestJaccard, s.bestHead + 1, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!])
+        // The measures in one table: a row per setting and model, each measure's best head and head
+        // mean with their intervals.
+        var columns: [Table.Column] = [.init("index"), .init("setting"), .init("model")]
+        for measure in Self.measures {
+            for part in ["best", "best_low", "best_high", "best_head", "head_mean", "head_mean_low", "head_mean_high"] {
+                columns.append(.init("\(measure)_\(part)", part == "best_head" ? "" : "%"))
+            }
+        }
+        columns += [.init("object_share", "%"), .init("paper_jaccard", "% (ViT-S/16, VOC12)")]
+        var table = Table(columns)
+        var results: [String: ModelResult] = [:]
+        for (index, setting) in settings.enumerated() {
+            for (m, (name, _)) in models.enumerated() {
+                let s = statistics[setting.name]![name]!
+                var row: [Any] = [index * models.count + m, setting.name, name]
+                for measure in Self.measures {
+                    let x = s[measure]
+                    row += [x.best.mean, x.best.low, x.best.high, x.bestHead + 1, x.headMean.mean, x.headMean.low, x.headMean.high]
+                }
+                table.append(row + [s.objectShare.mean, Config.paper[name]!])
+                func shown(_ x: Interval) -> String { String(format: "%.1f %% [%.1f, %.1f]", x.mean, x.low, x.high) }
+                print("\(setting.name) \(name), best heads: attention on the object \(shown(s.mass.best)), Jaccard \(shown(s.jaccard.best)), "
+                      + "AUROC \(shown(s.auroc.best)); the object is \(String(format: "%.1f", s.objectShare.mean)) % of the patches")
+            }
+            print("\(setting.name): " + Self.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
+        }
+        for (name, model) in models {
             let knn20 = weightedKNN(train: normalizedFeatures(model, of: data.train, data: data), trainLabels: data.train.labels,
                                     test: normalizedFeatures(model, of: data.test, data: data), testLabels: data.test.labels, ks: [20])[20]!
-            results[name] = Merged(s, ModelResult(paperJaccard: Config.paper[name]!, knn20: knn20,
-                                                      testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil))
-            print(String(format: "%@: best head %d Jaccard %.2f%% (head mean %.2f%%), attention on the object %.2f%% (object patches %.2f%%; paper Jaccard %.1f)",
-                         name, s.bestHead + 1, s.bestJaccard, s.meanMapJaccard, s.foregroundMass, s.foregroundShare, Config.paper[name]!))
+            results[name] = ModelResult(centered: statistics["centered"]![name]!, canvas: statistics["canvas"]![name]!, paperJaccard: Config.paper[name]!,
+                                        knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
         }
-        print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.second.knn20) }.joined(separator: ", "))
-        report.add("attention-maps.tsv", table, comments: ["class-token attention masks (\(Int(config.mass * 100)) % of the mass) against object masks "
-                                                           + "(pixels > \(config.foregroundThreshold), half a patch), over the 10 000 test images"] + comments)
-        report.results = results
+        print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.knn20) }.joined(separator: ", "))
+        report.add("attention-maps.tsv", table, comments: [
+            "class-token attention against object masks (pixels > \(config.foregroundThreshold), half a patch) over the 10 000 test images: "
+                + "mass on the object, Jaccard of the \(Int(config.mass * 100)) %-mass mask, AUROC of attention for object patches",
+            "settings: centered (the test images), canvas (the garment at half size, off center, beside \(config.canvas.clutter) clutter rectangles); "
+                + "intervals: 95 % bootstrap over images, \(config.resamples) resamples; best head chosen on the same images",
+        ] + comments)
+        report.results = Summary(models: results, differences: differences, ordering: ordering)
         return report
     }
 }
 
-ExperimentRunner<AttentionMaps>.main()
+extension AttentionScores {
+    subscript(_ measure: String) -> [[Double]] { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
+}
 
+extension AttentionStatistics {
+    subscript(_ measure: String) -> AttentionMeasure { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
+}
+
+ExperimentRunner<AttentionMaps>.main()

@@ -48,4 +48,50 @@ import Tensor
             for j in 0..<16 { #expect(abs(row[j] - full[j + 1] / (1 - full[0])) < 1e-5) }
         }
     }
+
+    /// AUROC by hand: object patches 0.4 and 0.2 against background 0.1 and 0.3 win 3 of 4 pairs.
+    @Test func aurocIsTheShareOfObjectBackgroundPairsRankedRight() {
+        let w: [Float] = [0.4, 0.1, 0.3, 0.2]
+        #expect(attentionAUROC(w, objects: [true, false, false, true]) == 0.75)
+        #expect(attentionAUROC([0.25, 0.25, 0.5], objects: [true, false, false]) == 0.25)  // a tie counts half
+        #expect(attentionAUROC(w, objects: [true, true, true, true]).isNaN)                // no background: undefined
+    }
+
+    /// The intervals: a constant has no spread; a known series' interval holds its mean and is about
+    /// ±1.96 σ/√n wide; NaN is left out; the same generator gives the same bits.
+    @Test func bootstrapIntervalsCoverTheMeanAtTheExpectedWidth() {
+        var source = RNG(seed: 11)
+        let values = (0..<4000).map { _ in source.normalDouble() * 2 + 5 }
+        var rng = RNG(seed: 3)
+        let intervals = bootstrap([Array(repeating: 7, count: 4000), values, values.enumerated().map { $0.offset % 2 == 0 ? .nan : $0.element }],
+                                  resamples: 400, rng: &rng)
+        #expect(intervals[0] == Interval(mean: 7, low: 7, high: 7))
+        let expected = 1.96 * 2 / Double(4000).squareRoot()  // 0.062
+        #expect(intervals[1].low < intervals[1].mean && intervals[1].mean < intervals[1].high)
+        #expect(abs((intervals[1].high - intervals[1].low) / 2 - expected) < 0.25 * expected)
+        let odd = values.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        #expect(abs(intervals[2].mean - odd.reduce(0, +) / Double(odd.count)) < 1e-12)
+        var again = RNG(seed: 3)
+        #expect(bootstrap([values], resamples: 400, rng: &again)[0] == intervals[1])
+    }
+
+    /// Each canvas holds its garment, pooled 2 × 2 and whole, at one place, and nothing is dimmer
+    /// in the scene than in the garment layer; the same generator gives the same canvases.
+    @Test func theCanvasHoldsTheShrunkenGarmentWhole() {
+        var source = RNG(seed: 5)
+        let pixels = (0..<3 * 784).map { _ in UInt8(source.int(below: 256)) }
+        let set = ImageSet(pixels: pixels, labels: [0, 1, 2], height: 28, width: 28)
+        var rng = RNG(seed: 9)
+        let (scenes, objects) = set.onCanvas(rng: &rng)
+        for i in 0..<3 {
+            let object = Array(objects.pixels[i * 784..<(i + 1) * 784]), scene = Array(scenes.pixels[i * 784..<(i + 1) * 784])
+            #expect(zip(scene, object).allSatisfy { $0 >= $1 })
+            let total = object.reduce(0) { $0 + Int($1) }, original = pixels[i * 784..<(i + 1) * 784].reduce(0) { $0 + Int($1) }
+            #expect(abs(total * 4 - original) <= 2 * 196)                  // the mean of each 2 × 2 block, rounded
+            #expect(object.filter { $0 > 0 }.count <= 196)                  // 14 × 14 at most
+        }
+        var again = RNG(seed: 9)
+        #expect(set.onCanvas(rng: &again).scenes.pixels == scenes.pixels)
+    }
 }
+
