@@ -1,9 +1,9 @@
-# Patch size against throughput (DINO Tab. 2) and accuracy against throughput at 28², from
+# Patch size against throughput (DINO Tab. 2) and DINO's k-NN against throughput at 28², from
 # `patch-throughput`. Rows of patch-throughput-imagenet.tsv, in the order the experiment writes
 # them: 0 ViT-S/16, 1 ViT-S/8, 2 ViT-B/16, 3 ViT-B/8, 4 DeiT-Ti, 5 DeiT-S⚗, 6 DeiT-B⚗.
 load "style.gp"
 big = "data/patch-throughput-imagenet.tsv"
-small = "data/patch-throughput-small.tsv"
+dino = "data/patch-throughput-dino.tsv"
 
 do for [fmt in formats] {
     eval output(fmt, "patch-throughput", 1000, 420)
@@ -22,17 +22,17 @@ do for [fmt in formats] {
          big every ::0::1 using 2:13 with linespoints lt 1 dt (6,4) pt 6 title "ViT-S, paper (V100)", \
          big every ::2::3 using 2:13 with linespoints lt 2 dt (6,4) pt 4 title "ViT-B, paper (V100)"
 
-    set title "28² ViTs (width 128, depth 6): accuracy against speed"
+    set title "28² DINO ViTs (width 64, depth 4): what smaller patches buy"
     set xlabel "forward images per second (log scale)"
-    set ylabel "test accuracy (%)"
+    set ylabel "k-NN20 test accuracy (%)"
     unset logscale y
     set logscale x 10
     set xrange [*:*]
     set xtics autofreq
     set key bottom right
     set offsets graph 0.1, graph 0.1, graph 0.15, graph 0.15
-    plot small using 3:6 with linespoints lt 3 title "3 epochs on 15 000 images each", \
-         small using 3:6:(sprintf("patch %d", $1)) with labels offset char 0, char 1 notitle
+    plot dino using 3:6 with linespoints lt 3 title "momentum teacher, 3 epochs of 60 000 images each", \
+         dino using 3:6:(sprintf("patch %d", $1)) with labels offset char 0, char 1 notitle
     unset offsets
     unset multiplot
 }

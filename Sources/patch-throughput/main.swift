@@ -5,10 +5,11 @@
 //
 // Part 1: gradient-free forward throughput of the papers' 224² models (3 channels, 1000 classes,
 // random weights) on this CPU, with GFLOP per image counted from the shapes, the achieved GFLOP/s
-// beside a raw sgemm of the same run, and peak memory. Part 2: the small 28² ViTs at patch 7, 4
-// and 2 — their throughput, and their test accuracy after the same training budget.
+// beside a raw sgemm of the same run, and peak memory. Part 2: what smaller patches buy, as
+// Tab. 2 measures it — DINO momentum teachers at 28², patch 7 and patch 4 (16 and 49 tokens), the
+// teacher study's recipe and the same budget in images: their k-NN20 and their forward images/s.
 //
-// Writes figures/data/patch-throughput-{imagenet,small}.tsv and patch-throughput.json;
+// Writes figures/data/patch-throughput-{imagenet,dino}.tsv and patch-throughput.json;
 // figures/patch-throughput.gp draws them.
 import ArgumentParser
 import Data
@@ -28,10 +29,10 @@ struct Config: ExperimentConfig {
     }
     var imagenet: [Model]
     var repeatSeconds = 3.0      // timed repeats fill this long, at least 3 of them (DeiT: 30 runs)
-    var smallPatches = [7, 4, 2]
-    var smallViT = ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4)  // the supervised ViT's family
-    var smallForwardBatch = 256
-    var training: SupervisedRecipe  // the same for every patch size
+    var dino: DINORecipe            // DINORecipe.teacherStudy, patch by patch; the paper's values beside its fields
+    var dinoPatches = [7, 4]        // paper 16 and 8 at 224² (Tab. 2); patch 2 (197 tokens) trains ~4× slower than 4 and does not fit the budget
+    var forwardBatch = 256          // the 28² models' forward throughput
+    var lanes = Parallel.threads    // the DINO runs trained side by side (SideBySide); the results do not depend on it
 
     static func preset(_ scale: Scale) -> Config {
         func m(_ name: String, _ vit: ViTConfig, _ batch: Int, _ paper: Double, _ source: String) -> Model {
@@ -47,57 +48,57 @@ struct Config: ExperimentConfig {
         ]
         switch scale {
         case .quick:
-            var r = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
-            r.trainImages = 512
-            var c = Config(imagenet: [m("DeiT-Ti", .deitTi16, 2, 2536.5, "DeiT Tab.5")], training: r)
-            (c.repeatSeconds, c.smallPatches, c.smallForwardBatch) = (0.2, [7, 4], 32)
-            c.smallViT = ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2)
+            var c = Config(imagenet: [m("DeiT-Ti", .deitTi16, 2, 2536.5, "DeiT Tab.5")], dino: .quick(epochs: 1))
+            (c.repeatSeconds, c.forwardBatch) = (0.2, 32)
             return c
         case .default:
-            // A 15 000-image subset, 3 epochs: the patch-2 model (197 tokens) trains ~15× slower
-            // than the patch-7 one (~110 images/s here), and the whole run must fit in 15 minutes.
-            var r = SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3)
-            r.trainImages = 15_000
-            return Config(imagenet: models, training: r)
+            // ema-teacher's momentum teacher: 3 epochs of all 60 000 images, at each patch size.
+            return Config(imagenet: models, dino: .teacherStudy(epochs: 3, trainImages: nil))
         case .full:
-            return Config(imagenet: models, training: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+            return Config(imagenet: models, dino: .fashionMNIST(epochs: 30, trainImages: nil))
         }
     }
 
-    func validate() throws { try training.validate() }
+    func validate() throws {
+        try LanesFlag.validate(lanes)
+        for patch in dinoPatches { try dino.withPatchSize(patch).validate() }
+    }
 }
 
 struct PatchThroughput: Experiment {
     static let name = "patch-throughput"
-    static let abstract = "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5) and accuracy against images/s at 28²."
+    static let abstract = "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5), and DINO's k-NN against images/s at 28²."
 
     struct Options: ConfigFlags {
-        @Option(help: "Patch sizes of the small 28² ViTs (comma-separated divisors of 28).")
+        @Option(help: "Patch sizes of the 28² DINO models (comma-separated divisors of 28; the default 7,4).")
         var patches: String?
+
+        @OptionGroup var lanes: LanesFlag
 
         func apply(to config: inout Config) throws {
             if let patches {
-                config.smallPatches = try Flags.list("patches", patches, takes: "divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated") {
+                config.dinoPatches = try Flags.list("patches", patches, takes: "divisors of 28 (1, 2, 4, 7, 14, 28), comma-separated") {
                     Int($0).flatMap { $0 > 0 && 28 % $0 == 0 ? $0 : nil }
                 }
             }
+            lanes.apply(to: &config.lanes)
         }
     }
 
     struct Summary: Encodable {
-        let gflopPerImage: [String: Double]        // per 224² model
-        let smallTestAccuracy: [String: Double]    // per patch size of the 28² ViTs
-        enum CodingKeys: String, CodingKey { case gflopPerImage = "gflop_per_image", smallTestAccuracy = "small_test_accuracy" }
+        let gflopPerImage: [String: Double]   // per 224² model
+        let dinoKNN20: [String: Double]       // per patch size of the 28² DINO teachers, all 60 000 training images as the bank
+        enum CodingKeys: String, CodingKey { case gflopPerImage = "gflop_per_image", dinoKNN20 = "dino_knn20" }
     }
 
     /// The run's speeds: the summary's "timings".
     struct Speeds: Encodable {
-        let sgemmGflops: Double, imagesPerSecond: [String: Double], smallImagesPerSecond: [String: Double]
+        let sgemmGflops: Double, imagesPerSecond: [String: Double], dinoImagesPerSecond: [String: Double]
         @NullWhenNil var ratioS16OverS8: Double?
         @NullWhenNil var ratioB16OverB8: Double?
         let paperRatioS16OverS8: Double, paperRatioB16OverB8: Double
         enum CodingKeys: String, CodingKey {
-            case sgemmGflops = "sgemm_gflops", imagesPerSecond = "images_per_second", smallImagesPerSecond = "small_images_per_second"
+            case sgemmGflops = "sgemm_gflops", imagesPerSecond = "images_per_second", dinoImagesPerSecond = "dino_images_per_second"
             case ratioS16OverS8 = "ratio_S16_over_S8", ratioB16OverB8 = "ratio_B16_over_B8"
             case paperRatioS16OverS8 = "paper_ratio_S16_over_S8", paperRatioB16OverB8 = "paper_ratio_B16_over_B8"
         }
@@ -139,46 +140,48 @@ struct PatchThroughput: Experiment {
                         "peak memory: the most bytes live tensors held during a forward pass, weights and input included",
                         provenance]
 
-        // Part 2: the small ViTs at 28², the same training budget for every patch size.
-        var small = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
-                           .init("train_images_per_second", "1/s"), .init("test_accuracy", "%"), .init("training_seconds", "s")])
-        var accuracies: [String: Double] = [:], smallSpeeds: [String: Double] = [:]
-        for patch in config.smallPatches {
-            var vitConfig = config.smallViT
-            vitConfig.patchSize = patch
-            var modelRNG = RNG(seed: lab.seed ^ fnv1a("patch-\(patch)"))
-            let vit = try VisionTransformer(vitConfig, rng: &modelRNG)
-            let history = try trainClassifier(vit, recipe: config.training, data: lab.data, label: "patch \(patch)", rng: &modelRNG,
-                                              checkpoint: lab.checkpoints.run("patch-\(patch)"))
+        // Part 2: DINO at 28², the same recipe and budget in images at every patch size. The
+        // backbones are artifacts: attention-maps draws the patch-4 one.
+        let trained = try SideBySide.run(config.dinoPatches.count, lanes: config.lanes) { i in
+            let patch = config.dinoPatches[i]
+            return try Artifacts.dinoBackbone(recipe: config.dino.withPatchSize(patch), scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
+                                              label: "DINO patch \(patch)", checkpoint: lab.checkpoints.run("dino-patch-\(patch)"))
+        }
+        var dinoTable = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
+                               .init("train_images_per_second", "1/s"), .init("knn20", "%"), .init("training_seconds", "s")])
+        var knn: [String: Double] = [:], dinoSpeeds: [String: Double] = [:]
+        for (patch, (vit, history)) in zip(config.dinoPatches, trained) {
             vit.setTraining(false)
-            let x = lab.data.normalize(lab.data.test.images(Array(0..<config.smallForwardBatch)))
+            let knn20 = weightedKNN(train: normalizedFeatures(vit, of: lab.data.train, data: lab.data), trainLabels: lab.data.train.labels,
+                                    test: normalizedFeatures(vit, of: lab.data.test, data: lab.data), testLabels: lab.data.test.labels, ks: [20])[20]!
+            let x = lab.data.normalize(lab.data.test.images(Array(0..<config.forwardBatch)))
             let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
-            let ips = Double(config.smallForwardBatch) / median
+            let ips = Double(config.forwardBatch) / median
             let trainSeconds = history.reduce(0) { $0 + $1.seconds }
-            let stepsPerEpoch = (config.training.trainImages ?? lab.data.train.count) / config.training.batchSize  // the last partial batch is dropped
-            let trainIPS = Double(history.count * stepsPerEpoch * config.training.batchSize) / trainSeconds
-            accuracies["\(patch)"] = history.last!.testAccuracy
-            smallSpeeds["\(patch)"] = ips
-            small.append([patch, vitConfig.prefix.count + vitConfig.grid * vitConfig.grid, ips, vitConfig.forwardFLOPs() / 1e9,
-                          trainIPS, history.last!.testAccuracy, trainSeconds])
-            print(String(format: "patch %d: %.0f images/s forward, %.0f training; test accuracy %.2f%% after %d epochs on %d images",
-                         patch, ips, trainIPS, history.last!.testAccuracy, history.count, config.training.trainImages ?? lab.data.train.count))
+            let trainIPS = history.reduce(0) { $0 + $1.imagesPerSecond * $1.seconds } / trainSeconds
+            knn["\(patch)"] = knn20
+            dinoSpeeds["\(patch)"] = ips
+            dinoTable.append([patch, vit.config.prefix.count + vit.config.grid * vit.config.grid, ips, vit.config.forwardFLOPs() / 1e9,
+                              trainIPS, knn20, trainSeconds])
+            print(String(format: "DINO patch %d: k-NN20 %.2f%%, %.0f images/s forward, %.0f training (%.0f s)", patch, knn20, ips, trainIPS, trainSeconds))
             fflush(nil)
         }
-        var report = Report(results: Summary(gflopPerImage: [:], smallTestAccuracy: [:]))
+        var report = Report(results: Summary(gflopPerImage: [:], dinoKNN20: [:]))
         report.add("patch-throughput-imagenet.tsv", big, comments: comments)
-        report.add("patch-throughput-small.tsv", small, comments: [
-            "28×28 Fashion-MNIST ViTs (width \(config.smallViT.width), depth \(config.smallViT.depth), \(config.smallViT.heads) heads) by patch size",
-            "forward throughput at batch \(config.smallForwardBatch); the same training budget for every patch size: "
-                + "\(config.training.epochs) epochs on \(config.training.trainImages.map { "the first \($0)" } ?? "all 60000") training images",
+        let b = config.dino.backbone
+        report.add("patch-throughput-dino.tsv", dinoTable, comments: [
+            "DINO momentum teachers on 28×28 Fashion-MNIST (width \(b.width), depth \(b.depth), \(b.heads) heads) by patch size; "
+                + "k-NN20 of the class token, all 60 000 training images as the bank, on the 10 000 test images",
+            "the same recipe and budget for every patch size: \(config.dino.epochs) epochs of \(config.dino.trainImages ?? 60_000) images, batch \(config.dino.batchSize), "
+                + "local crops of the multiple of the patch nearest 12 pixels; forward throughput at batch \(config.forwardBatch)",
             "scale \(lab.scale.rawValue), seed \(lab.seed)", provenance,
         ])
 
         // Summary: the seed-determined results at the top level; the speeds under "timings".
         func ratio(_ a: String, _ b: String) -> Double? { speeds[a].flatMap { a in speeds[b].map { a / $0 } } }
         report.results = Summary(gflopPerImage: Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
-                                 smallTestAccuracy: accuracies)
-        report.timings = Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, smallImagesPerSecond: smallSpeeds,
+                                 dinoKNN20: knn)
+        report.timings = Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, dinoImagesPerSecond: dinoSpeeds,
                                 ratioS16OverS8: ratio("ViT-S/16", "ViT-S/8"), ratioB16OverB8: ratio("ViT-B/16", "ViT-B/8"),
                                 paperRatioS16OverS8: 1007.0 / 180, paperRatioB16OverB8: 312.0 / 63)
         if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {

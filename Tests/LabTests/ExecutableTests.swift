@@ -47,7 +47,9 @@ struct TestFailure: Error, CustomStringConvertible {
     } + [
         ("supervised", ["--models", "resnet"], "--models"),
         ("supervised", ["--epochs", "0"], "--epochs"),
+        ("supervised", ["--data-regime", "imagenet"], "--data-regime takes deit or full, got 'imagenet'"),
         ("patch-throughput", ["--patches", "5"], "--patches"),
+        ("patch-throughput", ["--lanes", "0"], "--lanes"),
         ("collapse", ["--epochs", "0"], "the epoch count must be from 1"),
         ("ema-teacher", ["--momentum", "1.5"], "momentum"),
         ("ema-teacher", ["--teachers", "mean-teacher"], "mean-teacher"),
