@@ -16,8 +16,9 @@ SHELL := /bin/bash
 PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
 SEED ?= 0
-# The experiments, in the order make figures runs them (later ones reuse earlier ones' teachers).
-EXPERIMENTS := supervised patch-throughput collapse ema-teacher distillation token-similarity attention-maps
+# The experiments, in the order make figures runs them (later ones reuse earlier ones' models:
+# attention-maps the patch-4 DINO of patch-throughput, token-similarity the DeiT⚗ student of distillation).
+EXPERIMENTS := supervised patch-throughput attention-maps collapse ema-teacher distillation token-similarity
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release

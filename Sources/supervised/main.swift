@@ -1,38 +1,68 @@
 // supervised — How well do a small ConvNet and a small ViT learn Fashion-MNIST from labels alone,
 // and how fast? These are the teachers of the DeiT experiments (the ConvNet; the ViT as the
-// "transformer teacher") and the undistilled reference. Their recipes per scale live in
-// Lab/Teachers.swift; this experiment trains them as every other experiment gets them
-// (Teachers.trained: loaded from the model cache if another experiment made them first).
+// "transformer teacher"). By default they are exactly `distillation`'s teachers, trained where its
+// students learn: 10 000 images under DeiT's augmentation (DeiTStudent.teacherRecipe), so they
+// train once for both experiments; `--data-regime full` trains them on all 60 000 images with
+// flips only (Lab/Teachers.swift). Both come from Teachers.trained: loaded from the model cache if
+// another experiment made them first.
 //
 // Writes figures/data/supervised-{convnet,vit}.tsv (one row per epoch) and supervised.json;
 // figures/supervised.gp draws the training curves.
 import ArgumentParser
 import Lab
 import NN
+import Tensor
 
 struct Supervised: Experiment {
     static let name = "supervised"
     static let abstract = "Train the ConvNet and ViT teachers on Fashion-MNIST; write their training curves."
 
+    /// Where the teachers learn: as DeiT's teachers do, on the students' data (distillation's
+    /// teachers), or on all of Fashion-MNIST with flips only.
+    enum DataRegime: String, Codable, CaseIterable { case deit, full }
+
     struct Config: ExperimentConfig {
         var models: [TeacherArchitecture] = [.convnet, .vit]
-        var epochs: Int? = nil  // overrides each teacher's preset (Lab/Teachers.swift); the cached model then is another one
+        var dataRegime = DataRegime.deit
+        var epochs: Int? = nil  // overrides each teacher's preset; the cached model then is another one
+        var lanes = Parallel.threads  // the models trained side by side (SideBySide); the results do not depend on it
 
         static func preset(_ scale: Scale) -> Config { Config() }
 
-        func validate() throws { try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs) }
+        func recipe(_ kind: TeacherArchitecture, _ scale: Scale) -> SupervisedRecipe {
+            var r = dataRegime == .deit ? DeiTStudent.teacherRecipe(scale, kind) : Teachers.recipe(kind, scale)
+            if let epochs { r.epochs = epochs }
+            return r
+        }
+
+        func validate() throws {
+            try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
+            try LanesFlag.validate(lanes)
+        }
     }
 
     struct Options: ConfigFlags {
         @Option(help: "Models to train: convnet, vit, or both (comma-separated).")
         var models: String?
 
+        @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, 40 epochs; the default) or full (all 60 000 images, flips only: ConvNet 7 epochs, ViT 12).")
+        var dataRegime: String?
+
         @Option(help: "Override the scale's epoch count (the cached teacher then differs from the default one).")
         var epochs: Int?
 
+        @OptionGroup var lanes: LanesFlag
+
         func apply(to config: inout Config) throws {
             if let models { config.models = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { TeacherArchitecture(rawValue: $0) } }
+            if let dataRegime {
+                guard let regime = DataRegime(rawValue: dataRegime) else {
+                    throw ValidationError("--data-regime takes deit or full, got '\(dataRegime)'")
+                }
+                config.dataRegime = regime
+            }
             if let epochs { config.epochs = epochs }
+            lanes.apply(to: &config.lanes)
         }
     }
 
@@ -52,12 +82,14 @@ struct Supervised: Experiment {
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         var results: [String: ModelResult] = [:], configs: [String: ModelConfig] = [:]
         var files: [(name: String, table: Table, comments: [String])] = []
-        for kind in config.models {
-            var recipe = Teachers.recipe(kind, lab.scale)
-            if let epochs = config.epochs { recipe.epochs = epochs }
+        let trained = try SideBySide.run(config.models.count, lanes: config.lanes) { i in
+            let kind = config.models[i]
+            return try Teachers.trained(kind, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
+                                        recipe: config.recipe(kind, lab.scale), checkpoint: lab.checkpoints.run(kind.rawValue))
+        }
+        for (kind, (model, history)) in zip(config.models, trained) {
+            let recipe = config.recipe(kind, lab.scale)
             let architecture = AnyHashableCodable(Teachers.architecture(kind, lab.scale))
-            let (model, history) = try Teachers.trained(kind, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
-                                                        recipe: recipe, checkpoint: lab.checkpoints.run(kind.rawValue))
             var table = Table([.init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "%"),
                                .init("seconds", "s"), .init("images_per_second", "1/s")])
             for record in history {
