@@ -13,6 +13,7 @@ do for [fmt in formats] {
     set xlabel "patch size (pixels)"
     set ylabel "images per second"
     set logscale y
+    set yrange [0.5:*]
     set logscale x 2
     set xrange [6:20]
     set xtics ("8" 8, "16" 16)
@@ -22,16 +23,17 @@ do for [fmt in formats] {
          big every ::0::1 using 2:13 with linespoints lt 1 dt (6,4) pt 6 title "ViT-S, paper (V100)", \
          big every ::2::3 using 2:13 with linespoints lt 2 dt (6,4) pt 4 title "ViT-B, paper (V100)"
 
-    set title "28² DINO ViTs (width 64, depth 4): what smaller patches buy"
+    set title "28² DINO ViTs: what smaller patches buy"
     set xlabel "forward images per second (log scale)"
     set ylabel "k-NN20 test accuracy (%)"
     unset logscale y
+    set yrange [*:*]
     set logscale x 10
     set xrange [*:*]
     set xtics autofreq
     set key bottom right
-    set offsets graph 0.1, graph 0.1, graph 0.15, graph 0.15
-    plot dino using 3:6 with linespoints lt 3 title "momentum teacher, 3 epochs of 60 000 images each", \
+    set offsets graph 0.1, graph 0.1, graph 0.15, graph 0.3
+    plot dino using 3:6 with linespoints lt 3 title "momentum teachers, 3 epochs of 60 000 images", \
          dino using 3:6:(sprintf("patch %d", $1)) with labels offset char 0, char 1 notitle
     unset offsets
     unset multiplot

@@ -27,7 +27,7 @@ struct AttentionMaps: Experiment {
     static let abstract = "The last block's class-token attention of a DINO, a supervised and a random ViT, against the object (DINO Fig. 1, 3, §4.2.1)."
 
     struct Config: ExperimentConfig {
-        var dino: DINORecipe                 // DINORecipe.fashionMNIST: the paper's values beside each field
+        var dino: DINORecipe                 // DINORecipe.teacherStudy at patch 4: the paper's values beside each field
         var supervised: SupervisedRecipe     // the same backbone with a class head, on the labels
         var mass: Float = 0.6                // official visualize_attention.py --threshold 0.6
         var foregroundThreshold: Float = 0.1 // pixel > 0.1 (of 1) is object; a patch is when half its pixels are
