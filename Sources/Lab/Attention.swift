@@ -82,8 +82,9 @@ public struct AttentionScores: Sendable {
 }
 
 /// The measures of `model`'s last-block class-token attention on every image of `set`. The
-/// object mask of an image is `objects[i]` when given, otherwise its foreground patches.
-public func attentionScores(_ model: VisionTransformer, on set: ImageSet, objects: [[Bool]]? = nil, data: FashionMNIST, mass: Float = 0.6,
+/// object mask of an image is the foreground patches of the same image of `objectLayer` (the
+/// object alone, as Data/Canvas.swift draws it), or of `set` itself when there is none.
+public func attentionScores(_ model: VisionTransformer, on set: ImageSet, objectLayer: ImageSet? = nil, data: FashionMNIST, mass: Float = 0.6,
                             threshold: Float = 0.1, batchSize: Int = 500) -> AttentionScores {
     model.setTraining(false)
     let (h, p, side) = (model.config.heads, model.config.patchSize, set.height)
@@ -92,10 +93,10 @@ public func attentionScores(_ model: VisionTransformer, on set: ImageSet, object
                                  auroc: .init(repeating: [], count: h + 1), objectShare: [])
     TimeBreakdown.measure(.evaluation) { for start in stride(from: 0, to: set.count, by: batchSize) {
         let indices = Array(start..<min(start + batchSize, set.count))
-        let pixels = set.images(indices)
+        let pixels = set.images(indices), objectPixels = objectLayer?.images(indices) ?? pixels
         let attention = clsAttention(model, images: data.normalize(pixels))  // (B, H, g²)
-        for (b, i) in indices.enumerated() {
-            let object = objects?[i] ?? foregroundPatches(pixels.data + b * side * side, side: side, patch: p, threshold: threshold)
+        for b in indices.indices {
+            let object = foregroundPatches(objectPixels.data + b * side * side, side: side, patch: p, threshold: threshold)
             scores.objectShare.append(Double(object.filter { $0 }.count) / Double(patches))
             var average = [Float](repeating: 0, count: patches)
             for head in 0..<h {

@@ -22,6 +22,13 @@ public func normalizedFeatures(_ backbone: VisionTransformer, of set: ImageSet, 
     }
 }
 
+/// The backbone's weighted k-NN accuracy on the 10 000 test images, all 60 000 training images
+/// as the bank (the paper's protocol), percent per k.
+public func knnAccuracy(_ backbone: VisionTransformer, data: FashionMNIST, ks: [Int] = [20, 200]) -> [Int: Double] {
+    weightedKNN(train: normalizedFeatures(backbone, of: data.train, data: data), trainLabels: data.train.labels,
+                test: normalizedFeatures(backbone, of: data.test, data: data), testLabels: data.test.labels, ks: ks)
+}
+
 /// Raw pixels in [0, 1] as unit vectors (N, H·W): the baseline every representation must beat.
 public func normalizedPixels(of set: ImageSet) -> Tensor {
     l2Normalize(set.images(Array(0..<set.count)).reshaped(set.count, set.height * set.width))

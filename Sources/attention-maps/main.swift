@@ -103,11 +103,7 @@ struct AttentionMaps: Experiment {
         var canvasRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps canvas"))
         let (scenes, garments) = data.test.onCanvas(config.canvas, rng: &canvasRNG)
         let (side, p) = (data.test.height, dinoRecipe.backbone.patchSize)
-        let garmentPixels = garments.images(Array(0..<garments.count))
-        let objects = (0..<garments.count).map { i in
-            foregroundPatches(garmentPixels.data + i * side * side, side: side, patch: p, threshold: config.foregroundThreshold)
-        }
-        let settings: [(name: String, set: ImageSet, objects: [[Bool]]?)] = [("centered", data.test, nil), ("canvas", scenes, objects)]
+        let settings: [(name: String, set: ImageSet, objectLayer: ImageSet?)] = [("centered", data.test, nil), ("canvas", scenes, garments)]
 
         // The measures over all 10 000 images, per model and setting; the bootstrap draws are the
         // same for every model (one generator per setting), so differences are paired.
@@ -115,7 +111,7 @@ struct AttentionMaps: Experiment {
         var scores: [String: [String: AttentionScores]] = [:]
         for setting in settings {
             for (name, model) in models {
-                let s = attentionScores(model, on: setting.set, objects: setting.objects, data: data, mass: config.mass, threshold: config.foregroundThreshold)
+                let s = attentionScores(model, on: setting.set, objectLayer: setting.objectLayer, data: data, mass: config.mass, threshold: config.foregroundThreshold)
                 var rng = RNG(seed: lab.seed ^ fnv1a("attention-maps bootstrap \(setting.name)"))
                 scores[setting.name, default: [:]][name] = s
                 statistics[setting.name, default: [:]][name] = AttentionStatistics(s, resamples: config.resamples, rng: &rng)
@@ -212,8 +208,7 @@ struct AttentionMaps: Experiment {
             print("\(setting.name): " + Self.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
         }
         for (name, model) in models {
-            let knn20 = weightedKNN(train: normalizedFeatures(model, of: data.train, data: data), trainLabels: data.train.labels,
-                                    test: normalizedFeatures(model, of: data.test, data: data), testLabels: data.test.labels, ks: [20])[20]!
+            let knn20 = knnAccuracy(model, data: data, ks: [20])[20]!
             results[name] = ModelResult(centered: statistics["centered"]![name]!, canvas: statistics["canvas"]![name]!, paperJaccard: Config.paper[name]!,
                                         knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
         }

@@ -87,11 +87,9 @@ func claimRecipe() -> DINORecipe {
         _ = try trainer.train(label: "claim", evaluation: .none)
         var canvasRNG = RNG(seed: 2)
         let (scenes, garments) = data.test.prefix(1000).onCanvas(rng: &canvasRNG)
-        let pixels = garments.images(Array(0..<garments.count))
-        let objects = (0..<garments.count).map { foregroundPatches(pixels.data + $0 * 784, side: 28, patch: 4) }
         func statistics(_ model: VisionTransformer) -> AttentionStatistics {
             var rng = RNG(seed: 3)
-            return AttentionStatistics(attentionScores(model, on: scenes, objects: objects, data: data), resamples: 10, rng: &rng)
+            return AttentionStatistics(attentionScores(model, on: scenes, objectLayer: garments, data: data), resamples: 10, rng: &rng)
         }
         let trained = statistics(trainer.teacher.backbone), random = statistics(initial)
         #expect(trained.auroc.best.mean > random.auroc.best.mean + 10,
