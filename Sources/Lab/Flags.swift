@@ -20,6 +20,14 @@ public enum Flags {
         }
     }
 
+    /// One of an enumeration's raw values; anything else is a ValidationError naming them all.
+    public static func choice<T: RawRepresentable & CaseIterable>(_ flag: String, _ text: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: text) else {
+            throw ValidationError("--\(flag) takes \(T.allCases.map(\.rawValue).joined(separator: " or ")), got '\(text)'")
+        }
+        return value
+    }
+
     /// A 'low,high' flag: two numbers (each checked as `list` checks an entry) that satisfy
     /// `valid`, whose condition `rule` names in the message.
     public static func range(_ flag: String, _ text: String, rule: String, valid: (Float, Float) -> Bool) throws -> ClosedRange<Float> {

@@ -149,12 +149,7 @@ struct Distillation: Experiment {
             }
             if let tau { config.loss.tau = tau }
             if let lambda { config.loss.lambda = lambda }
-            if let klNormalization {
-                guard let k = KLNormalization(rawValue: klNormalization) else {
-                    throw ValidationError("--kl-normalization takes \(KLNormalization.allCases.map(\.rawValue).joined(separator: " or ")), got '\(klNormalization)'")
-                }
-                config.loss.klNormalization = k
-            }
+            if let klNormalization { config.loss.klNormalization = try Flags.choice("kl-normalization", klNormalization) }
         }
 
         /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).

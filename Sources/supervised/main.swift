@@ -55,12 +55,7 @@ struct Supervised: Experiment {
 
         func apply(to config: inout Config) throws {
             if let models { config.models = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { TeacherArchitecture(rawValue: $0) } }
-            if let dataRegime {
-                guard let regime = DataRegime(rawValue: dataRegime) else {
-                    throw ValidationError("--data-regime takes deit or full, got '\(dataRegime)'")
-                }
-                config.dataRegime = regime
-            }
+            if let dataRegime { config.dataRegime = try Flags.choice("data-regime", dataRegime) }
             if let epochs { config.epochs = epochs }
             lanes.apply(to: &config.lanes)
         }
