@@ -29,6 +29,12 @@ public enum DistillationType: String, Codable, CaseIterable, Sendable {
 /// value divided by the class count.
 public enum KLNormalization: String, Codable, CaseIterable, Sendable { case perSample = "per-sample", perElement = "per-element" }
 
+/// What the distillation head learns from under `.token`.
+public enum TokenTarget: String, Codable, CaseIterable, Sendable {
+    case hard   // DeiT⚗: the teacher's argmax
+    case soft   // the teacher's softened distribution (the official code's `--distillation-type soft` with a token)
+}
+
 public struct DistillationConfig: Codable, Hashable, Sendable {
     public var type: DistillationType
     public var tau: Float = 3                 // paper 3.0 for soft (official default 1.0)
@@ -36,6 +42,7 @@ public struct DistillationConfig: Codable, Hashable, Sendable {
     public var alpha: Float = 0.5             // official --distillation-alpha 0.5; the hard loss's ½ and ½
     public var labelSmoothing: Float = 0.1    // paper 0.1 on the true labels, never on the teacher's
     public var klNormalization = KLNormalization.perSample
+    public var tokenTarget: TokenTarget? = nil // nil: hard (DeiT⚗)
 
     public init(type: DistillationType) { self.type = type }
 
@@ -56,6 +63,7 @@ public struct DistillationConfig: Codable, Hashable, Sendable {
 ///   soft:  (1 − λ)·CE_ε(Zs, y) + λτ²·KL(ψ(Zt/τ) ‖ ψ(Zs/τ))   [KL per sample, or ÷ C per element]
 ///   hard:  (1 − α)·CE_ε(Zs, y) + α·CE(Zs, y_t)                  (α = ½: DeiT Eq. 3)
 ///   token: (1 − α)·CE_ε(Zs, y) + α·CE(Zd, y_t)
+///          (1 − α)·CE_ε(Zs, y) + ατ²·KL(ψ(Zt/τ) ‖ ψ(Zd/τ))   [tokenTarget soft: the official code's soft with a token]
 public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teacher: Tensor?, labels: MixedLabels,
                              config: DistillationConfig) -> Tensor {
     let base = crossEntropy(student, mixed: labels, labelSmoothing: config.labelSmoothing)
@@ -74,7 +82,12 @@ public func distillationLoss(student: Tensor, distillation: Tensor? = nil, teach
         return base * (1 - config.alpha) + crossEntropy(student, labels: teacher.argmaxLastAxis()) * config.alpha
     case .token:
         guard let distillation else { fatalError("distillation 'token' needs the distillation head's logits") }
-        return base * (1 - config.alpha) + crossEntropy(distillation, labels: teacher.argmaxLastAxis()) * config.alpha
+        guard config.tokenTarget == .soft else {
+            return base * (1 - config.alpha) + crossEntropy(distillation, labels: teacher.argmaxLastAxis()) * config.alpha
+        }
+        var kl = klDivergence(student: distillation, teacher: teacher, temperature: config.tau)
+        if config.klNormalization == .perElement { kl = kl * (1 / Float(distillation.shape.last!)) }
+        return base * (1 - config.alpha) + kl * (config.alpha * config.tau * config.tau)
     }
 }
 

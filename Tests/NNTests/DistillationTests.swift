@@ -76,6 +76,18 @@ import Tensor
         #expect(abs(loss.item - expected) < 1e-6)
     }
 
+    /// With a soft target the distillation head learns the teacher's distribution at τ:
+    /// (1 − α)·CE_ε(Zs, y) + ατ²·KL(ψ(Zt/τ) ‖ ψ(Zd/τ)), and the class head's term is unchanged.
+    @Test func softTokenTargetIsTheKLOnTheDistillationHead() {
+        var config = DistillationConfig(type: .token)
+        config.tokenTarget = .soft
+        let cls = Self.tensor(Self.student), dist = Self.tensor([[0.3, 0.1, -0.2, 0.9], [1.1, 0.0, 0.4, -0.6]])
+        let loss = distillationLoss(student: cls, distillation: dist, teacher: Self.tensor(Self.teacher), labels: [2, 0], config: config)
+        let ce = Double(crossEntropy(cls, labels: [2, 0], labelSmoothing: 0.1).item)
+        let expected = 0.5 * ce + 0.5 * 9 * Self.kl([[0.3, 0.1, -0.2, 0.9], [1.1, 0.0, 0.4, -0.6]], Self.teacher, tau: 3)
+        #expect(abs(Double(loss.item) - expected) < 1e-5)
+    }
+
     /// The class head learns the labels only, the distillation head the teacher only.
     @Test func eachTokenHeadGetsOnlyItsTarget() {
         let cls = Self.tensor(Self.student, grad: true), dist = Self.tensor(Self.teacher, grad: true)

@@ -44,6 +44,24 @@ import Tensor
         #expect(optimizer.steps == [1, 0, 1])
     }
 
+    /// A group's learning-rate scale multiplies both its step and its decay (PyTorch's per-group
+    /// lr): AdamW's first step moves p by lr·scale, decayed by lr·scale·λ; SGD's by lr·scale·g.
+    @Test func groupLearningRateScale() {
+        let base = Tensor([1], shape: [1], requiresGrad: true), scaled = Tensor([1], shape: [1], requiresGrad: true)
+        let adam = AdamW([ParameterGroup([base], weightDecay: true), ParameterGroup([scaled], weightDecay: true, learningRateScale: 10)],
+                         learningRate: 0.01, weightDecay: 0.5)
+        base.grad = Tensor([2], shape: [1])
+        scaled.grad = Tensor([2], shape: [1])
+        adam.step()
+        expectClose(base.scalars, [1 * (1 - 0.01 * 0.5) - 0.01], rtol: 1e-6, atol: 1e-7, "base group")
+        expectClose(scaled.scalars, [1 * (1 - 0.1 * 0.5) - 0.1], rtol: 1e-6, atol: 1e-7, "scaled group")
+        let p = Tensor([1], shape: [1], requiresGrad: true)
+        let sgd = SGD([ParameterGroup([p], weightDecay: false, learningRateScale: 3)], learningRate: 0.1)
+        p.grad = Tensor([0.5], shape: [1])
+        sgd.step()
+        expectClose(p.scalars, [1 - 0.3 * 0.5], rtol: 1e-6, atol: 1e-7, "SGD scaled group")
+    }
+
     /// SGD, lr 0.1, μ 0.9, g = 0.5 twice, from p = 1:
     /// plain momentum: b = 0.5, p = 0.95; b = 0.9·0.5 + 0.5 = 0.95, p = 0.855.
     /// Nesterov: p −= 0.1·(0.5 + 0.9·0.5) → 0.905; b = 0.95, p −= 0.1·(0.5 + 0.9·0.95) → 0.7695.

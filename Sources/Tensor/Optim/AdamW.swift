@@ -4,6 +4,7 @@ import Foundation
 /// (Loshchilov & Hutter, 2019). Per parameter p with gradient g, at its own step t:
 ///
 ///   p ← p − lr·λ·p                               (decoupled decay; only groups that decay)
+///   (lr is the optimizer's rate times the group's `learningRateScale`)
 ///   m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²
 ///   p ← p − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)
 ///
@@ -59,6 +60,7 @@ public final class AdamW: Optimizer {
     public func step() {
         var index = 0
         for group in groups {
+            let lr = learningRate * group.learningRateScale
             for p in group.parameters {
                 defer { index += 1 }
                 guard let grad = p.grad else { continue }
@@ -66,8 +68,8 @@ public final class AdamW: Optimizer {
                 let t = Float(steps[index])
                 let c1 = 1 - pow(beta1, t), c2 = 1 - pow(beta2, t)
                 update(p.data, grad: grad.data, m: firstMoments[index].data, v: secondMoments[index].data,
-                       count: p.count, stepSize: learningRate / c1, sqrtC2: c2.squareRoot(),
-                       decay: group.weightDecay ? 1 - learningRate * weightDecay : 1)
+                       count: p.count, stepSize: lr / c1, sqrtC2: c2.squareRoot(),
+                       decay: group.weightDecay ? 1 - lr * weightDecay : 1)
             }
         }
     }

@@ -5,10 +5,13 @@ public struct ParameterGroup {
     public var parameters: [Tensor]
     /// Whether the optimizer's weight decay applies to this group.
     public var weightDecay: Bool
+    /// The group's learning rate as a multiple of the optimizer's (PyTorch's per-group `lr`).
+    public var learningRateScale: Float
 
-    public init(_ parameters: [Tensor], weightDecay: Bool) {
+    public init(_ parameters: [Tensor], weightDecay: Bool, learningRateScale: Float = 1) {
         self.parameters = parameters
         self.weightDecay = weightDecay
+        self.learningRateScale = learningRateScale
     }
 
     /// The split DINO and timm use: biases and 1-D tensors (norm weights) get no decay, nor do

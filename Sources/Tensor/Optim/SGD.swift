@@ -30,6 +30,7 @@ public final class SGD: Optimizer {
         var index = 0
         for group in groups {
             let decay = group.weightDecay ? weightDecay : 0
+            let learningRate = learningRate * group.learningRateScale
             for p in group.parameters {
                 defer { index += 1 }
                 guard let grad = p.grad else { continue }
