@@ -70,6 +70,9 @@ public struct Report {
     public var config: (any Encodable)?
     /// Measurements of speed, an object under the summary's "timings" beside the time breakdown.
     public var timings: (any Encodable)?
+    /// The summary's file name without ".json": the experiment's name when nil (a second study
+    /// of the same executable names its own).
+    public var summaryName: String?
 
     public init(results: any Encodable, config: (any Encodable)? = nil, timings: (any Encodable)? = nil) {
         (self.results, self.config, self.timings) = (results, config, timings)
@@ -117,7 +120,7 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
                                                   config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config),
                                                   results: Results.jsonObject(report.results),
                                                   timings: report.timings.map { Results.jsonObject($0) as! [String: Any] } ?? [:]),
-                                  to: options.outputURL.appendingPathComponent("\(E.name).json"))
+                                  to: options.outputURL.appendingPathComponent("\(report.summaryName ?? E.name).json"))
             try checkpoints.finish()
         }
     }

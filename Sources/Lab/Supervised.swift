@@ -21,6 +21,11 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     public var randAugment: RandAugment? = nil    // DeiT rand-m9-mstd0.5-inc1; nil: off
     public var mix: MixConfig? = nil              // DeiT Mixup 0.8 / CutMix 1.0, every batch; nil: off
     public var trainImages: Int? = nil            // nil: all 60 000
+    /// The ViT's prefix tokens (cls_token, dist_token, cls_token_2): their learning rate as a
+    /// multiple of the base, and whether weight decay applies to them. nil: timm's (the base rate,
+    /// no decay: `no_weight_decay()` lists them).
+    public var tokenLearningRateScale: Float? = nil
+    public var tokenWeightDecay: Bool? = nil
 
     public init(epochs: Int, batchSize: Int, learningRate: Float) {
         (self.epochs, self.batchSize, self.learningRate) = (epochs, batchSize, learningRate)
@@ -49,6 +54,9 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
         guard weightDecay.isFinite, weightDecay >= 0, (0..<1).contains(labelSmoothing), (0..<1).contains(erasing) else {
             throw fail("weight decay must be finite and ≥ 0, label smoothing and erasing in [0, 1)")
         }
+        if let scale = tokenLearningRateScale, !(scale.isFinite && scale > 0) {
+            throw fail("the tokens' learning-rate scale must be a finite number > 0, got \(scale)")
+        }
         if let cropScale, !(cropScale.lowerBound > 0 && cropScale.upperBound <= 1) {
             throw fail("the crop scale must lie in (0, 1], got \(cropScale)")
         }
@@ -60,6 +68,22 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
                           && (0...1).contains(m.probability) && (0...1).contains(m.switchProbability)) {
             throw fail("Mixup and CutMix take finite α ≥ 0 (DeiT 0.8 and 1.0) and probabilities in [0, 1]")
         }
+    }
+}
+
+extension SupervisedRecipe {
+    public static let prefixTokens: Set<String> = ["cls_token", "dist_token", "cls_token_2"]
+
+    /// timm's split (no decay for biases, norms and the model's `noWeightDecay`), with the prefix
+    /// tokens in a group of their own when the recipe sets their rate or decay.
+    public func parameterGroups(_ model: any Classifier) -> [ParameterGroup] {
+        let named = model.namedParameters()
+        guard tokenLearningRateScale != nil || tokenWeightDecay != nil else {
+            return ParameterGroup.weightDecaySplit(named, noDecay: model.noWeightDecay)
+        }
+        let tokens = named.filter { Self.prefixTokens.contains($0.name) }.map(\.tensor)
+        return ParameterGroup.weightDecaySplit(named.filter { !Self.prefixTokens.contains($0.name) }, noDecay: model.noWeightDecay)
+            + [ParameterGroup(tokens, weightDecay: tokenWeightDecay ?? false, learningRateScale: tokenLearningRateScale ?? 1)]
     }
 }
 
@@ -104,19 +128,19 @@ public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> (loss:
 /// own — and measures the (class-head) test accuracy after every epoch. Stops with an error on a
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
 /// every epoch and when a stop is requested, and a resumed run continues from it. `metrics` names
-/// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's.
+/// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's,
+/// and `probe` adds measures of the model itself (token-similarity's cosines).
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
                             metrics: [String] = [], epochMetrics: ((MetricLogger) -> [String: Double])? = nil,
-                            checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
+                            probe: (() -> [String: Double])? = nil, checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
     try recipe.validate()
     let objective = objective ?? { x, y in (crossEntropy(model.logits(x), mixed: y, labelSmoothing: recipe.labelSmoothing), [:]) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
-    let optimizer = AdamW(ParameterGroup.weightDecaySplit(model.namedParameters(), noDecay: model.noWeightDecay),
-                          learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
+    let optimizer = AdamW(recipe.parameterGroups(model), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
     let loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
                             examples: train.count, models: [("model.", model)], training: [model], optimizer: optimizer,
                             metrics: MetricLogger(["loss"] + metrics), checkpoint: checkpoint)
@@ -140,6 +164,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
                                  testAccuracy: accuracy(model, on: data.test, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
         record.metrics = metrics.isEmpty ? nil : epochMetrics?(sums)
+        if let probe { record.metrics = (record.metrics ?? [:]).merging(probe()) { $1 } }
         let extra = (record.metrics ?? [:]).sorted { $0.key < $1.key }.map { "  \($0.key) \(String(format: "%.4f", $0.value))" }.joined()
         return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%\(extra)")
     })

@@ -16,6 +16,13 @@ public struct TokenCosines: Codable, Sendable {
     public var blocks: [Double]
     /// After the final norm: the vectors the two heads read. The paper's 0.93 ("the last layer").
     public var output: Double
+
+    /// As an epoch record's metrics: cos_tokens, cos_block1 … cos_blockN, cos_norm.
+    public var metrics: [String: Double] {
+        var m = ["cos_tokens": inputTokens, "cos_norm": output]
+        for (i, b) in blocks.enumerated() { m["cos_block\(i + 1)"] = b }
+        return m
+    }
 }
 
 /// DeiT §4's control objective: two class tokens, both heads on the true labels,

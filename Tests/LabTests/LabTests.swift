@@ -18,6 +18,23 @@ func temporaryFolder() -> URL {
 }
 
 @Suite("lab") struct LabTests {
+    /// timm's split unless the recipe sets the tokens' rate or decay; then the prefix tokens, and
+    /// nothing else, form a group of their own with that scale and decay.
+    @Test func theTokensGetAGroupOfTheirOwnOnlyWhenTheRecipeSaysSo() throws {
+        var rng = RNG(seed: 1)
+        var config = ViTConfig(patchSize: 7, width: 8, depth: 1, heads: 2)
+        config.prefix = .clsAndDist
+        let model = try VisionTransformer(config, rng: &rng)
+        var recipe = SupervisedRecipe(epochs: 1, batchSize: 8, learningRate: 1e-3)
+        #expect(recipe.parameterGroups(model).count == 2)
+        (recipe.tokenLearningRateScale, recipe.tokenWeightDecay) = (10, true)
+        let groups = recipe.parameterGroups(model)
+        #expect(groups.count == 3)
+        #expect(groups[2].learningRateScale == 10 && groups[2].weightDecay)
+        #expect(Set(groups[2].parameters.map(ObjectIdentifier.init)) == Set([model.clsToken, model.secondToken!].map(ObjectIdentifier.init)))
+        #expect(groups.flatMap(\.parameters).count == model.parameters.count)
+    }
+
     /// A small ViT and ConvNet on 2 048 images for two epochs (128 steps): the loss falls well
     /// below its start and the accuracy is far above chance (10 %). (Models this small learn
     /// slowly from timm's init — PyTorch's do too — so the bar is "learning", not "learned".)
