@@ -9,6 +9,7 @@
 #   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
 #   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
+#   make token-similarity-dose  DeiT⚗'s token cosine against its teacher's strength (about an hour)
 #   make setup     install the system packages that are missing
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -39,10 +40,10 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench fuzz figures plots dino-full clean $(EXPERIMENTS)
+.PHONY: help setup build test bench fuzz figures plots dino-full token-similarity-dose clean $(EXPERIMENTS)
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# //'
+	@sed -n '3,13p' Makefile | sed 's/^# //'
 
 # Installs the missing Debian packages when run as root; otherwise prints the exact command.
 # apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
@@ -74,6 +75,7 @@ test: setup
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
 	@$(MAKE) --no-print-directory figures SCALE=quick
+	@$(MAKE) --no-print-directory token-similarity-dose SCALE=quick
 
 # The build's progress goes to stderr so that stdout is only the benchmark's table. AVX2=1
 # measures the AVX2 path on any machine: our kernels compiled for Haswell (AVX2, FMA) into
@@ -132,6 +134,14 @@ plots: setup
 # the fixed-random backbone beside it; writes figures/data/full/ema-teacher*. RESUME=1 continues it.
 dino-full: build
 	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)
+
+# The dose-response study of token-similarity's panel (d): DeiT⚗ taught by ConvNets trained for
+# 1, 2, 5 and 40 epochs, 3 seeds each, against the control; writes $(DATA_DIR)/token-similarity-dose*
+# and redraws the figure. It reuses the models `make token-similarity` cached. RESUME=1 continues it.
+token-similarity-dose: .build/release/token-similarity
+	.build/release/token-similarity --dose-response --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)
+	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
+	@cd $(FIGURE_DIR) && gnuplot token-similarity.gp && echo "plots: $(FIGURE_DIR)/token-similarity.png, .svg"
 
 clean:
 	rm -rf .build .build-avx2

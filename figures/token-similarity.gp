@@ -1,26 +1,92 @@
-# DeiT §4's token similarity, from `token-similarity`: cosine between the class token and the
-# distillation token of DeiT⚗ through the network, against a ViT with two class tokens trained on
-# the labels alone, with the paper's 0.06 (learned tokens), 0.93 (last layer) and 0.999 (two
-# class tokens) marked. Columns of token-similarity.tsv: depth, where, the two cosines.
+# DeiT §4's token similarity, from `token-similarity`: the cosine between the class token and the
+# distillation token of DeiT⚗, against a control ViT with two class tokens trained on the labels
+# alone (same initial weights, same views). Drawn as 1 − cos on a log axis, so 0.99 and 0.96 sit
+# apart. Mean ± std over seeds.
+#   (a) through the network, with the paper's three values, each labelled;
+#   (b) the learned tokens over training;   (c) the output (after the final norm) over training;
+#   (d) the output against how often the teacher's label differs from the view's true label, over
+#       the dose-response settings, with the control's band.
+# Files: token-similarity.tsv (per depth), token-similarity-epochs.tsv (per epoch),
+# token-similarity-dose.tsv (per setting).
 load "style.gp"
-data = "data/token-similarity.tsv"
+depth = "data/token-similarity.tsv"
+epochs = "data/token-similarity-epochs.tsv"
+dose = "data/token-similarity-dose.tsv"
 
 do for [fmt in formats] {
-    eval output(fmt, "token-similarity", 800, 480)
-    stats data using 1 nooutput
+    eval output(fmt, "token-similarity", 1200, 860)
+    set multiplot layout 2, 2 title "Class vs distillation token (DeiT §4): DeiT⚗ against two class tokens, mean ± std over seeds" font ",13"
+    stats depth using 1 nooutput
     last = STATS_max
-    set title "Class vs distillation token: cosine similarity through the network" font ",13"
-    set xlabel "where (tokens = the learned embeddings; norm = what the heads read)"
-    set ylabel "cosine similarity (mean over test images)"
-    set yrange [-0.3:1.08]
+
+    # (a) through the network
+    set title "(a) through the network, at the end of training"
+    set logscale y
+    set format y "10^{%T}"
+    set yrange [3e-4:3]
     set xrange [-0.3:last + 0.3]
+    set xlabel "where (tokens: the learned embeddings; norm: what the heads read)"
+    set ylabel "1 − cos (log)"
+    set key top right
+    set label 1 "paper DeiT⚗ input: 0.06" at 0.15, 0.94 font ",9" tc rgb "#555555"
+    set label 2 "paper DeiT⚗ output: 0.93" at last - 1.6, 0.07 font ",9" tc rgb "#555555"
+    set label 3 "paper two class tokens: 0.999" at last - 2.0, 0.001 font ",9" tc rgb "#555555"
+    plot depth using 1:(1 - $3):4:xtic(2) with yerrorlines lt 1 title "DeiT⚗: class vs distillation token", \
+         depth using 1:(1 - $5):6 with yerrorlines lt 2 title "control: two class tokens", \
+         "+" using (0):(1 - 0.06) every ::0::0 with points pt 6 ps 1.5 lc rgb "#777777" notitle, \
+         "+" using (last):(1 - 0.93) every ::0::0 with points pt 6 ps 1.5 lc rgb "#777777" notitle, \
+         "+" using (last):(1 - 0.999) every ::0::0 with points pt 4 ps 1.5 lc rgb "#777777" notitle
+    unset label 1; unset label 2; unset label 3
+
+    # (b) the learned tokens over training
+    set title "(b) the learned tokens over training"
+    unset logscale y
+    set format y "%g"
+    set yrange [-0.5:1.05]
+    set xrange [0:*]
+    set xlabel "epoch"
+    set ylabel "cos (learned tokens)"
     set key bottom right
-    set label 1 "paper 0.06" at 0.15, 0.06 font ",9" tc rgb "#555555"
-    set label 2 "paper 0.93" at last - 0.9, 0.93 font ",9" tc rgb "#555555"
-    set label 3 "paper 0.999" at last - 0.95, 1.03 font ",9" tc rgb "#555555"
-    plot data using 1:3:xtic(2) with linespoints lt 1 title "DeiT⚗: class and distillation tokens", \
-         data using 1:4 with linespoints lt 2 title "control: two class tokens, no teacher", \
-         "+" using (0):(0.06) every ::0::0 with points pt 6 ps 1.4 lc rgb "#777777" notitle, \
-         "+" using (last):(0.93) every ::0::0 with points pt 6 ps 1.4 lc rgb "#777777" notitle, \
-         "+" using (last):(0.999) every ::0::0 with points pt 4 ps 1.4 lc rgb "#777777" title "paper (DeiT-B⚗, ImageNet)"
+    plot epochs using 1:($2 - $3):($2 + $3) with filledcurves lc rgb "#0072B2" fs transparent solid 0.18 noborder notitle, \
+         epochs using 1:2 with lines lt 1 title "DeiT⚗", \
+         epochs using 1:($6 - $7):($6 + $7) with filledcurves lc rgb "#D55E00" fs transparent solid 0.18 noborder notitle, \
+         epochs using 1:6 with lines lt 2 title "two class tokens"
+
+    # (c) the output over training
+    set title "(c) after the final norm, over training"
+    set logscale y
+    set format y "10^{%T}"
+    set yrange [1e-3:1]
+    set ylabel "1 − cos (log)"
+    set key top right
+    plot epochs using 1:(1 - $4 - $5):(1 - $4 + $5) with filledcurves lc rgb "#0072B2" fs transparent solid 0.18 noborder notitle, \
+         epochs using 1:(1 - $4) with lines lt 1 title "DeiT⚗", \
+         epochs using 1:(1 - $8 - $9):(1 - $8 + $9) with filledcurves lc rgb "#D55E00" fs transparent solid 0.18 noborder notitle, \
+         epochs using 1:(1 - $8) with lines lt 2 title "two class tokens"
+
+    # (d) dose-response (its own study: make token-similarity-dose)
+    set title "(d) output against the teacher's disagreement with the label"
+    set xlabel "training views whose teacher argmax ≠ the true label (share)"
+    set key top left
+    if (system("test -f " . dose . " && echo yes") eq "yes") {
+        set autoscale xy
+        unset logscale y
+        stats dose using 10:11 nooutput
+        band_mean = STATS_mean_x
+        band_std = STATS_mean_y
+        set logscale y
+        set xrange [0:1]
+        set yrange [1e-3:1]
+        plot "+" using 1:(1 - band_mean - band_std):(1 - band_mean + band_std) with filledcurves lc rgb "#D55E00" fs transparent solid 0.18 noborder title "control: two class tokens (± std)", \
+             "+" using 1:(1 - band_mean) with lines lt 2 notitle, \
+             dose using 4:(1 - $6):5:7 with xyerrorbars lt 1 pt 7 title "DeiT⚗, teachers of different strength", \
+             dose using 4:(1 - $6):(sprintf("%s (%.0f %%)", strcol(1), $3)) with labels offset 0, 1.1 font ",8" tc rgb "#333333" notitle
+    } else {
+        set xrange [0:1]
+        set yrange [1e-3:1]
+        set label 4 "no dose-response data: make token-similarity-dose" at graph 0.5, 0.5 center tc rgb "#777777"
+        plot NaN notitle
+        unset label 4
+    }
+    unset multiplot
 }

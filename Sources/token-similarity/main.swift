@@ -3,12 +3,15 @@
 // the last layer) but stay apart; two class tokens trained on the same labels end identical
 // (0.999), which is the control that shows the distillation token adds something.
 //
-// The DeiT⚗ student is the one `distillation` trains (ConvNet teacher, token objective), taken
-// from the model cache, or trained here the same way. The control: the same ViT with two class
-// tokens initialized independently, both heads on the true labels, no teacher.
+// Per seed, two students from the same initial weights on the same views in the same order: the
+// DeiT⚗ student (class head on the true labels, distillation head on the ConvNet teacher's
+// argmax) and the control (the same ViT with two class tokens, both heads on the true labels, no
+// teacher). Only the second head's target differs. The cosines are measured after every epoch.
 //
-// Writes figures/data/token-similarity.tsv and token-similarity.json; figures/token-similarity.gp
-// draws them.
+// Writes figures/data/token-similarity.tsv, token-similarity-epochs.tsv and token-similarity.json;
+// figures/token-similarity.gp draws them.
+import ArgumentParser
+import Data
 import Foundation
 import Lab
 import NN
@@ -19,82 +22,194 @@ struct TokenSimilarity: Experiment {
     static let abstract = "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4)."
 
     struct Config: ExperimentConfig {
-        var student: ViTConfig           // DeiTStudent.preset, as `distillation`
-        var recipe: SupervisedRecipe
-        var labelSmoothing: Float = 0.1  // DeiT 0.1, on both class heads of the control
+        var student: ViTConfig            // DeiTStudent.preset: patch 7, width 64, depth 4, 2 heads (DeiT-B⚗: 16, 768, 12, 12)
+        var recipe: SupervisedRecipe      // DeiTStudent.preset: DeiT's data-efficient regime (DeiT: 300 epochs of ImageNet)
+        /// The ConvNet teacher: `supervised`'s recipe (a flip only, all 60 000 images, 7 epochs), not
+        /// the students' augmentation: trained on its own recipe, as DeiT's RegNetY-16GF was, it
+        /// relabels about half of DeiT's augmented views, and the tokens part (papers/deit-sweep.md).
+        var teacher: SupervisedRecipe     // DeiT: RegNetY-16GF, pretrained on ImageNet by its own recipe
+        /// The dose-response study's teachers: `distillation`'s (the students' images and
+        /// augmentation), trained for each of `doseTeacherEpochs`, beside `teacher`.
+        var doseTeacher: SupervisedRecipe
+        var loss = DistillationConfig(type: .token)  // α 0.5 (official); the distillation head on the teacher's argmax (DeiT⚗)
+        var seeds = 3                     // paper: one run
+        var runs = Kind.allCases          // both; trials of the teacher train the students alone
+        var probeImages = 1000            // test images the per-epoch cosines average over (the final ones: all 10 000)
+        var lanes = Parallel.threads      // runs side by side; the results do not depend on it
+        /// --dose-response: DeiT⚗ students (`seeds` each) taught by teachers trained for each of
+        /// these epoch counts, against the control, instead of the default pair.
+        var doseResponse = false
+        var doseTeacherEpochs = [1, 2, 5, 40]
         /// DeiT §4 (DeiT-B⚗ on ImageNet).
         static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
 
         static func preset(_ scale: Scale) -> Config {
             let (student, recipe) = DeiTStudent.preset(scale)
-            return Config(student: student, recipe: recipe)
+            var c = Config(student: student, recipe: recipe, teacher: Teachers.recipe(.convnet, scale),
+                           doseTeacher: DeiTStudent.teacherRecipe(scale, .convnet, student: recipe))
+            if scale == .quick { (c.seeds, c.probeImages, c.doseTeacherEpochs) = (1, 500, [1, 2, 4, 8]) }
+            return c
         }
 
-        func validate() throws { try recipe.validate() }
-    }
-
-    /// One model's cosines and head accuracies in the summary.
-    struct ModelResult: Encodable {
-        let inputTokens: Double, inputWithPositions: Double, blocks: [Double], output: Double
-        let head0Accuracy: Double, head1Accuracy: Double, fusedLogitsAccuracy: Double
-        enum CodingKeys: String, CodingKey {
-            case inputTokens = "input_tokens", inputWithPositions = "input_with_positions", blocks, output
-            case head0Accuracy = "head_0_accuracy", head1Accuracy = "head_1_accuracy", fusedLogitsAccuracy = "fused_logits_accuracy"
+        func validate() throws {
+            try Flags.count("seeds", seeds, 1...100)
+            for e in doseTeacherEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
+            try Flags.count("probe-images", probeImages, 1...10_000)
+            try LanesFlag.validate(lanes)
+            try recipe.validate()
+            try teacher.validate()
+            try doseTeacher.validate()
+            try loss.validate()
         }
     }
 
-    struct Summary: Encodable {
-        struct Paper: Encodable {
-            let inputTokens: Double, lastLayer: Double, twoClassTokens: Double
-            enum CodingKeys: String, CodingKey { case inputTokens = "input_tokens", lastLayer = "last_layer", twoClassTokens = "two_class_tokens" }
-        }
-        let distillation: ModelResult, twoClassTokens: ModelResult, paper: Paper
-        enum CodingKeys: String, CodingKey { case distillation, twoClassTokens = "two_class_tokens", paper }
-    }
+    enum Kind: String, CaseIterable, Codable { case distillation, control = "two_class_tokens" }
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
-        let data = lab.data
-        let distilled = try DeiTStudent.tokenStudent(scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
-                                                     checkpoints: lab.checkpoints).model
-        var rng = DeiTStudent.rng(seed: lab.seed ^ fnv1a("two-class-tokens"))
-        var controlConfig = config.student
-        controlConfig.prefix = .twoCls
-        let control = try VisionTransformer(controlConfig, rng: &rng)
-        let objective = try twoClassTokenObjective(student: control, labelSmoothing: config.labelSmoothing)
-        _ = try trainClassifier(control, recipe: config.recipe, data: data, label: "two class tokens", rng: &rng, objective: objective,
-                                checkpoint: lab.checkpoints.run("two-class-tokens"))
+        config.doseResponse ? try doseResponse(config, lab) : try pair(config, lab)
+    }
 
-        let models = [("distillation", distilled), ("two_class_tokens", control)]
-        var cosines: [String: TokenCosines] = [:], heads: [String: HeadEvaluation] = [:]
-        for (name, model) in models {
-            cosines[name] = tokenCosines(model, on: data.test, data: data)
-            heads[name] = evaluateHeads(model, teacher: nil, data: data)
-            let c = cosines[name]!, h = heads[name]!
-            print(String(format: "%@: cos input tokens %.3f (with positions %.3f), after each block %@, output %.3f; heads %.2f%% and %.2f%%",
-                         name, c.inputTokens, c.inputWithPositions, c.blocks.map { String(format: "%.3f", $0) }.joined(separator: " "),
-                         c.output, h.classHead, h.distillationHead!))
+    /// The ConvNet teacher trained by `recipe` for the run's seed (every student seed learns from
+    /// it, as in `distillation`): loaded from the cache, or trained there.
+    func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
+        let (model, history) = try Teachers.trained(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache, recipe: recipe,
+                                                    checkpoint: lab.checkpoints.run("teacher-" + Self.name(recipe, lab)))
+        return (model, history.last!.testAccuracy)
+    }
+
+    /// A teacher's name in checkpoints and tables: its cache file's, without the extension.
+    static func name(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) -> String {
+        Teachers.cacheFile(.convnet, scale: lab.scale, seed: lab.seed, cache: lab.cache, recipe: recipe).deletingPathExtension().lastPathComponent
+    }
+
+    /// One model of seed `seed`: DeiT⚗ taught by the teacher of `teacherRecipe`, or the control.
+    /// Both start from the same weights (the second token too) and see the same views in the same
+    /// order, so only the second head's target differs. Cached with its history (the per-epoch
+    /// cosines), so the dose-response study reuses the default's models.
+    func train(_ kind: Kind, seed: UInt64, teacherRecipe: SupervisedRecipe, _ config: Config, _ lab: ExperimentContext) throws -> Run {
+        let data = lab.data, probe = data.test.prefix(config.probeImages)
+        var architecture = config.student
+        architecture.prefix = kind == .distillation ? .clsAndDist : .twoCls
+        var initial = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
+        let model = try VisionTransformer(architecture, rng: &initial)
+        let label = "\(kind == .distillation ? "DeiT⚗ (teacher \(Self.name(teacherRecipe, lab)))" : "two class tokens") seed \(seed)"
+        let teacherFile = Teachers.cacheFile(.convnet, scale: lab.scale, seed: lab.seed, cache: lab.cache, recipe: teacherRecipe).lastPathComponent
+        let key: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(config.recipe), AnyHashableCodable(config.probeImages)]
+            + (kind == .distillation ? [AnyHashableCodable(config.loss), AnyHashableCodable(teacherFile)] : [])
+        let cache = ModelCache(root: lab.cache, folder: "students")
+        let file = cache.url(name: "token-similarity-\(kind.rawValue)", scale: lab.scale, seed: seed, recipe: key)
+        let measure = { tokenCosines(model, on: probe, data: data).metrics }
+        let checkpoint = lab.checkpoints.run("\(kind.rawValue)-\(kind == .distillation ? Self.name(teacherRecipe, lab) + "-" : "")seed\(seed)")
+        let (history, _) = try cache.loadOrTrain(model, at: file) { () throws -> [EpochRecord] in
+            switch kind {
+            case .distillation:
+                return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: config.loss, recipe: config.recipe,
+                                             data: data, label: label, rng: &views, probe: measure, checkpoint: checkpoint)
+            case .control:
+                let objective = try twoClassTokenObjective(student: model, labelSmoothing: config.recipe.labelSmoothing)
+                return try trainClassifier(model, recipe: config.recipe, data: data, label: label, rng: &views, objective: objective,
+                                           probe: measure, checkpoint: checkpoint)
+            }
         }
+        let run = Run(cosines: tokenCosines(model, on: data.test, data: data), heads: evaluateHeads(model, teacher: nil, data: data),
+                      history: history)
+        let c = run.cosines
+        print(String(format: "%@: cos learned tokens %.3f (with positions %.3f), after each block %@, output %.3f; heads %.2f%% and %.2f%%%@",
+                     label, c.inputTokens, c.inputWithPositions, c.blocks.map { String(format: "%.3f", $0) }.joined(separator: " "),
+                     c.output, run.heads.classHead, run.heads.distillationHead!,
+                     run.disagreement.map { String(format: "; teacher ≠ label on %.1f%% of views", 100 * $0) } ?? ""))
+        return run
+    }
+
+    /// The default study: per seed, DeiT⚗ and the control.
+    func pair(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        if config.runs.contains(.distillation) { _ = try teacher(config.teacher, lab) }  // before the students, which then load it
+        let seeds = lab.seeds(config.seeds)
+        let jobs = seeds.flatMap { seed in config.runs.map { (seed, $0) } }
+        let runs = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
+            try train(jobs[i].1, seed: jobs[i].0, teacherRecipe: config.teacher, config, lab)
+        }
+        let byKind = Dictionary(grouping: zip(jobs, runs), by: { $0.0.1 }).mapValues { $0.map(\.1) }
+        let (student, control) = (byKind[.distillation].map(ModelSummary.init), byKind[.control].map(ModelSummary.init))
 
         // One row per depth: 0 the learned tokens, 1…depth after each block, depth + 1 after the final norm.
-        var table = Table([.init("depth"), .init("where"), .init("distillation_cos"), .init("two_class_tokens_cos")])
-        let (d, c) = (cosines["distillation"]!, cosines["two_class_tokens"]!)
-        table.append([0, "tokens", d.inputTokens, c.inputTokens])
-        for i in d.blocks.indices { table.append([i + 1, "block\(i + 1)", d.blocks[i], c.blocks[i]]) }
-        table.append([d.blocks.count + 1, "norm", d.output, c.output])
-        func result(_ name: String) -> ModelResult {
-            let c = cosines[name]!, h = heads[name]!
-            return ModelResult(inputTokens: c.inputTokens, inputWithPositions: c.inputWithPositions, blocks: c.blocks, output: c.output,
-                               head0Accuracy: h.classHead, head1Accuracy: h.distillationHead!, fusedLogitsAccuracy: h.fusedLogits!)
+        let names = ["tokens"] + (1...config.student.depth).map { "block\($0)" } + ["norm"]
+        func byDepth(_ s: ModelSummary?) -> [Spread] {
+            guard let s else { return names.map { _ in Spread([]) } }
+            return [Spread(mean: s.inputTokensMean, std: s.inputTokensStd)] + s.blocks + [Spread(mean: s.outputMean, std: s.outputStd)]
         }
-        var report = Report(results: Summary(distillation: result("distillation"), twoClassTokens: result("two_class_tokens"),
+        var table = Table([.init("depth"), .init("where"), .init("distillation_mean"), .init("distillation_std"),
+                           .init("two_class_tokens_mean"), .init("two_class_tokens_std")])
+        for (i, (d, c)) in zip(byDepth(student), byDepth(control)).enumerated() { table.append([i, names[i], d.mean, d.std, c.mean, c.std]) }
+
+        // Per epoch, mean and std over seeds of the probe's cosines, and the teacher's disagreement:
+        // the learned tokens and the output first, then after each block.
+        let blocks = names.dropFirst().dropLast()
+        var columns: [Table.Column] = [.init("epoch")]
+        for kind in Kind.allCases { for n in ["tokens", "norm"] { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
+        columns += [.init("disagreement_mean"), .init("disagreement_std")]
+        for kind in Kind.allCases { for n in blocks { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
+        var epochs = Table(columns)
+        for e in 0..<config.recipe.epochs {
+            func spread(_ kind: Kind, _ metric: String) -> [Any] {
+                let s = meanAndStd((byKind[kind] ?? []).map { $0.history[e].metrics?[metric] ?? .nan })
+                return [s.mean, s.std]
+            }
+            epochs.append([e + 1] + Kind.allCases.flatMap { kind in ["tokens", "norm"].flatMap { spread(kind, "cos_\($0)") } }
+                          + spread(.distillation, "teacherLabelFlips")
+                          + Kind.allCases.flatMap { kind in blocks.flatMap { spread(kind, "cos_\($0)") } })
+        }
+
+        var report = Report(results: Summary(distillation: student, twoClassTokens: control,
                                              paper: .init(inputTokens: Config.paper.inputTokens, lastLayer: Config.paper.lastLayer,
                                                           twoClassTokens: Config.paper.twoClassTokens)))
-        report.add("token-similarity.tsv", table, comments: [
-            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images",
-            "scale \(lab.scale.rawValue), seed \(lab.seed), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
+        let common = [
+            "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
             lab.provenance,
             String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", Config.paper.inputTokens,
-                   Config.paper.lastLayer, Config.paper.twoClassTokens)])
+                   Config.paper.lastLayer, Config.paper.twoClassTokens)]
+        report.add("token-similarity.tsv", table, comments: [
+            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images; mean and std over seeds"] + common)
+        report.add("token-similarity-epochs.tsv", epochs, comments: [
+            "after each epoch: the same cosines over the first \(config.probeImages) test images, mean and std over seeds; the share of training views whose teacher argmax differs from the dominant true label"] + common)
+        return report
+    }
+
+    /// The dose-response study (beyond the paper): DeiT⚗'s output cosine against how often its
+    /// teacher's label differs from the view's true label: `distillation`'s teacher trained for
+    /// each of `doseTeacherEpochs` (fewer epochs: a weaker teacher that disagrees more), and the
+    /// default's; the student and its views as the default's; the control once, as the reference.
+    func doseResponse(_ config: Config, _ lab: ExperimentContext) throws -> Report {
+        let recipes = config.doseTeacherEpochs.map { epochs in
+            var recipe = config.doseTeacher
+            recipe.epochs = epochs
+            return ("distillation-\(epochs)ep", recipe)
+        } + [("supervised-\(config.teacher.epochs)ep", config.teacher)]
+        let teachers = try recipes.map { (name: $0.0, recipe: $0.1, accuracy: try teacher($0.1, lab).accuracy) }
+        let seeds = lab.seeds(config.seeds)
+        let jobs: [(setting: Int?, seed: UInt64)] = seeds.map { (nil, $0) } + teachers.indices.flatMap { t in seeds.map { (t, $0) } }
+        let runs = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
+            let (setting, seed) = jobs[i]
+            return try train(setting == nil ? .control : .distillation, seed: seed, teacherRecipe: teachers[setting ?? 0].recipe, config, lab)
+        }
+        let control = ModelSummary(Array(runs.prefix(seeds.count)))
+        var table = Table([.init("setting"), .init("teacher_epochs"), .init("teacher_accuracy", "%"), .init("disagreement_mean"), .init("disagreement_std"),
+                           .init("output_mean"), .init("output_std"), .init("input_tokens_mean"), .init("input_tokens_std"),
+                           .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")])
+        var settings: [DoseSetting] = []
+        for (t, (name, recipe, accuracy)) in teachers.enumerated() {
+            let student = ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1))
+            settings.append(DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, student: student))
+            table.append([name, recipe.epochs, accuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
+                          student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
+                          control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd])
+        }
+        var report = Report(results: DoseSummary(settings: settings, twoClassTokens: control))
+        report.add("token-similarity-dose.tsv", table, comments: [
+            "DeiT⚗ taught by ConvNet teachers of different strength (distillation-N: `distillation`'s teacher trained for N epochs on the students' images and augmentation; supervised-N: `supervised`'s, a flip only on all 60 000 images, the default): the cosine between its tokens (after the final norm, and the learned tokens) over the 10 000 test images, against the share of training views whose teacher argmax differs from the dominant true label; mean and std over seeds; the control's values repeated on every row",
+            "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
+            lab.provenance])
+        report.summaryName = "token-similarity-dose"
         return report
     }
 }

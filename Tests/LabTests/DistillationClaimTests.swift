@@ -96,6 +96,39 @@ import Tensor
         #expect(d.blocks.last! > d.inputTokens + 0.2, "DeiT⚗: input \(d.inputTokens), blocks \(d.blocks)")
         #expect(c.blocks.last! > d.blocks.last!, "last block: two class tokens \(c.blocks.last!), class/distillation \(d.blocks.last!)")
     }
+
+    /// What token-similarity's dose-response study finds (papers/deit-sweep.md): the class and
+    /// distillation tokens of DeiT⚗ end further apart, after the final norm, the more often the
+    /// teacher's label differs from the true one. Two quick-scale students from the same weights
+    /// on the same views, one taught by a ConvNet trained for 4 epochs, one by the same ConvNet
+    /// after 1 epoch on a quarter of the images; fails if the weaker teacher's student is not
+    /// clearly the more distinct.
+    @Test(.enabled(if: dataset != nil))
+    func theTokensEndFurtherApartTheMoreTheTeacherDisagreesWithTheLabels() throws {
+        let data = dataset!
+        func teacher(epochs: Int, images: Int) throws -> ConvNet {
+            var rng = RNG(seed: 23)
+            let model = ConvNet(ConvNetConfig(widths: [8, 16, 32], stemPool: true), rng: &rng)
+            var recipe = SupervisedRecipe(epochs: epochs, batchSize: 64, learningRate: 2e-3)
+            recipe.trainImages = images
+            _ = try trainClassifier(model, recipe: recipe, data: data, label: "claim teacher (\(epochs) × \(images))", rng: &rng)
+            return model
+        }
+        let teachers = [("strong", try teacher(epochs: 4, images: 4096)), ("weak", try teacher(epochs: 1, images: 1024))]
+
+        var output: [String: Double] = [:], flips: [String: Double] = [:]
+        for (name, teacher) in teachers {
+            var initial = DeiTStudent.rng(seed: 4), views = DeiTStudent.viewsRNG(seed: 4)
+            let student = try DeiTStudent.make(.quick, type: .token, rng: &initial)
+            let history = try DeiTStudent.train(student, teacher: teacher, loss: DistillationConfig(type: .token),
+                                                recipe: DeiTStudent.preset(.quick).recipe, data: data, label: "claim DeiT⚗ (\(name) teacher)", rng: &views)
+            output[name] = tokenCosines(student, on: data.test.prefix(2000), data: data).output
+            flips[name] = history.last!.metrics!["teacherLabelFlips"]!
+        }
+        print("output cosine \(output), teacher ≠ label \(flips)")
+        #expect(flips["weak"]! > flips["strong"]! + 0.2, "teacher label flips: \(flips)")
+        #expect(output["weak"]! < output["strong"]! - 0.1, "output cosine: \(output)")
+    }
 }
 
 @Suite("token cosines") struct TokenCosineTests {
