@@ -172,6 +172,25 @@ struct TokenSimilarity: Experiment {
             "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images; mean and std over seeds"] + common)
         report.add("token-similarity-epochs.tsv", epochs, comments: [
             "after each epoch: the same cosines over the first \(config.probeImages) test images, mean and std over seeds; the share of training views whose teacher argmax differs from the dominant true label"] + common)
+
+        // Every model alone, one block each (gnuplot's `index`): DeiT⚗'s seeds, then the control's.
+        // The control is bimodal across seeds, so a mean hides what each model did.
+        var models: [String] = []
+        for kind in Kind.allCases {
+            for (seed, run) in zip(jobs, runs).filter({ $0.0.1 == kind }).map({ ($0.0.0, $0.1) }) {
+                let c = run.cosines
+                var block = Table([.init("where"), .init("cos"), .init("epoch"), .init("cos_tokens"), .init("cos_norm")])
+                let profile = [c.inputTokens] + c.blocks + [c.output]
+                for row in 0..<max(profile.count, run.history.count) {
+                    let record = row < run.history.count ? run.history[row].metrics : nil
+                    block.append([row < profile.count ? row : Double.nan, row < profile.count ? profile[row] : .nan,
+                                  row < run.history.count ? row + 1 : Double.nan, record?["cos_tokens"] ?? .nan, record?["cos_norm"] ?? .nan])
+                }
+                models.append(block.tsv(comments: ["\(kind.rawValue) seed \(seed)"]))
+            }
+        }
+        report.add("token-similarity-seeds.tsv", text: (["# every model alone: columns 1–2 its cosine through the network (0 learned tokens … depth + 1 after the norm, over the 10 000 test images), columns 3–5 its cosines after each epoch (the first \(config.probeImages)); one block per model, \(Kind.allCases.map(\.rawValue).joined(separator: " seeds, then ")) seeds"]
+                                                          + common.map { "# " + $0 }).joined(separator: "\n") + "\n" + models.joined(separator: "\n\n"))
         return report
     }
 
