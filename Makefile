@@ -18,7 +18,7 @@ PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
 SCALE ?= default
 SEED ?= 0
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' models:
-# attention-maps the patch-4 DINO of patch-throughput, token-similarity the DeiT⚗ student of distillation).
+# attention-maps the patch-4 DINO of patch-throughput).
 EXPERIMENTS := supervised patch-throughput attention-maps collapse ema-teacher distillation token-similarity
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
@@ -138,7 +138,7 @@ dino-full: build
 # The dose-response study of token-similarity's panel (d): DeiT⚗ taught by ConvNets trained for
 # 1, 2, 5 and 40 epochs, 3 seeds each, against the control; writes $(DATA_DIR)/token-similarity-dose*
 # and redraws the figure. It reuses the models `make token-similarity` cached. RESUME=1 continues it.
-token-similarity-dose: .build/release/token-similarity
+token-similarity-dose: .build/release/token-similarity $(DATA_DIR)/token-similarity.json
 	.build/release/token-similarity --dose-response --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)
 	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
 	@cd $(FIGURE_DIR) && gnuplot token-similarity.gp && echo "plots: $(FIGURE_DIR)/token-similarity.png, .svg"

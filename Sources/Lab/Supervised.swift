@@ -21,11 +21,10 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     public var randAugment: RandAugment? = nil    // DeiT rand-m9-mstd0.5-inc1; nil: off
     public var mix: MixConfig? = nil              // DeiT Mixup 0.8 / CutMix 1.0, every batch; nil: off
     public var trainImages: Int? = nil            // nil: all 60 000
-    /// The ViT's prefix tokens (cls_token, dist_token, cls_token_2): their learning rate as a
-    /// multiple of the base, and whether weight decay applies to them. nil: timm's (the base rate,
-    /// no decay: `no_weight_decay()` lists them).
-    public var tokenLearningRateScale: Float? = nil
-    public var tokenWeightDecay: Bool? = nil
+    /// A ViT's prefix tokens (cls_token, dist_token, cls_token_2): their learning rate as a
+    /// multiple of the base, and whether weight decay applies to them. nil: timm's.
+    public var tokenLearningRateScale: Float? = nil  // timm/DeiT: 1
+    public var tokenWeightDecay: Bool? = nil         // timm/DeiT: none (`no_weight_decay()` lists the tokens)
 
     public init(epochs: Int, batchSize: Int, learningRate: Float) {
         (self.epochs, self.batchSize, self.learningRate) = (epochs, batchSize, learningRate)
@@ -72,17 +71,16 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
 }
 
 extension SupervisedRecipe {
-    public static let prefixTokens: Set<String> = ["cls_token", "dist_token", "cls_token_2"]
-
-    /// timm's split (no decay for biases, norms and the model's `noWeightDecay`), with the prefix
-    /// tokens in a group of their own when the recipe sets their rate or decay.
+    /// timm's split (no decay for biases, norms and the model's `noWeightDecay`), with a ViT's
+    /// prefix tokens in a group of their own when the recipe sets their rate or decay.
     public func parameterGroups(_ model: any Classifier) -> [ParameterGroup] {
         let named = model.namedParameters()
-        guard tokenLearningRateScale != nil || tokenWeightDecay != nil else {
+        guard tokenLearningRateScale != nil || tokenWeightDecay != nil, let vit = model as? VisionTransformer else {
             return ParameterGroup.weightDecaySplit(named, noDecay: model.noWeightDecay)
         }
-        let tokens = named.filter { Self.prefixTokens.contains($0.name) }.map(\.tensor)
-        return ParameterGroup.weightDecaySplit(named.filter { !Self.prefixTokens.contains($0.name) }, noDecay: model.noWeightDecay)
+        let names = Set(vit.prefixTokenNames)
+        let tokens = named.filter { names.contains($0.name) }.map(\.tensor)
+        return ParameterGroup.weightDecaySplit(named.filter { !names.contains($0.name) }, noDecay: model.noWeightDecay)
             + [ParameterGroup(tokens, weightDecay: tokenWeightDecay ?? false, learningRateScale: tokenLearningRateScale ?? 1)]
     }
 }

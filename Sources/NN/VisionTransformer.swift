@@ -144,7 +144,10 @@ public final class VisionTransformer: TrainingModeDependent, RandomizedModule {
     }
 
     /// timm's `no_weight_decay()`: the position embedding and the prefix tokens.
-    public var noWeightDecay: Set<String> { Set(["pos_embed", "cls_token"] + (config.prefix.secondNames.map { [$0.token] } ?? [])) }
+    public var noWeightDecay: Set<String> { Set(["pos_embed"] + prefixTokenNames) }
+
+    /// The learned prefix tokens' parameter names: cls_token, and dist_token or cls_token_2.
+    public var prefixTokenNames: [String] { ["cls_token"] + (config.prefix.secondNames.map { [$0.token] } ?? []) }
 
     public var ownParameters: [(name: String, tensor: Tensor)] {
         // timm's order: its distilled model registers dist_token after pos_embed.

@@ -22,7 +22,7 @@ extension TokenSimilarity {
         var trainImages: Int?
         @Option(help: "Students' width (embedding dimension); heads stay at the preset's count.")
         var width: Int?
-        @Option(help: "Students' Mixup α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off. The teacher keeps its own.")
+        @Option(help: "Students' Mixup α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
         var mixupAlpha: Double?
         @Option(help: "Students' CutMix α (DeiT's 1.0).")
         var cutmixAlpha: Double?
@@ -30,7 +30,7 @@ extension TokenSimilarity {
         var cropScale: String?
         @Option(help: "Students' RandAugment magnitude, 0 to 10 (DeiT's 9); 0 turns it off.")
         var magnitude: Float?
-        @Option(help: "How the ConvNet teacher is trained: supervised (a flip only, all 60 000 images, 7 epochs, as `supervised`'s; the default) or distillation (on the students' images with their augmentation, 40 epochs, as `distillation`'s).")
+        @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
         var teacherRecipe: String?
         @Option(help: "Epochs of the ConvNet teacher (the preset's otherwise; fewer make a weaker teacher).")
         var teacherEpochs: Int?
@@ -44,7 +44,7 @@ extension TokenSimilarity {
         var probeImages: Int?
         @Flag(help: "Run the dose-response study instead: DeiT⚗ with teachers of several strengths (--dose-teacher-epochs), against the control; writes token-similarity-dose.{tsv,json}.")
         var doseResponse = false
-        @Option(help: "The teachers' epoch counts of the dose-response study, comma-separated (default 1,2,5,40).")
+        @Option(help: "With --dose-response: the epoch counts of `distillation`'s teacher, comma-separated (the preset's: 1,2,5,40; quick 1,2,4,8).")
         var doseTeacherEpochs: String?
 
         func apply(to config: inout Config, scale: Scale) throws {
@@ -80,14 +80,21 @@ extension TokenSimilarity {
             case let other?: throw ValidationError("--teacher-recipe takes supervised or distillation, got '\(other)'")
             }
             if let teacherEpochs { config.teacher.epochs = teacherEpochs }
-            if let distillationTarget { config.loss.tokenTarget = try Flags.choice("distillation-target", distillationTarget) as TokenTarget }
-            if let tokenLRScale { config.recipe.tokenLearningRateScale = tokenLRScale }
+            // The defaults are stored as nil, so a run that names them is the preset's run (and its cache).
+            if let distillationTarget {
+                let target: TokenTarget = try Flags.choice("distillation-target", distillationTarget)
+                config.loss.tokenTarget = target == .hard ? nil : target
+            }
+            if let tokenLRScale { config.recipe.tokenLearningRateScale = tokenLRScale == 1 ? nil : tokenLRScale }
             if let tokenWeightDecay {
                 guard ["on", "off"].contains(tokenWeightDecay) else { throw ValidationError("--token-weight-decay takes on or off, got '\(tokenWeightDecay)'") }
-                config.recipe.tokenWeightDecay = tokenWeightDecay == "on"
+                config.recipe.tokenWeightDecay = tokenWeightDecay == "on" ? true : nil
             }
             if let probeImages { config.probeImages = probeImages }
             config.doseResponse = doseResponse
+            config.doseTeacher = DeiTStudent.teacherRecipe(scale, .convnet, student: config.recipe)  // the students' flags reach it
+            if runs != nil && doseResponse { throw ValidationError("--runs does not apply to --dose-response, which trains the control and every DeiT⚗ student") }
+            if doseTeacherEpochs != nil && !doseResponse { throw ValidationError("--dose-teacher-epochs applies only with --dose-response") }
             if let doseTeacherEpochs { config.doseTeacherEpochs = try Flags.list("dose-teacher-epochs", doseTeacherEpochs, takes: "whole numbers of epochs") { Int($0) } }
         }
     }
