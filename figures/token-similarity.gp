@@ -88,8 +88,9 @@ do for [fmt in formats] {
         set xrange [0:1]
         set yrange [1e-3:1]
         plot for [k=1:n] "+" using 1:(1 - control[k]) with lines lt 2 lw 1 dt (6,4) title (k == 1 ? "control: two class tokens, each seed" : ""), \
-             dose using 4:(1 - $6):5:($7 < 1 - $6 ? $7 : 0.9 * (1 - $6)) with xyerrorbars lt 1 pt 7 title "DeiT⚗ (mean ± std of 3 seeds), by teacher", \
-             dose using 4:(1 - $6):(sprintf("%s (%.1f %%)", strcol(1), $3)) with labels offset 0, 1.1 font ",8" tc rgb "#333333" notitle
+             for [k=0:n-1] dose using 4:(1 - column(14 + k)) with points lt 1 pt 7 ps 0.9 title (k == 0 ? "DeiT⚗, each seed, by teacher" : ""), \
+             dose using 4:(1 - $6) with points lt 1 pt 3 ps 2 title "DeiT⚗, mean", \
+             dose using 4:((1 - $6) * ($0 == 4 ? 0.7 : 1.15)):(sprintf("%s (%.1f %%)", strcol(1), $3)) with labels left offset 1.2, 0 font ",8" tc rgb "#333333" notitle
     } else {
         set xrange [0:1]
         set yrange [1e-3:1]

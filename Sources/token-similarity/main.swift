@@ -222,14 +222,16 @@ struct TokenSimilarity: Experiment {
         let control = ModelSummary(Array(runs.prefix(seeds.count)))
         var table = Table([.init("setting"), .init("teacher_epochs"), .init("teacher_accuracy", "%"), .init("disagreement_mean"), .init("disagreement_std"),
                            .init("output_mean"), .init("output_std"), .init("input_tokens_mean"), .init("input_tokens_std"),
-                           .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")])
+                           .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")]
+                          + seeds.map { .init("output_seed\($0)") })
         var settings: [DoseSetting] = []
         for (t, (name, recipe, accuracy)) in teachers.enumerated() {
             let student = ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1))
             settings.append(DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, student: student))
             table.append([name, recipe.epochs, accuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
                           student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
-                          control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd])
+                          control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd]
+                          + student.perSeed.map { $0["output"]! })
         }
         var report = Report(results: DoseSummary(settings: settings, twoClassTokens: control))
         report.add("token-similarity-dose.tsv", table, comments: [
