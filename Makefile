@@ -1,16 +1,18 @@
 # vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
 #
 #   make figures   run every experiment at SCALE (default) and SEED (0) and render every figure;
-#                  only what changed reruns; RESUME=1 continues the experiments a Ctrl-C stopped
+#                  only what changed reruns; RESUME=1 continues the experiments a Ctrl-C stopped,
+#                  FRESH=1 discards their checkpoints (without either, a stopped run's are kept)
 #   make <experiment>  one experiment and its figure: supervised, patch-throughput, collapse,
 #                  ema-teacher, distillation, token-similarity, attention-maps
-#   make plots     render every figure from the data in figures/data, without training
+#   make plots     render every figure from the data in figures/data, without training (seconds)
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
 #   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
 #   make token-similarity-dose  DeiT⚗'s token cosine against its teacher's strength (about an hour)
 #   make setup     install the system packages that are missing
+#   make build     release build of every executable;  make clean  removes the builds
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -43,7 +45,7 @@ endif
 .PHONY: help setup build test bench fuzz figures plots dino-full token-similarity-dose clean $(EXPERIMENTS)
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# //'
+	@sed -n '3,15p' Makefile | sed 's/^# //'
 
 # Installs the missing Debian packages when run as root; otherwise prints the exact command.
 # apt's own output is shown only if the install fails (a fresh machine needs `apt-get update`).
@@ -69,7 +71,7 @@ setup:
 build: setup
 	swift build $(SWIFT_BUILD_FLAGS)
 
-# After the tests, every experiment and plot script once at quick scale (about a minute), so a
+# After the tests, every experiment and plot script once at quick scale, so a
 # broken executable or figure fails here too.
 test: setup
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
@@ -109,7 +111,7 @@ $(BINARIES) &: $(SOURCES) | setup
 # .cache, so `make -j` is safe.
 $(DATA_FILES): $(DATA_DIR)/%.json: .build/release/%
 	@start=$$(date +%s); \
-	.build/release/$* --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume) || { status=$$?; \
+	.build/release/$* --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)$(if $(FRESH), --fresh) || { status=$$?; \
 	  [ $$status -gt 128 ] && echo "make: $* was stopped; make $*$(if $(filter-out default,$(SCALE)), SCALE=$(SCALE))$(if $(filter-out 0,$(SEED)), SEED=$(SEED)) RESUME=1 continues it" >&2; \
 	  exit $$status; }; \
 	echo "make: $* took $$(( $$(date +%s) - start )) s"
@@ -126,20 +128,22 @@ $(EXPERIMENTS): %: $(FIGURE_DIR)/%.png
 
 figures: $(FIGURE_FILES)
 
-plots: setup
+# Drawing needs gnuplot alone: not the dataset, not OpenBLAS.
+plots:
+	@$(MAKE) --no-print-directory setup PACKAGES=gnuplot-nox
 	@if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && cp figures/*.gp $(FIGURE_DIR)/; fi
 	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
 
 # The full-scale momentum teacher (papers/dino.md, "the momentum teacher beats raw pixels"), with
 # the fixed-random backbone beside it; writes figures/data/full/ema-teacher*. RESUME=1 continues it.
 dino-full: build
-	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)
+	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)$(if $(FRESH), --fresh)
 
 # The dose-response study of token-similarity's panel (d): DeiT⚗ taught by ConvNets trained for
 # 1, 2, 5 and 40 epochs, 3 seeds each, against the control; writes $(DATA_DIR)/token-similarity-dose*
 # and redraws the figure. It reuses the models `make token-similarity` cached. RESUME=1 continues it.
 token-similarity-dose: .build/release/token-similarity $(DATA_DIR)/token-similarity.json
-	.build/release/token-similarity --dose-response --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)
+	.build/release/token-similarity --dose-response --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)$(if $(FRESH), --fresh)
 	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
 	@cd $(FIGURE_DIR) && gnuplot token-similarity.gp && echo "plots: $(FIGURE_DIR)/token-similarity.png, .svg"
 

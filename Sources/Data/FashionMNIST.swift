@@ -48,9 +48,9 @@ public struct FashionMNIST: Sendable {
     public static let systemDirectory = "/usr/share/datasets/fashion-mnist"
     public static let directoryVariable = "FASHION_MNIST_DIR"
 
-    /// The folder to read: FASHION_MNIST_DIR if set, else Debian's.
+    /// The folder to read: FASHION_MNIST_DIR if set and not empty, else Debian's.
     public static var defaultDirectory: String {
-        ProcessInfo.processInfo.environment[directoryVariable] ?? systemDirectory
+        ProcessInfo.processInfo.environment[directoryVariable].flatMap { $0.isEmpty ? nil : $0 } ?? systemDirectory
     }
 
     /// The CRC-32 of each file's decompressed bytes, by file name (without ".gz").
@@ -77,9 +77,15 @@ public struct FashionMNIST: Sendable {
 
     /// Reads the four IDX files (gzipped or not) and checks them against each other: 28×28 images,
     /// 1 to 100 000 of them, as many labels as images, each label a class.
-    public static func load(from directory: String = defaultDirectory) throws -> FashionMNIST {
-        let fix = "install Debian's dataset-fashion-mnist (`make setup`, or `sudo apt-get install dataset-fashion-mnist`) "
-            + "or set \(directoryVariable) to a folder holding the four IDX files"
+    /// `flag` names the option that chose `directory` (--data), so the fix points at it; without
+    /// a directory, FASHION_MNIST_DIR's or Debian's, and the fix points at the one read.
+    public static func load(from directory: String? = nil, flag: String? = nil) throws -> FashionMNIST {
+        let fromVariable = directory == nil && defaultDirectory != systemDirectory
+        let directory = directory ?? defaultDirectory
+        let fix = flag.map { "give \($0) a folder holding the four IDX files (train- and t10k-, images-idx3-ubyte and labels-idx1-ubyte, gzipped or not)" }
+            ?? (fromVariable ? "set \(directoryVariable) (now '\(directory)') to a folder holding the four IDX files, or unset it to read Debian's"
+                : "install Debian's dataset-fashion-mnist (`make setup`, or `sudo apt-get install dataset-fashion-mnist`) "
+                  + "or set \(directoryVariable) to a folder holding the four IDX files")
         func find(_ name: String) throws -> String {
             for candidate in ["\(directory)/\(name).gz", "\(directory)/\(name)"] where FileManager.default.fileExists(atPath: candidate) {
                 return candidate

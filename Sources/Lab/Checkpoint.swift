@@ -15,8 +15,9 @@ public struct Checkpoints {
     public let directory: URL
     public let resume: Bool
 
-    /// Opens the experiment's folder. Without `--resume`, checkpoints an earlier run left there are
-    /// removed (and said so); with it, they are continued.
+    /// Opens the experiment's folder. Checkpoints an earlier run left there are continued with
+    /// `--resume` and removed with `--fresh`; without either, the run stops before any work and
+    /// keeps them (at the default scale they can hold an hour of training).
     public init(_ options: ExperimentOptions, experiment: String, config: some Encodable) throws {
         let key = ModelCache(root: options.cacheURL, folder: "runs").url(name: experiment, scale: options.scale, seed: options.seed,
                                                                           recipe: config)
@@ -28,7 +29,11 @@ public struct Checkpoints {
             print(left.isEmpty ? "resume: nothing to continue in \(directory.path); starting from the beginning"
                                : "resume: continuing from \(left.count) checkpoint(s) in \(directory.path)")
         } else if !left.isEmpty {
-            print("note: removed the checkpoints an interrupted run left in \(directory.path); pass --resume to continue one instead")
+            guard options.fresh else {
+                throw TrainingError("an interrupted run of this command left \(left.count) checkpoint(s) in \(directory.path) (\(left.sorted().joined(separator: ", "))); "
+                    + "rerun with --resume (make: RESUME=1) to continue from them, or with --fresh (make: FRESH=1) to discard them and start over")
+            }
+            print("fresh: removed the checkpoints an interrupted run left in \(directory.path)")
             try Checkpoints.remove(directory)
         }
     }
@@ -103,7 +108,7 @@ struct TrainingSnapshot {
 
     /// The error for a checkpoint that cannot be continued, with both ways on.
     static func unusable(_ path: String, _ problem: String) -> CheckpointError {
-        CheckpointError("\(path) cannot be resumed: \(problem). Run without --resume to start over, or delete the file")
+        CheckpointError("\(path) cannot be resumed: \(problem). Run with --fresh instead of --resume to start over, or delete the file")
     }
 
     func unusable(_ problem: String) -> CheckpointError { TrainingSnapshot.unusable(source, problem) }
@@ -176,4 +181,4 @@ struct TrainingSnapshot {
 }
 
 /// The revision of the code that runs, asked of git once.
-let codeRevision = Provenance.gitRevision()
+let codeRevision = Provenance.current.gitRevision

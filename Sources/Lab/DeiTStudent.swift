@@ -83,11 +83,12 @@ public enum DeiTStudent {
     /// batches and augmentation from `rng` (viewsRNG); test accuracy of the class head after each epoch.
     public static func train(_ student: VisionTransformer, teacher: (any Classifier)?, loss: DistillationConfig,
                              recipe: SupervisedRecipe, data: FashionMNIST, label: String, rng: inout RNG,
-                             probe: (() -> [String: Double])? = nil, checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
+                             probe: (() -> [String: Double])? = nil, evaluation: ImageSet? = nil,
+                             checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
         let objective = try distillationObjective(student: student, teacher: teacher, config: loss)
         return try trainClassifier(student, recipe: recipe, data: data, label: label, rng: &rng, objective: objective,
                                    metrics: teacher == nil ? [] : TeacherStatistics.names, epochMetrics: TeacherStatistics.epochMetrics,
-                                   probe: probe, checkpoint: checkpoint)
+                                   probe: probe, evaluation: evaluation, checkpoint: checkpoint)
     }
 
     /// The DeiT⚗ student of `seed` — token objective `loss`, ConvNet teacher trained by

@@ -88,7 +88,7 @@ public struct Report {
 /// The command line of experiment `E`: `ExperimentRunner<E>.main()` is an executable's whole
 /// entry point.
 public struct ExperimentRunner<E: Experiment>: ParsableCommand {
-    public static var configuration: CommandConfiguration { CommandConfiguration(commandName: E.name, abstract: E.abstract) }
+    public static var configuration: CommandConfiguration { CommandConfiguration(commandName: E.name, abstract: E.abstract, version: "git \(Provenance.current.gitRevision)") }
 
     @OptionGroup var options: ExperimentOptions
     @OptionGroup var flags: E.Options
@@ -108,9 +108,9 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
     public mutating func run() throws {
         BLAS.useFastKernels()
         let config = try config()
+        let data = try options.loadData()  // first: a missing dataset leaves no folder behind
         try options.runInterruptibly {
             let checkpoints = try Checkpoints(options, experiment: E.name, config: config)
-            let data = try options.loadData()
             print("\(E.name): scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
             fflush(nil)
             let report = try E().run(config, ExperimentContext(options: options, data: data, checkpoints: checkpoints))

@@ -1,6 +1,6 @@
 // Stopping an experiment cleanly. SIGINT (Ctrl-C) and SIGTERM (what `kill`, schedulers and CI
 // send) only raise a flag; the training loops read it after every step, save a checkpoint, and
-// end the run with `Interrupted`. A second signal stops the process at once. Data files are
+// end the run with `Interrupted`. A second signal stops the process at once, saying so. Data files are
 // only ever written whole (Results.writeAtomically), so either way none is left half written.
 import ArgumentParser
 import Foundation
@@ -44,9 +44,17 @@ public enum Interruption {
 /// write(2) a constant.
 private func onSignal(_ signal: Int32) {
     Interruption.received.store(signal, ordering: .relaxed)
-    _ = Glibc.signal(signal, SIG_DFL)  // a second signal takes the default action: stop now
+    _ = Glibc.signal(signal, onSecondSignal)
     let note: StaticString = "\nstopping after this training step, keeping a checkpoint (send the signal again to stop at once)\n"
     _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
+}
+
+/// A second signal stops the process now, saying what survives: each run's checkpoint of its
+/// last finished epoch (and the data files as they were).
+private func onSecondSignal(_ signal: Int32) {
+    let note: StaticString = "stopped at once: each run continues with --resume from its last saved epoch; no data file was written\n"
+    _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
+    _exit(128 + signal)
 }
 
 /// A training run stopped by a signal after saving its state.
@@ -72,7 +80,7 @@ extension ExperimentOptions {
     public func runInterruptibly(_ body: () throws -> Void) throws {
         Interruption.install()
         do {
-            for (flag, path) in [("output", output), ("cache", cache)] {
+            for (flag, path) in [("output", outputURL.path), ("cache", cache)] {
                 do { try RegularFile.prepareWritableFolder(path) } catch let error as FileError {
                     throw ValidationError("--\(flag): \(error.description)")
                 }

@@ -53,13 +53,17 @@ public struct Provenance: Codable, Sendable {
     /// not change the revision its data records.
     public static let current = Provenance(gitRevision: gitRevision(), cpu: Machine.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
 
-    /// `git rev-parse --short HEAD`, with "-dirty" if the sources differ from it; "unknown"
-    /// outside a checkout.
+    /// The checkout this binary was compiled from (this file's path at build time), whatever the
+    /// current directory: a run from inside another repository must not record that one's commit.
+    static let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `git rev-parse --short HEAD` of `sourceRoot`, with "-dirty" if its sources differ from it;
+    /// "unknown" when that checkout is gone (a binary copied to another machine).
     static func gitRevision() -> String {
         func git(_ args: [String]) -> String? {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git"] + args
+            p.arguments = ["git", "-C", sourceRoot.path] + args
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice

@@ -25,14 +25,17 @@ public struct ExperimentOptions: ParsableArguments {
     /// The run's seed; experiments with several seeds use seed, seed &+ 1, … (wrapping at 2^64).
     public var seed: UInt64 { UInt64(seedText)! }
 
-    @Option(help: "Folder for the data files the figures are drawn from.")
-    public var output: String = "figures/data"
+    @Option(help: "Folder for the data files the figures are drawn from (default: figures/data at the default scale and seed 0, which make figures commits; .build/figures-<scale>[-seed<seed>]/data otherwise, as make writes them).")
+    public var output: String?
 
     @Option(help: "Folder for cached models (teachers, students), reused across runs, and for the checkpoints of interrupted runs.")
     public var cache: String = ".cache"
 
     @Flag(help: "Continue from the checkpoints an interrupted run of the same command left in the cache folder.")
     public var resume = false
+
+    @Flag(help: "Discard the checkpoints an interrupted run of the same command left, and start over. Without --resume or --fresh, a run that finds them stops and keeps them.")
+    public var fresh = false
 
     @Option(help: "Folder holding the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR or Debian's).")
     public var data: String?
@@ -43,15 +46,16 @@ public struct ExperimentOptions: ParsableArguments {
         guard seedText.allSatisfy(\.isASCII), seedText.allSatisfy(\.isNumber), UInt64(seedText) != nil else {
             throw ValidationError("--seed takes a whole number from 0 to \(UInt64.max), got '\(seedText)'")
         }
-        for (flag, path) in [("output", output), ("cache", cache), ("data", data ?? "-")] where path.isEmpty {
+        for (flag, path) in [("output", output ?? "-"), ("cache", cache), ("data", data ?? "-")] where path.isEmpty {
             throw ValidationError("--\(flag) needs a folder, got ''")
         }
+        if resume && fresh { throw ValidationError("--resume continues an interrupted run and --fresh discards it: pass one of them") }
     }
 
     /// Fashion-MNIST from --data (or $FASHION_MNIST_DIR, or Debian's), with a note on stderr when
     /// its files are not Debian's: the committed numbers hold only on the same data.
     public func loadData() throws -> FashionMNIST {
-        let loaded = try FashionMNIST.load(from: data ?? FashionMNIST.defaultDirectory)
+        let loaded = try FashionMNIST.load(from: data, flag: data == nil ? nil : "--data")
         if let difference = loaded.differenceFromDebian { FileHandle.standardError.write(Data("note: \(difference)\n".utf8)) }
         return loaded
     }
@@ -59,6 +63,12 @@ public struct ExperimentOptions: ParsableArguments {
     /// The `count` seeds of a multi-seed experiment: seed, seed &+ 1, …
     public func seeds(_ count: Int) -> [UInt64] { (0..<count).map { seed &+ UInt64($0) } }
 
-    public var outputURL: URL { URL(fileURLWithPath: output, isDirectory: true) }
+    /// Only the default scale at seed 0 writes the committed data; any other run writes its own
+    /// folder under .build (the Makefile's rule), so a quick try never overwrites figures/data.
+    public static func defaultOutput(scale: Scale, seed: UInt64) -> String {
+        scale == .default && seed == 0 ? "figures/data" : ".build/figures-\(scale.rawValue)\(seed == 0 ? "" : "-seed\(seed)")/data"
+    }
+
+    public var outputURL: URL { URL(fileURLWithPath: output ?? Self.defaultOutput(scale: scale, seed: seed), isDirectory: true) }
     public var cacheURL: URL { URL(fileURLWithPath: cache, isDirectory: true) }
 }

@@ -127,11 +127,14 @@ public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> (loss:
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
 /// every epoch and when a stop is requested, and a resumed run continues from it. `metrics` names
 /// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's,
-/// and `probe` adds measures of the model itself (token-similarity's cosines).
+/// and `probe` adds measures of the model itself (token-similarity's cosines). The per-epoch
+/// accuracy is measured on `evaluation` (the whole test set by default); it never touches the
+/// weights or the generators, so a subset only makes the record cheaper.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
                             metrics: [String] = [], epochMetrics: ((MetricLogger) -> [String: Double])? = nil,
-                            probe: (() -> [String: Double])? = nil, checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
+                            probe: (() -> [String: Double])? = nil, evaluation: ImageSet? = nil,
+                            checkpoint: RunCheckpoint? = nil) throws -> [EpochRecord] {
     try recipe.validate()
     let objective = objective ?? { x, y in (crossEntropy(model.logits(x), mixed: y, labelSmoothing: recipe.labelSmoothing), [:]) }
     let train = recipe.trainImages.map { data.train.prefix($0) } ?? data.train
@@ -159,7 +162,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         }
     }, endEpoch: { epoch, sums, seconds in
         var record = EpochRecord(epoch: epoch, trainLoss: sums.mean("loss", steps: stepsPerEpoch),
-                                 testAccuracy: accuracy(model, on: data.test, data: data), seconds: seconds,
+                                 testAccuracy: accuracy(model, on: evaluation ?? data.test, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
         record.metrics = metrics.isEmpty ? nil : epochMetrics?(sums)
         if let probe { record.metrics = (record.metrics ?? [:]).merging(probe()) { $1 } }

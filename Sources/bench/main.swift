@@ -31,7 +31,7 @@ print("# vitdistill tensor core, \(Date().formatted(.iso8601.year().month().day(
 print("# \(BLAS.configuration)")
 print("# \(BLAS.summary); our kernels on \(Parallel.threads) threads; OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
 if BLAS.cpuHasAVX512 && !BLAS.usesAVX512Kernels {
-    print("# warning: this CPU has AVX-512 but OpenBLAS runs its \(BLAS.coreName) kernels (see README, 'BLAS kernels')")
+    print("# warning: this CPU has AVX-512 but OpenBLAS runs its \(BLAS.coreName) kernels (see papers/notebook.md, 'BLAS kernels')")
 }
 print("case\tvalue\tdetail")
 

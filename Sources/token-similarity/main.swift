@@ -35,7 +35,7 @@ struct TokenSimilarity: Experiment {
         var loss = DistillationConfig(type: .token)  // α 0.5 (official); the distillation head on the teacher's argmax (DeiT⚗)
         var seeds = 3                     // paper: one run
         var runs = Kind.allCases          // both; trials of the teacher train the students alone
-        var probeImages = 1000            // test images the per-epoch cosines average over (the final ones: all 10 000)
+        var probeImages = 1000            // test images the per-epoch cosines and accuracy average over (the final ones: all 10 000)
         var lanes = Parallel.threads      // runs side by side; the results do not depend on it
         /// --dose-response: DeiT⚗ students (`seeds` each) taught by teachers trained for each of
         /// these epoch counts, against the control, instead of the default pair.
@@ -96,6 +96,8 @@ struct TokenSimilarity: Experiment {
         let model = try VisionTransformer(architecture, rng: &initial)
         let label = "\(kind == .distillation ? "DeiT⚗ (teacher \(Self.name(teacherRecipe, lab)))" : "two class tokens") seed \(seed)"
         let teacherFile = Teachers.cacheFile(.convnet, scale: lab.scale, seed: lab.seed, cache: lab.cache, recipe: teacherRecipe).lastPathComponent
+        // What determines the weights and the stored history's cosines; the per-epoch accuracy
+        // (on the probe) touches neither the weights nor the generators.
         let key: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(config.recipe), AnyHashableCodable(config.probeImages)]
             + (kind == .distillation ? [AnyHashableCodable(config.loss), AnyHashableCodable(teacherFile)] : [])
         let cache = ModelCache(root: lab.cache, folder: "students")
@@ -106,11 +108,11 @@ struct TokenSimilarity: Experiment {
             switch kind {
             case .distillation:
                 return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: config.loss, recipe: config.recipe,
-                                             data: data, label: label, rng: &views, probe: measure, checkpoint: checkpoint)
+                                             data: data, label: label, rng: &views, probe: measure, evaluation: probe, checkpoint: checkpoint)
             case .control:
                 let objective = try twoClassTokenObjective(student: model, labelSmoothing: config.recipe.labelSmoothing)
                 return try trainClassifier(model, recipe: config.recipe, data: data, label: label, rng: &views, objective: objective,
-                                           probe: measure, checkpoint: checkpoint)
+                                           probe: measure, evaluation: probe, checkpoint: checkpoint)
             }
         }
         let run = Run(cosines: tokenCosines(model, on: data.test, data: data), heads: evaluateHeads(model, teacher: nil, data: data),

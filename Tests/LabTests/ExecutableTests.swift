@@ -10,8 +10,9 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 struct Execution { let status: Int32; let output: String }
 
-/// Runs `.build/release/<name>` with `arguments`; stdout and stderr together.
-func execute(_ name: String, _ arguments: [String]) throws -> Execution {
+/// Runs `.build/release/<name>` with `arguments` in `directory` (the test's own by default);
+/// stdout and stderr together.
+func execute(_ name: String, _ arguments: [String], in directory: URL? = nil) throws -> Execution {
     let binary = packageRoot.appendingPathComponent(".build/release/\(name)")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         throw TestFailure("\(binary.path) is missing: build the executables first (`swift build -c release`, which `make test` does)")
@@ -19,6 +20,7 @@ func execute(_ name: String, _ arguments: [String]) throws -> Execution {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let pipe = Pipe()
     (process.standardOutput, process.standardError) = (pipe, pipe)
     try process.run()
@@ -110,6 +112,24 @@ struct TestFailure: Error, CustomStringConvertible {
         ("supervised", ["--cache", "/proc/vitdistill-cache"], "--cache: /proc/vitdistill-cache: cannot be created"),
     ]
 
+    /// The revision a run records is that of the checkout the binary was built from, wherever it
+    /// is run: from / (outside any repository) as from the checkout itself.
+    @Test func theRecordedRevisionIsTheBuildsCheckoutsFromAnyFolder() throws {
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", packageRoot.path, "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        (git.standardOutput, git.standardError) = (pipe, FileHandle.nullDevice)
+        try git.run()
+        let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        git.waitUntilExit()
+        try #require(git.terminationStatus == 0, "the tests run outside a git checkout")
+        for folder in [URL(fileURLWithPath: "/"), packageRoot] {
+            let run = try execute("collapse", ["--version"], in: folder)
+            #expect(run.status == 0 && run.output.hasPrefix("git \(head)"), "from \(folder.path): '\(run.output)', HEAD is \(head)")
+        }
+    }
+
     @Test func badFlagsAreRefusedWithAMessageAndNoDataFile() throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("bad-flags-\(UUID().uuidString)")
         for (name, arguments, phrase) in Self.badFlags {
@@ -121,8 +141,8 @@ struct TestFailure: Error, CustomStringConvertible {
         #expect(files(in: output).isEmpty, "a refused run wrote \(files(in: output)) in \(output.path)")
     }
 
-    /// The four IDX files present but corrupt: every experiment stops before training, names the
-    /// file and the fix, and writes nothing.
+    /// The four IDX files present but corrupt, given with --data: every experiment stops before
+    /// it creates any folder, naming the file and the fix (--data).
     @Test func aCorruptDatasetStopsEveryExperimentBeforeItWritesAnything() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -134,10 +154,11 @@ struct TestFailure: Error, CustomStringConvertible {
             let run = try execute(name, ["--scale", "quick", "--data", folder.path, "--output", output.path,
                                          "--cache", folder.appendingPathComponent("cache").path])
             #expect(run.status != 0, "\(name): exit 0 on a corrupt dataset")
-            #expect(run.output.contains("train-images-idx3-ubyte") && run.output.contains("dataset-fashion-mnist"),
+            #expect(run.output.contains("train-images-idx3-ubyte") && run.output.contains("give --data a folder"),
                     "\(name): the message names neither the file nor the fix: \(run.output)")
         }
-        #expect(files(in: output).isEmpty, "an experiment wrote \(files(in: output)) despite the corrupt dataset")
+        #expect(!FileManager.default.fileExists(atPath: output.path) && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("cache").path),
+                "an experiment left its output or cache folder behind despite the corrupt dataset")
     }
 
     /// Two runs of every experiment at quick scale with the same seed write the same JSON
@@ -163,8 +184,8 @@ struct TestFailure: Error, CustomStringConvertible {
     }
 
     /// A real signal in the middle of training: the experiment exits with 128 + the signal, keeps
-    /// its checkpoints and writes no data file; `--resume` then ends with the summary of an
-    /// uninterrupted run. The signal is sent as soon as the first checkpoint appears (the end of
+    /// its checkpoints and writes no data file; a rerun without `--resume` stops and keeps them;
+    /// `--resume` then ends with the summary of an uninterrupted run. The signal is sent as soon as the first checkpoint appears (the end of
     /// the first epoch), so it lands at whatever step the run has reached — any step must do.
     ///
     /// SIGKILL cannot be caught: the run dies wherever it is, after the checkpoint of its first
@@ -226,6 +247,13 @@ struct TestFailure: Error, CustomStringConvertible {
             #expect(output.contains("--resume"), "\(name): the message does not say how to continue: \(output.suffix(1000))")
             #expect(files(in: committed).isEmpty, "\(name) wrote \(files(in: committed)) although it was stopped")
         }
+
+        // A rerun that forgets --resume stops before any work and keeps what the stopped run saved.
+        let saved = checkpoints()
+        let forgot = try execute(name, arguments("stopped"))
+        #expect(forgot.status != 0 && forgot.output.contains("--resume") && forgot.output.contains("--fresh"),
+                "\(name): a rerun without --resume did not stop naming --resume and --fresh: \(forgot.output.suffix(1000))")
+        #expect(checkpoints() == saved, "\(name): a rerun without --resume changed the checkpoints")
 
         let resumed = try execute(name, arguments("stopped") + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.output.suffix(2000))")

@@ -137,7 +137,7 @@ func state(_ module: any Module) -> [String: [Float]] {
                 return "resumed"
             } catch { return "\(error)" }
         }
-        let fixes = "Run without --resume to start over, or delete the file"
+        let fixes = "Run with --fresh instead of --resume to start over, or delete the file"
         for (change, problem) in [
             (["epochStart": [UInt64]()], "the generator state of its epoch's start is invalid"),
             (["step": -1], "its step -1 is outside an epoch of 8 steps"),
