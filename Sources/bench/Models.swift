@@ -1,4 +1,4 @@
-// The model cases of ../shared/bench/torch_reference.py, same names and shapes, so the two outputs
+// The model cases of torch_reference.py (beside this file), same names and shapes, so the two outputs
 // sit side by side: ViT forwards at 224² (3 channels, 1000 classes, random weights), the small-ViT
 // AdamW step, a DINO step built from the core's pieces, and `distillation`'s own student step and
 // ConvNet teacher (Lab's presets and objective, so the bench times what the experiment runs).

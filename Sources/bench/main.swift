@@ -1,6 +1,6 @@
 // `make bench`: the speed of the tensor core on this machine. A benchmark, not a test.
 //
-// Prints tab-separated lines in the form of ../shared/bench/torch_reference.py,
+// Prints tab-separated lines in the form of torch_reference.py (beside this file),
 //     case  value  detail
 // — images/s for the model cases (the same names and shapes as the PyTorch script, so the two
 // outputs sit side by side), GFLOP/s for sgemm, GB/s for the memory-bound kernels.

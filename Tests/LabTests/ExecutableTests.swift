@@ -59,7 +59,7 @@ struct TestFailure: Error, CustomStringConvertible {
         ("distillation", ["--variants", "warm-convnet"], "warm"),
         ("distillation", ["--tau", "0"], "τ must be a finite number > 0, got 0.0"),
         ("distillation", ["--lambda", "2"], "λ must be in [0, 1], got 2.0"),
-        // Found from outside (issue 13): each crashed, hung or ran on before.
+        // Found by an outside attack: each crashed, hung or ran on before.
         ("ema-teacher", ["--seed", "-1"], "--seed takes a whole number from 0 to 18446744073709551615, got '-1'"),
         ("ema-teacher", ["--seed", "18446744073709551616"], "--seed takes a whole number"),
         ("ema-teacher", ["--learning-rate", "nan"], "the learning rate must be a finite number > 0, got nan"),
