@@ -10,6 +10,16 @@ public func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
     return (mean, variance.squareRoot())
 }
 
+/// "1 seed", "3 seeds": for the text a run prints and its tables' comments.
+public func seedCount(_ n: Int) -> String { n == 1 ? "1 seed" : "\(n) seeds" }
+
+/// "76.37 ± 1.17" over several seeds; "76.37 (1 seed)" over one, where a 0 std would read as
+/// a measured spread.
+public func meanAndSpread(_ mean: Double, _ std: Double, seeds: Int, decimals: Int = 2) -> String {
+    let f = "%.\(decimals)f"
+    return seeds > 1 ? String(format: "\(f) ± \(f)", mean, std) : String(format: "\(f) (1 seed)", mean)
+}
+
 /// A mean over images and its 95 % bootstrap interval.
 public struct Interval: Codable, Sendable, Equatable {
     public var mean: Double, low: Double, high: Double

@@ -373,8 +373,8 @@ struct Distillation: Experiment {
                                                     disagreementConvNet: head.disagreement, disagreementConvNetMean: disagreement.mean,
                                                     disagreementConvNetStd: disagreement.std, paper: Config.paper[key],
                                                     paperDisagreement: Config.paperDisagreement[key])
-                print(String(format: "%@ %@: %.2f ± %.2f%%, disagreement with the ConvNet %.3f ± %.3f", variant.name, head.name,
-                             accuracy.mean, accuracy.std, disagreement.mean, disagreement.std))
+                print("\(variant.name) \(head.name): \(meanAndSpread(accuracy.mean, accuracy.std, seeds: config.seeds)) %, disagreement with the ConvNet "
+                    + meanAndSpread(disagreement.mean, disagreement.std, seeds: config.seeds, decimals: 3))
             }
             if variant.type == .token {
                 entry.fusedSoftmax = runs.map { $0.fusedSoftmax! }
@@ -395,7 +395,7 @@ struct Distillation: Experiment {
             results[variant.name] = Merged(headResults, entry)
         }
         var report = Report(results: results, timings: timings)
-        report.add("distillation-final.tsv", table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(config.seeds) seeds; "
+        report.add("distillation-final.tsv", table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(seedCount(config.seeds)); "
                                                                           + "class+distillation fuses the logits (the official code)"])
         return report
     }

@@ -90,8 +90,9 @@ extension EMATeacher {
                 lastEpochTeacherEntropy: last(\.teacherEntropy), lastEpochKL: last(\.kl), lastEpochFeatureStd: last(\.featureStd))
             perTeacher[kind.rawValue] = .init(trainingSeconds: runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
                                               evaluationSeconds: runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } })
-            print(String(format: "%@: k-NN20 %.2f ± %.2f%%, k-NN200 %.2f ± %.2f%%, linear %.2f ± %.2f%% (paper k-NN %@)", kind.rawValue,
-                         k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind].map { String($0) } ?? "–"))
+            let n = config.seeds
+            print("\(kind.rawValue): k-NN20 \(meanAndSpread(k20.mean, k20.std, seeds: n)) %, k-NN200 \(meanAndSpread(k200.mean, k200.std, seeds: n)) %, "
+                + "linear \(meanAndSpread(probe.mean, probe.std, seeds: n)) % (paper k-NN \(Config.paper[kind].map { String($0) } ?? "–"))")
         }
         print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
 
@@ -99,9 +100,9 @@ extension EMATeacher {
         let timings = Merged(perTeacher, RunTimings(seconds: seconds, lanes: config.lanes, cpu: Machine.cpuModel))
         var report = Report(results: results, timings: timings)
         report.add("ema-teacher-runs.tsv", table, comments: comments)
-        report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(config.seeds) seeds, "
+        report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(seedCount(config.seeds)), "
                                                                            + "with \(bank) as the bank"])
-        report.add("ema-teacher-final.tsv", finals, comments: comments + ["final values, mean and std over \(config.seeds) seeds; the linear probe: "
+        report.add("ema-teacher-final.tsv", finals, comments: comments + ["final values, mean and std over \(seedCount(config.seeds)); the linear probe: "
                                                                          + Results.jsonText(Results.jsonObject(config.probe))])
         return report
     }
