@@ -53,7 +53,7 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: cpuFlags),
-        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py"], swiftSettings: cpuFlags),
+        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["load_in_timm.py", "load_in_pytorch.py"], swiftSettings: cpuFlags),
         .testTarget(name: "LabTests", dependencies: ["Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                     swiftSettings: cpuFlags),
     ]

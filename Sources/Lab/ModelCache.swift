@@ -47,7 +47,8 @@ public struct ModelCache {
             print("model cache: no \(name) in \(directory.path); training it")
         }
         let history = try train()
-        try model.save(to: file, metadata: ["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)])
+        let described = (model as? any DescribedModel)?.architectureMetadata ?? [:]
+        try model.save(to: file, metadata: described.merging(["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)]) { $1 })
         return (history, true)
     }
 

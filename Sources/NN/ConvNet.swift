@@ -89,3 +89,5 @@ public final class ConvNet: Module {
         return fc(x.mean(axes: [2, 3]))
     }
 }
+
+extension ConvNet: DescribedModel { public static let architecture = "convnet" }

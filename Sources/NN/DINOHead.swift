@@ -104,3 +104,5 @@ public final class DINONetwork: TrainingModeDependent {
         return (head(all), all)
     }
 }
+
+extension DINOHead: DescribedModel { public static let architecture = "dino-head" }

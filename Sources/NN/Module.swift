@@ -26,6 +26,25 @@ public protocol TrainingModeDependent: Module {
     var training: Bool { get set }
 }
 
+/// A whole model that can be rebuilt from its file: its architecture's name and config go into
+/// the metadata of every model it saves (`architecture`, `config`), so a reader — the PyTorch
+/// loader among them — builds the model from the file alone.
+public protocol DescribedModel: Module {
+    /// "vit" (its config's `prefix` says DeiT⚗ or two class tokens), "convnet", "dino-head".
+    static var architecture: String { get }
+    associatedtype Config: Encodable
+    var config: Config { get }
+}
+
+extension DescribedModel {
+    /// The metadata that names the architecture: its name and its config as sorted-key JSON.
+    public var architectureMetadata: [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return ["architecture": Self.architecture, "config": String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)]
+    }
+}
+
 /// A module that draws random numbers while it trains (drop path). Its generator moves on with
 /// every training step, so a training checkpoint saves it with the weights.
 public protocol RandomizedModule: Module {

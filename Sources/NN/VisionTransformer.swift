@@ -214,3 +214,5 @@ public final class VisionTransformer: TrainingModeDependent, RandomizedModule {
         return output
     }
 }
+
+extension VisionTransformer: DescribedModel { public static let architecture = "vit" }

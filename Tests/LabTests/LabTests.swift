@@ -87,6 +87,10 @@ func temporaryFolder() -> URL {
         let reloaded = ConvNet(config, rng: &rng)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train) == ([1, 7], false))  // the history comes back with the weights
         #expect(trainings == 1 && reloaded.conv1.weight.scalars == trained.conv1.weight.scalars)
+        // The file names its architecture and config, so it can be rebuilt without the code.
+        let metadata = try ConvNet(config, rng: &rng).load(from: file, requireChecksum: true)
+        #expect(metadata["architecture"] == "convnet")
+        #expect(try JSONDecoder().decode(ConvNetConfig.self, from: Data((metadata["config"] ?? "").utf8)) == config)
         // A file without the history of its training is retrained.
         try trained.save(to: file)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained && trainings == 2)
