@@ -30,7 +30,7 @@ extension TokenSimilarity {
         var cropScale: String?
         @Option(help: "Students' RandAugment magnitude, 0 to 10 (DeiT's 9); 0 turns it off.")
         var magnitude: Float?
-        @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
+        @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it, for 2 epochs; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
         var teacherRecipe: String?
         @Option(help: "Epochs of the ConvNet teacher (the preset's otherwise; fewer make a weaker teacher).")
         var teacherEpochs: Int?
@@ -76,7 +76,7 @@ extension TokenSimilarity {
             switch teacherRecipe {
             case nil: break
             case "distillation": config.teacher = DeiTStudent.teacherRecipe(scale, .convnet, student: config.recipe)
-            case "supervised": config.teacher = Teachers.recipe(.convnet, scale)
+            case "supervised": config.teacher = Config.supervisedTeacher(scale)
             case let other?: throw ValidationError("--teacher-recipe takes supervised or distillation, got '\(other)'")
             }
             if let teacherEpochs { config.teacher.epochs = teacherEpochs }
