@@ -3,28 +3,52 @@
 # values beside the paper's (ImageNet, ViT-S, 300 epochs). Columns of ema-teacher-curves.tsv:
 # epoch (0: the initialization all teachers of a seed share), then mean and std for momentum,
 # student-copy, previous-iteration, previous-epoch, fixed-random (the experiment's default
-# order), then raw pixels. The curves use a 10 000-image bank (a cheaper pass), the final bars
-# the official one of all 60 000 training images, so the curves sit a few points lower.
+# order), then raw pixels. The curves use a subset of the training images as the k-NN bank (a
+# cheaper pass), the final bars all of them, so the curves sit a few points lower.
 load "style.gp"
 curves = "data/ema-teacher-curves.tsv"
 final = "data/ema-teacher-final.tsv"
+summary = "data/ema-teacher.json"
 names = "momentum student-copy previous-iteration previous-epoch fixed-random"
+
+# The banks and the seed count, as the JSON's config and the tables' comments state them.
+bank = json(summary, "config.subsetBank")
+subset = (bank eq "null" || bank eq "nan" ? "a subset of the training images" : "the first " . thousands(real(bank)) . " training images")
+full = note(final, "all [0-9 ]+ training images")
+seeds = note(final, "over [0-9]+ seeds?")
+spread = (seeds eq "over 1 seed" ? "1 seed" : "mean ± std " . seeds)   # a 0 std is no spread
+# Chance for Fashion-MNIST's 10 classes. The paper's 0.1 for the collapsed teachers is ImageNet's
+# chance (1000 classes), so ours needs its own line beside it.
+classes = 10
+chance = 100.0 / classes
+# The printed means at full precision (json() in style.gp), as the README rounds them.
+knn(t) = real(json(summary, sprintf("results.%s.knn20_mean", t)))
+
+# The left panel's range: from below the lowest error bar (in steps of 10) to 100, with room for
+# the key. (Before any range is set: stats keeps to the current ranges.)
+lowest = 100
+do for [i=1:5] { stats curves using (column(2*i) - column(2*i+1)) nooutput; lowest = (STATS_min < lowest ? STATS_min : lowest) }
+stats curves using 1 nooutput
+epochs = STATS_max
 
 do for [fmt in formats] {
     eval output(fmt, "ema-teacher", 1100, 440)
     set multiplot layout 1, 2 title "DINO: which teacher? (Fashion-MNIST, weighted k-NN, k = 20)" font ",13"
 
-    set title "During training: 10 000-image bank, mean ± std"
+    set title sprintf("During training: k-NN on %s, %s", subset, spread) font ",10"
     set xlabel "epoch"
     set ylabel "k-NN accuracy (%)"
-    set key top left maxrows 3 width -2
-    set yrange [30:100]
-    set xrange [-0.5:*]
+    set key top right maxrows 3 font ",9"
+    set yrange [10 * floor(lowest / 10):100]
+    set xrange [-0.25:epochs + 0.25]
     set xtics 0, 1
+    # Raw pixels labelled on their line: in the key, so long an entry would crowd the others.
     plot for [i=1:5] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt i title word(names, i), \
-         curves using 1:12 with lines @reference title "raw pixels (60 000 bank)"
+         curves using 1:12 with lines @reference notitle, \
+         curves every ::0::0 using (-0.2):($12 - 3.5):(sprintf("raw pixels, bank of %s: %.1f %%", full, real(json(summary, "results.raw_pixels_knn.k20")))) \
+             with labels left font ",9" tc rgb "#555555" notitle
 
-    set title "Final: 60 000-image bank, and the paper's (ImageNet)"
+    set title sprintf("Final: k-NN on %s, and the paper's (ImageNet)", full) font ",10"
     set xlabel ""
     set ylabel "k-NN accuracy (%)"
     set xrange [-0.6:4.6]
@@ -33,10 +57,11 @@ do for [fmt in formats] {
     set style fill solid 0.75 border -1
     set boxwidth 0.38
     set xtics rotate by -20
-    set key top right
-    plot final using ($1-0.2):3:4:xtic(2) with boxerrorbars lt 1 title "ours (mean ± std)", \
-         final using ($1+0.2):9 with boxes lt 7 fs pattern 4 title "paper (ImageNet, 300 ep.)", \
-         final using ($1-0.2):($3+$4+4):(sprintf("%.1f", $3)) with labels font ",9" notitle, \
+    set key top right vertical maxrows auto font ",9" spacing 1
+    plot final using ($1-0.2):3:4:xtic(2) with boxerrorbars lt 1 title sprintf("ours (%s)", spread), \
+         final using ($1+0.2):9 with boxes lt 7 fs pattern 4 title "paper (ImageNet, 300 ep.; chance 0.1)", \
+         chance with lines lc rgb "#444444" lw 1.5 dt (4,3) title sprintf("chance on Fashion-MNIST: %g %% (%d classes)", chance, classes), \
+         final using ($1-0.2):($3+$4+4):(sprintf("%.1f", knn(strcol(2)))) with labels font ",9" notitle, \
          final using ($1+0.2):($9+4):(sprintf("%.1f", $9)) with labels font ",9" notitle
     unset multiplot
 }

@@ -1,9 +1,41 @@
 # Patch size against throughput (DINO Tab. 2) and DINO's k-NN against throughput at 28², from
-# `patch-throughput`. Rows of patch-throughput-imagenet.tsv, in the order the experiment writes
-# them: 0 ViT-S/16, 1 ViT-S/8, 2 ViT-B/16, 3 ViT-B/8, 4 DeiT-Ti, 5 DeiT-S⚗, 6 DeiT-B⚗.
+# `patch-throughput`. Columns of patch-throughput-imagenet.tsv: model, patch, width, tokens, batch,
+# images/s, low, high, GFLOP/image, GFLOP/s, % of sgemm, peak MB, the paper's images/s (V100);
+# rows are picked by model name (a quick run times DeiT-Ti alone). Columns of
+# patch-throughput-dino.tsv: patch, tokens, images/s, GFLOP/image, training images/s, k-NN20 %, s.
 load "style.gp"
 big = "data/patch-throughput-imagenet.tsv"
 dino = "data/patch-throughput-dino.tsv"
+summary = "data/patch-throughput.json"
+knn(patch) = real(json(summary, sprintf("results.dino_knn20.%d", patch)))   # full precision
+family(f) = (strstrt(strcol(1), f . "/") == 1)    # this row is ViT-S/… (f = "ViT-S")
+
+# DINO Tab. 2's ViT-S pair (papers/sources.md, A1): model, V100 images/s, ImageNet k-NN20 (%).
+# The k-NN is in no data file, so it is written here, with its source.
+set print $paper
+print "ViT-S/16\t1007\t74.5"
+print "ViT-S/8\t180\t78.3"
+unset print
+
+# The training budget, as the table's comment states it ("3 epochs of 60000 images").
+b = note(dino, "[0-9]+ epochs? of [0-9]+ images")
+budget = (b eq "" ? "the same budget" : sprintf("%s %s of %s images", word(b, 1), word(b, 2), thousands(real(word(b, 4)))))
+
+# The left panel's range holds every time (stats before any range is set: it keeps to them).
+stats big using 6 nooutput
+low = STATS_min; high = STATS_max
+stats big using 13 nooutput
+low = (STATS_min < low ? STATS_min : low); high = (STATS_max > high ? STATS_max : high)
+stats big using (family("ViT-S") || family("ViT-B")) nooutput
+vits = STATS_sum                        # 0 in a quick run: say so rather than leave a blank panel
+
+# Each point's label goes above it if it is the upper end of its line, else below: never across it.
+stats dino using 6 nooutput
+ours_mid = STATS_mean
+stats $paper using 3 nooutput
+paper_mid = STATS_mean
+above(y, mid) = (y > mid ? y : NaN)
+below(y, mid) = (y > mid ? NaN : y)
 
 do for [fmt in formats] {
     eval output(fmt, "patch-throughput", 1000, 420)
@@ -13,28 +45,41 @@ do for [fmt in formats] {
     set xlabel "patch size (pixels)"
     set ylabel "images per second"
     set logscale y
-    set yrange [0.5:*]
+    set yrange [low / 1.8:high * 15]        # the top decade for the key
     set logscale x 2
     set xrange [6:20]
     set xtics ("8" 8, "16" 16)
     set key top left
-    plot big every ::0::1 using 2:6 with linespoints lt 1 title "ViT-S, this CPU", \
-         big every ::2::3 using 2:6 with linespoints lt 2 title "ViT-B, this CPU", \
-         big every ::0::1 using 2:13 with linespoints lt 1 dt (6,4) pt 6 title "ViT-S, paper (V100)", \
-         big every ::2::3 using 2:13 with linespoints lt 2 dt (6,4) pt 4 title "ViT-B, paper (V100)"
+    if (vits == 0) { set label 1 "no ViT-S or ViT-B timed in this run" at graph 0.5, graph 0.4 center tc rgb "#555555" }
+    plot big using 2:(family("ViT-S") ? $6 : NaN) with linespoints lt 1 title "ViT-S, this CPU", \
+         big using 2:(family("ViT-B") ? $6 : NaN) with linespoints lt 2 title "ViT-B, this CPU", \
+         big using 2:(family("ViT-S") ? $13 : NaN) with linespoints lt 1 dt (6,4) pt 6 title "ViT-S, paper (V100)", \
+         big using 2:(family("ViT-B") ? $13 : NaN) with linespoints lt 2 dt (6,4) pt 4 title "ViT-B, paper (V100)"
+    unset label 1
 
-    set title "28² DINO ViTs: what smaller patches buy"
+    # Ours and the paper's on one pair of axes: in both, a smaller patch costs throughput; on
+    # ImageNet it buys accuracy.
+    set title "What smaller patches buy: k-NN against throughput\n(ours: DINO teachers, " . budget . " each)"
     set xlabel "forward images per second (log scale)"
-    set ylabel "k-NN20 test accuracy (%)"
+    set ylabel "k-NN20 top-1 accuracy (%)"
     unset logscale y
     set yrange [*:*]
     set logscale x 10
     set xrange [*:*]
     set xtics autofreq
-    set key bottom right
-    set offsets graph 0.1, graph 0.1, graph 0.15, graph 0.3
-    plot dino using 3:6 with linespoints lt 3 title "momentum teachers, 3 epochs of 60 000 images", \
-         dino using 3:6:(sprintf("patch %d", $1)) with labels offset char 0, char 1 notitle
+    set format x "10^{%T}"
+    set key top center font ",9"          # short entries: a key wider than its plot is dropped
+    set offsets graph 0.12, graph 0.12, graph 0.55, graph 0.18
+    ours(patch) = sprintf("patch %d: %.2f", patch, knn(patch))
+    theirs(model, value) = sprintf("%s: %.1f", model, value)
+    plot dino using 3:6 with linespoints lt 3 title "ours: Fashion-MNIST 28², this CPU", \
+         dino using 3:(above($6, ours_mid)):(ours($1)) with labels offset char 0, char 1 font ",9" notitle, \
+         dino using 3:(below($6, ours_mid)):(ours($1)) with labels offset char 0, char -1 font ",9" notitle, \
+         $paper using 2:3 with linespoints lc rgb "#555555" dt (6,4) lw 1.2 pt 12 ps 1.5 \
+             title "paper: ImageNet 224², V100 (DINO Tab. 2)", \
+         $paper using 2:(above($3, paper_mid)):(theirs(strcol(1), $3)) with labels offset char 0, char 1 font ",9" tc rgb "#555555" notitle, \
+         $paper using 2:(below($3, paper_mid)):(theirs(strcol(1), $3)) with labels offset char 0, char -1 font ",9" tc rgb "#555555" notitle
     unset offsets
+    set format x "% h"
     unset multiplot
 }

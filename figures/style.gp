@@ -29,3 +29,20 @@ set tics nomirror out scale 0.6
 set grid ytics lc rgb "#e5e5e5" lw 1 dt solid
 set key noopaque samplen 2.5 spacing 1.15
 set mxtics 1
+
+# Numbers printed on a figure come from the data files, never typed into a script.
+# json(file, path): the value at a dotted key path ("results.momentum.knn20_mean") of one of the
+# experiments' JSON files, at full precision ("nan" when absent): the TSV tables keep 7 digits,
+# which can round a printed mean the other way (79.545 for 79.54499999999999). Plain awk, no
+# parser: the files are pretty-printed, two spaces per level, one `"key" : value` per line.
+json_awk = 'match($0, /^ *"/) { d = int(RLENGTH / 2); r = substr($0, RLENGTH + 1); ' . \
+    'k = substr(r, 1, index(r, "\" : ") - 1); gsub(/\\\//, "/", k); key[d] = k; ' . \
+    'p = key[1]; for (i = 2; i <= d; i++) p = p "." key[i]; ' . \
+    'if (p == want) { v = substr(r, index(r, "\" : ") + 4); sub(/,$/, "", v); gsub(/^"|"$/, "", v); ' . \
+    'gsub(/\\\//, "/", v); print v; found = 1; exit }; next } ' . \
+    'match($0, /^ *[[{]/) { key[int(RLENGTH / 2)] = "[]" }  END { if (!found) print "nan" }'  # array items: no key
+json(file, path) = system(sprintf("awk -v want='%s' '%s' '%s'", path, json_awk, file))
+# note(file, regex): the first match of an (awk) regex in a TSV file's # comment lines, or "".
+note(file, regex) = system(sprintf("awk '/^#/ && match($0, /%s/) { print substr($0, RSTART, RLENGTH); exit }' '%s'", regex, file))
+# 60000 -> "60 000", as the papers and the README write counts.
+thousands(n) = (n >= 1000 ? thousands(int(n) / 1000) . sprintf(" %03d", int(n) % 1000) : sprintf("%d", n))

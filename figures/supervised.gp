@@ -1,23 +1,33 @@
 # Supervised training curves of the two teachers, from `supervised`: by default distillation's
-# teachers (10 000 images under DeiT's augmentation, DeiTStudent.teacherRecipe).
+# teachers (a subset of the training images under DeiT's augmentation, DeiTStudent.teacherRecipe).
+# Columns of supervised-<model>.tsv: epoch, train loss, test accuracy, seconds, images/s.
 load "style.gp"
 convnet = "data/supervised-convnet.tsv"
 vit = "data/supervised-vit.tsv"
+summary = "data/supervised.json"
+
+# What the teachers learned from, as the table's recipe comment states it (no "trainImages": all).
+images = note(convnet, "\"trainImages\":[0-9]+")
+images = (images eq "" ? "all" : thousands(real(images[strstrt(images, ":") + 1:])))
+augmentation = (note(convnet, "\"mix\":[{]") eq "" ? "flips only" : "DeiT's augmentation")
+final(model) = real(json(summary, sprintf("results.%s.final_test_accuracy", model)))
 
 do for [fmt in formats] {
     eval output(fmt, "supervised", 1000, 420)
-    set multiplot layout 1, 2 title "The DeiT teachers: supervised on 10 000 Fashion-MNIST images under DeiT's augmentation" font ",13"
+    set multiplot layout 1, 2 title sprintf("The DeiT teachers: supervised on %s Fashion-MNIST training images, %s", images, augmentation) font ",13"
 
-    set title "Test accuracy (10 000 images)"
+    set title "Test accuracy (Fashion-MNIST test set)"
     set xlabel "epoch"
     set ylabel "accuracy (%)"
     set key bottom right
     set yrange [*:*]
-    plot convnet using 1:3 with linespoints lt 1 title "ConvNet (small ResNet)", \
-         vit using 1:3 with linespoints lt 2 title "ViT"
+    plot convnet using 1:3 with linespoints lt 1 title sprintf("ConvNet (small ResNet): %.2f %% at the end", final("convnet")), \
+         vit using 1:3 with linespoints lt 2 title sprintf("ViT: %.2f %% at the end", final("vit"))
 
-    set title "Training loss (cross-entropy against the mixed, smoothed labels)"
-    set ylabel "loss (nats)"
+    # The targets are the smoothed (and, under DeiT's augmentation, mixed) labels, so the loss
+    # stays well above 0.
+    set title "Training loss"
+    set ylabel "cross-entropy vs. training targets (nats)"
     set key top right
     plot convnet using 1:2 with linespoints lt 1 title "ConvNet", \
          vit using 1:2 with linespoints lt 2 title "ViT"
