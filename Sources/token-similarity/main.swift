@@ -41,6 +41,8 @@ struct TokenSimilarity: Experiment {
         /// these epoch counts, against the control, instead of the default pair.
         var doseResponse = false
         var doseTeacherEpochs = [1, 2, 5, 40]
+        /// --dose-response: `teacher`'s recipe trained for these epochs too (its own epochs always).
+        var doseSupervisedEpochs = [7]
         /// DeiT §4 (DeiT-B⚗ on ImageNet).
         static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
 
@@ -48,7 +50,7 @@ struct TokenSimilarity: Experiment {
             let (student, recipe) = DeiTStudent.preset(scale)
             var c = Config(student: student, recipe: recipe, teacher: supervisedTeacher(scale),
                            doseTeacher: DeiTStudent.teacherRecipe(scale, .convnet, student: recipe))
-            if scale == .quick { (c.seeds, c.probeImages, c.doseTeacherEpochs) = (1, 500, [1, 2, 4, 8]) }
+            if scale == .quick { (c.seeds, c.probeImages, c.doseTeacherEpochs, c.doseSupervisedEpochs) = (1, 500, [1, 2, 4, 8], []) }
             return c
         }
 
@@ -65,7 +67,7 @@ struct TokenSimilarity: Experiment {
         func validate() throws {
             try student.validate()
             try Flags.count("seeds", seeds, 1...100)
-            for e in doseTeacherEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
+            for e in doseTeacherEpochs + doseSupervisedEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
             try Flags.count("probe-images", probeImages, 1...10_000)
             try LanesFlag.validate(lanes)
             try recipe.validate()
@@ -139,7 +141,9 @@ struct TokenSimilarity: Experiment {
     func pair(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         if config.runs.contains(.distillation) { _ = try teacher(config.teacher, lab) }  // before the students, which then load it
         let seeds = lab.seeds(config.seeds)
-        let jobs = seeds.flatMap { seed in config.runs.map { (seed, $0) } }
+        // Every DeiT⚗ student first: each takes about twice a control's time (the teacher's
+        // forward), so the controls fill the lanes at the end.
+        let jobs = config.runs.sorted { $0 == .distillation && $1 != .distillation }.flatMap { kind in seeds.map { ($0, kind) } }
         let runs = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
             try train(jobs[i].1, seed: jobs[i].0, teacherRecipe: config.teacher, config, lab)
         }
@@ -215,13 +219,18 @@ struct TokenSimilarity: Experiment {
     /// The dose-response study (beyond the paper): DeiT⚗'s output cosine against how often its
     /// teacher's label differs from the view's true label: `distillation`'s teacher trained for
     /// each of `doseTeacherEpochs` (fewer epochs: a weaker teacher that disagrees more), and the
-    /// default's; the student and its views as the default's; the control once, as the reference.
+    /// default's, also trained for each of `doseSupervisedEpochs`; the student and its views as
+    /// the default's; the control once, as the reference.
     func doseResponse(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let recipes = config.doseTeacherEpochs.map { epochs in
             var recipe = config.doseTeacher
             recipe.epochs = epochs
             return ("distillation-\(epochs)ep", recipe)
-        } + [("supervised-\(config.teacher.epochs)ep", config.teacher)]
+        } + Set([config.teacher.epochs] + config.doseSupervisedEpochs).sorted().map { epochs in
+            var recipe = config.teacher
+            recipe.epochs = epochs
+            return ("supervised-\(epochs)ep", recipe)
+        }
         // One setting per distinct teacher (at the quick scale the two recipes coincide).
         let distinct = recipes.filter { r in recipes.first { Self.name($0.1, lab) == Self.name(r.1, lab) }!.0 == r.0 }
         let teachers = try distinct.map { (name: $0.0, recipe: $0.1, accuracy: try teacher($0.1, lab).accuracy) }
@@ -247,7 +256,7 @@ struct TokenSimilarity: Experiment {
         }
         var report = Report(results: DoseSummary(settings: settings, twoClassTokens: control))
         report.add("token-similarity-dose.tsv", table, comments: [
-            "DeiT⚗ taught by ConvNet teachers of different strength (distillation-N: `distillation`'s teacher trained for N epochs on the students' images and augmentation; supervised-N: `supervised`'s, a flip only on all 60 000 images, the default): the cosine between its tokens (after the final norm, and the learned tokens) over the 10 000 test images, against the share of training views whose teacher argmax differs from the dominant true label; mean and std over seeds; the control's values repeated on every row",
+            "DeiT⚗ taught by ConvNet teachers of different strength (distillation-N: `distillation`'s teacher trained for N epochs on the students' images and augmentation; supervised-N: `supervised`'s, a flip only on all 60 000 images, trained for N epochs; the default's is supervised-\(config.teacher.epochs)ep): the cosine between its tokens (after the final norm, and the learned tokens) over the 10 000 test images, against the share of training views whose teacher argmax differs from the dominant true label; mean and std over seeds; the control's values repeated on every row",
             "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
             lab.provenance])
         report.summaryName = "token-similarity-dose"
