@@ -10,10 +10,10 @@ struct ClaimsTable {
     let header: [String]
     let rows: [[String]]
 
-    /// The first table after the "## Claims" heading of `markdown`.
-    init(markdown: String) throws {
+    /// The first table after `heading` in `markdown`.
+    init(markdown: String, heading: String = "## Claims") throws {
         let lines = markdown.components(separatedBy: "\n")
-        guard let start = lines.firstIndex(of: "## Claims") else { throw TestFailure("no '## Claims' section") }
+        guard let start = lines.firstIndex(of: heading) else { throw TestFailure("no '\(heading)' section") }
         let table = lines[(start + 1)...].drop { !$0.hasPrefix("|") }.prefix { $0.hasPrefix("|") }
         func cells(_ line: String) -> [String] {
             line.trimmingCharacters(in: .whitespaces).dropFirst().dropLast().components(separatedBy: "|")
@@ -82,6 +82,31 @@ func jsonValues(_ object: Any, path: String) -> [Double]? {
             }
         }
         #expect(checked >= table.rows.count, "\(paper): only \(checked) numbers checked")
+    }
+
+    /// The README's scoreboard is the two claims tables: one row per claim, each "ours" cell and
+    /// status word as the paper's page has them, and the counts under it theirs.
+    @Test func theScoreboardIsTheClaimsTables() throws {
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        var claims: [(ours: String, status: String)] = []
+        for paper in ["dino.md", "deit.md"] {
+            let table = try ClaimsTable(markdown: String(contentsOf: packageRoot.appendingPathComponent("papers/\(paper)"), encoding: .utf8))
+            let (ours, status) = (table.header.firstIndex(of: "ours")!, table.header.firstIndex(of: "status")!)
+            claims += table.rows.map { row in (row[ours], Self.statuses.first { row[status].hasPrefix($0) } ?? row[status]) }
+        }
+        let board = try ClaimsTable(markdown: readme, heading: "## Scoreboard")
+        guard let ours = board.header.firstIndex(of: "ours"), let status = board.header.firstIndex(of: "status") else {
+            Issue.record("the scoreboard needs columns 'ours' and 'status'; it has \(board.header)")
+            return
+        }
+        #expect(board.rows.count == claims.count, "the scoreboard has \(board.rows.count) rows, the claims tables \(claims.count)")
+        for (row, claim) in zip(board.rows, claims) {
+            #expect(row[ours] == claim.ours && row[status] == claim.status,
+                    "scoreboard row '\(row[ours])' (\(row[status])) differs from the claims table's '\(claim.ours)' (\(claim.status))")
+        }
+        let count = { (s: String) in claims.filter { $0.status == s }.count }
+        let summary = "**\(claims.count) claims: \(count("reproduced")) reproduced, \(count("partly")) partly, \(count("not at this scale")) not at this scale**"
+        #expect(readme.contains(summary), "the README's count should read \(summary)")
     }
 
     /// The checker itself: a number shown to fewer decimals matches its value rounded, not another.
