@@ -10,7 +10,7 @@
 #   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
 #   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
-#   make token-similarity-dose  DeiT⚗'s token cosine against its teacher's strength (about an hour)
+#   make token-similarity-dose  DeiT⚗'s token cosine against its teacher's strength (an hour or more)
 #   make setup     install the system packages that are missing
 #   make build     release build of every executable;  make clean  removes the builds
 SHELL := /bin/bash
