@@ -235,6 +235,15 @@ public struct KNNSchedule: Sendable {
 
     public static let none = KNNSchedule(ks: [])
 
+    /// Every k must fit the bank: `training` images, and the subset bank if one is set.
+    public func check(training: Int) throws {
+        guard let k = ks.max() else { return }
+        for (bank, what) in [(training, "the training set"), (subsetBank.map { min($0, training) } ?? training, "the subset bank")] where bank < k {
+            throw TrainingError("k-NN\(k) needs at least \(k) training images in its bank, but \(what) holds \(bank); "
+                + "use a dataset (--data) with at least \(k) training images")
+        }
+    }
+
     func evaluates(epoch: Int, of epochs: Int) -> (full: Bool, subset: Bool) {
         guard !ks.isEmpty else { return (false, false) }
         if epoch == epochs { return (true, subsetBank != nil) }
@@ -360,6 +369,7 @@ public final class DINOTrainer {
     /// the steps before the stop too.
     public func train(label: String, evaluation: KNNSchedule = KNNSchedule(), checkpoint: RunCheckpoint? = nil,
                       onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
+        try evaluation.check(training: data.train.count)
         var loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
                                 examples: train.count, models: [("student.", student), ("teacher.", teacher)], training: [student],
                                 optimizer: optimizer, metrics: MetricLogger(DINOStepRecord.metricNames, precision: .float),

@@ -93,6 +93,9 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
     @OptionGroup var options: ExperimentOptions
     @OptionGroup var flags: E.Options
 
+    @Flag(help: "Print the configuration this command would run (the scale's preset with the flags applied), with its seed and output folder, as JSON, and exit without training.")
+    var showConfig = false
+
     public init() {}
 
     /// The scale's preset with the flags applied, checked whole.
@@ -106,8 +109,15 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
     public mutating func validate() throws { _ = try config() }
 
     public mutating func run() throws {
-        BLAS.useFastKernels()
         let config = try config()
+        if showConfig {
+            let shown: [String: Any] = ["experiment": E.name, "scale": options.scale.rawValue, "seed": options.seed,
+                                        "output": options.outputURL.path, "config": Results.jsonObject(config)]
+            let json = try JSONSerialization.data(withJSONObject: shown, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: json, as: UTF8.self))
+            return
+        }
+        BLAS.useFastKernels()
         let data = try options.loadData()  // first: a missing dataset leaves no folder behind
         try options.runInterruptibly {
             let checkpoints = try Checkpoints(options, experiment: E.name, config: config)

@@ -101,6 +101,13 @@ struct TrainingLoop {
                     try save(stoppingFor: signal)
                 }
             }
+            // The loss is checked before each update, so the last update of an epoch could leave
+            // NaN weights behind unseen: check them before they are evaluated, saved or used.
+            for (prefix, module) in models {
+                if let bad = module.stateDict(prefix: prefix).first(where: { !$0.tensor.isFinite }) {
+                    throw TrainingError("\(label): \(bad.name) holds NaN or infinite values after epoch \(epoch + 1); lower the learning rate (the last was \(optimizer.learningRate))")
+                }
+            }
             let (record, line) = try endEpoch(epoch + 1, loop.metrics, loop.seconds + Date().timeIntervalSince(start))
             progress.epoch(line)
             history.append(record)

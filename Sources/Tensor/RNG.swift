@@ -113,9 +113,21 @@ public struct RNG: Sendable {
 
     /// Gamma(shape, 1), Marsaglia and Tsang's squeeze method (2000); a shape below 1 draws at
     /// shape + 1 and scales by U^(1/shape).
-    public mutating func gamma(shape: Double) -> Double {
+    public mutating func gamma(shape: Double) -> Double { gammaWithLog(shape: shape).value }
+
+    /// A Gamma(shape, 1) draw and its logarithm, from the same numbers: below shape 1 the value
+    /// G·U^(1/shape) underflows to 0 for tiny shapes, its log (log G + log U / shape) does not.
+    mutating func gammaWithLog(shape: Double) -> (value: Double, log: Double) {
         precondition(shape > 0 && shape.isFinite, "gamma: needs a finite shape > 0, got \(shape)")
-        if shape < 1 { return gamma(shape: shape + 1) * Foundation.pow(1 - uniformDouble(), 1 / shape) }
+        if shape < 1 {
+            let g = gammaWithLog(shape: shape + 1).value, u = 1 - uniformDouble()
+            return (g * Foundation.pow(u, 1 / shape), Foundation.log(g) + Foundation.log(u) / shape)
+        }
+        let x = gammaAtLeastOne(shape: shape)
+        return (x, Foundation.log(x))
+    }
+
+    private mutating func gammaAtLeastOne(shape: Double) -> Double {
         let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
         while true {
             let z = normalDouble(), v = Foundation.pow(1 + c * z, 3)
@@ -127,9 +139,12 @@ public struct RNG: Sendable {
 
     /// Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b) (NumPy's `beta`, which timm's
     /// Mixup draws its mixing weight from).
+    /// When both draws underflow (α ≈ 0.001), X / (X + Y) is 0/0; their logs still give the
+    /// ratio, 1 / (1 + e^(log Y − log X)).
     public mutating func beta(_ a: Double, _ b: Double) -> Double {
-        let x = gamma(shape: a), y = gamma(shape: b)
-        return x / (x + y)
+        let x = gammaWithLog(shape: a), y = gammaWithLog(shape: b)
+        let ratio = x.value / (x.value + y.value)
+        return ratio.isFinite ? ratio : 1 / (1 + Foundation.exp(y.log - x.log))
     }
 
     /// Fisher–Yates shuffle.

@@ -31,7 +31,8 @@ struct StudentSetup: Codable, Hashable {
     /// "none", "<type>-<teacher>" or "soft-<teacher>-<KL normalization>"; nil for anything else
     /// (Flags.list names what the flag takes).
     init?(parsing text: String) {
-        let parts = text.split(separator: "-", maxSplits: 2).map(String.init)
+        // Empty parts kept: "none-" and "-" are not students.
+        let parts = text.split(separator: "-", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard let type = try? DistillationType(parsing: parts[0]) else { return nil }
         if type == .none {
             guard parts.count == 1 else { return nil }
@@ -150,6 +151,17 @@ struct Distillation: Experiment {
             if let tau { config.loss.tau = tau }
             if let lambda { config.loss.lambda = lambda }
             if let klNormalization { config.loss.klNormalization = try Flags.choice("kl-normalization", klNormalization) }
+            // A soft student that names the config's own KL normalization is the one without it.
+            var seen: [StudentSetup: String] = [:]
+            for (i, v) in config.variants.enumerated() {
+                var same = v
+                if same.kl == config.loss.klNormalization { same.kl = nil }
+                if let other = seen[same] {
+                    throw ValidationError("--variants names one student twice: '\(other)' and '\(v.name)' (\(config.loss.klNormalization.rawValue) is the KL normalization in use)")
+                }
+                seen[same] = v.name
+                config.variants[i] = same
+            }
         }
 
         /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).

@@ -99,6 +99,7 @@ struct EMATeacher: Experiment {
         let seeds = lab.seeds(config.seeds)
         print("ema-teacher: seeds \(seeds.map(String.init).joined(separator: ", ")), \(config.lanes) runs at once")
         let start = Date()
+        try KNNSchedule(ks: config.ks).check(training: data.train.count)
         let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
                                    test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
         print("raw pixels: " + config.ks.map { "k-NN\($0) \(String(format: "%.2f", pixelKNN[$0]!))%" }.joined(separator: "  "))

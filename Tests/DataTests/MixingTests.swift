@@ -63,4 +63,18 @@ import Tensor
         #expect(kinds[.none] == nil && abs(kinds[.cutmix, default: 0] - 1000) < 100)
         #expect(abs(mixupLambda.reduce(0, +) / Float(mixupLambda.count) - 0.5) < 0.03)
     }
+
+    /// α = 0.001 (accepted: any finite α ≥ 0): both gamma draws of Beta(α, α) underflow, and the
+    /// mix must still be a weight in [0, 1] with a finite batch.
+    @Test func tinyAlphasStillMix() {
+        var rng = RNG(seed: 5)
+        let x = Self.constants(2, h: 16, w: 16)
+        var config = MixConfig()
+        (config.mixupAlpha, config.cutmixAlpha) = (0.001, 0.001)
+        for _ in 0..<200 {
+            let m = mixBatch(x, config: config, rng: &rng)
+            #expect(m.lambda.isFinite && m.lambda >= 0 && m.lambda <= 1)
+            #expect(m.images.isFinite)
+        }
+    }
 }

@@ -35,6 +35,29 @@ func temporaryFolder() -> URL {
         #expect(groups.flatMap(\.parameters).count == model.parameters.count)
     }
 
+    /// Weights that turn NaN in an epoch's last update (after its loss was checked) stop the run
+    /// at that epoch's end, naming the tensor, before the model is evaluated or saved.
+    @Test(.enabled(if: dataset != nil)) func nanWeightsAfterTheLastStepStopTheRun() throws {
+        let data = dataset!
+        var rng = RNG(seed: 12)
+        let model = ConvNet(ConvNetConfig(widths: [4, 8, 8]), rng: &rng)
+        var recipe = SupervisedRecipe(epochs: 1, batchSize: 32, learningRate: 1e-3)
+        recipe.trainImages = 64
+        var calls = 0
+        let objective: Objective = { x, y in
+            calls += 1
+            let loss = crossEntropy(model(x), mixed: y)
+            if calls == 2 { model.fc.bias!.data[0] = .nan }  // after the loss is taken: only the update carries it
+            return (loss, [:])
+        }
+        do {
+            _ = try trainClassifier(model, recipe: recipe, data: data, label: "nan", rng: &rng, objective: objective)
+            Issue.record("the run ended normally with NaN weights")
+        } catch {
+            #expect("\(error)".contains("holds NaN or infinite values after epoch 1"), "\(error)")
+        }
+    }
+
     /// A small ViT and ConvNet on 2 048 images for two epochs (128 steps): the loss falls well
     /// below its start and the accuracy is far above chance (10 %). (Models this small learn
     /// slowly from timm's init — PyTorch's do too — so the bar is "learning", not "learned".)

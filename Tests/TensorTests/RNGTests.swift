@@ -64,6 +64,22 @@ import Tensor
         #expect(abs(mean(x) - m) < 0.005 && abs(std(x) * std(x) - v) < 0.05 * v, "Beta(\(a), \(b)): mean \(mean(x)), var \(std(x) * std(x))")
     }
 
+    /// Tiny α (Mixup at 0.001): both gamma draws underflow to 0, and the ratio must still be a
+    /// number in [0, 1], split between the two ends as Beta(α, α) is (half near 0, half near 1).
+    /// Where the plain ratio is a number, the draw is X / (X + Y) of the same gamma draws.
+    @Test func betaWithTinyShapesIsStillANumber() {
+        var rng = RNG(seed: 3)
+        let x = (0..<10_000).map { _ in rng.beta(0.001, 0.001) }
+        #expect(x.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
+        let low = x.filter { $0 < 0.5 }.count
+        #expect(abs(Double(low) / 10_000 - 0.5) < 0.03, "\(low) of 10 000 below 1/2")
+        var a = RNG(seed: 4), b = RNG(seed: 4)
+        for _ in 0..<1000 {
+            let gx = b.gamma(shape: 0.8), gy = b.gamma(shape: 0.8)
+            #expect(a.beta(0.8, 0.8) == gx / (gx + gy))
+        }
+    }
+
     @Test func permutationIsAPermutation() {
         var rng = RNG(seed: 9)
         #expect(rng.permutation(1000).sorted() == Array(0..<1000))
