@@ -151,11 +151,11 @@ struct AttentionMaps: Experiment {
             func block(_ value: (Int, Int) -> Float) -> String {
                 (0..<side).map { y in (0..<side).map { x in String(format: "%.4g", value(y, x)) }.joined(separator: "\t") }.joined(separator: "\n")
             }
-            // A map at pixel resolution, from its minimum (0) to its maximum (1), as matplotlib's
-            // imshow draws the paper's figures.
-            func minToMax(_ w: [Float]) -> (Int, Int) -> Float {
-                let (low, high) = (w.min()!, w.max()!)
-                return { y, x in high > low ? (w[(y / p) * g + x / p] - low) / (high - low) : 0 }
+            // A map at pixel resolution, as a multiple of uniform attention (weight × g²: 1 where
+            // the class token spreads its attention evenly over the patches), so that every map of
+            // every model is on one scale and a flat map looks flat.
+            func relativeToUniform(_ w: [Float]) -> (Int, Int) -> Float {
+                { y, x in w[(y / p) * g + x / p] * Float(g * g) }
             }
             for item in shownSets {
                 let pixels = item.set.images([item.index])
@@ -165,18 +165,18 @@ struct AttentionMaps: Experiment {
                 for head in 0..<h {
                     let w = Array(UnsafeBufferPointer(start: attention.data + head * g * g, count: g * g))
                     for j in w.indices { mean[j] += w[j] / Float(h) }
-                    blocks.append(block(minToMax(w)))
+                    blocks.append(block(relativeToUniform(w)))
                 }
-                blocks.append(block(minToMax(mean)))
+                blocks.append(block(relativeToUniform(mean)))
                 let bestHead = statistics[item.setting]![name]!.jaccard.bestHead
                 let mask = attentionMask(attention.data + bestHead * g * g, count: g * g, mass: config.mass)
                 blocks.append(block { y, x in mask[(y / p) * g + x / p] ? 1 : 0 })
             }
-            let header = ["last-block class-token attention of the \(name) ViT, per patch, from its minimum (0) to its maximum (1); test images "
+            let header = ["last-block class-token attention of the \(name) ViT, per patch, as a multiple of uniform attention (weight × \(g * g) patches); test images "
                           + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", "))), "
                           + "then on the canvas \(shownCanvas.map(String.init).joined(separator: ", ")) (classes \(config.shownCanvas.map(String.init).joined(separator: ", ")))",
-                          "blocks (gnuplot index): per image, the image, heads 1…\(h), the head mean, then the \(Int(config.mass * 100)) %-mass mask of the best head "
-                          + "by Jaccard in that setting (centered: head \(statistics["centered"]![name]!.jaccard.bestHead + 1), canvas: head \(statistics["canvas"]![name]!.jaccard.bestHead + 1)); "
+                          "blocks (gnuplot index): per image, the image, heads 0…\(h - 1), the head mean, then the \(Int(config.mass * 100)) %-mass mask of the best head "
+                          + "by Jaccard in that setting (centered: head \(statistics["centered"]![name]!.jaccard.bestHead), canvas: head \(statistics["canvas"]![name]!.jaccard.bestHead)); "
                           + "each \(side) × \(side)"] + comments
             report.add("attention-maps-\(name).tsv", text: header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n")
         }
