@@ -1,14 +1,15 @@
 # DINO's attention maps (Fig. 1, 3), from `attention-maps`: the last block's class-token attention
 # of the DINO, supervised and random ViTs (one backbone shape, its patch grid from the JSON). Each
-# attention-maps-<model>.tsv holds, per shown image, the image, each head's map (min to max of that
-# map: matplotlib's default, as the paper's figures), the head mean, and the best head's
-# 60 %-mass mask, as 28 × 28 blocks (gnuplot indices). The heads drawn: every head, numbered from
+# attention-maps-<model>.tsv holds, per shown image, the image, each head's map (as a multiple of
+# uniform attention: 1 where the class token spreads evenly over the patches), the head mean, and
+# the best head's 60 %-mass mask, as 28 × 28 blocks (gnuplot indices). The heads drawn: every head, numbered from
 # 0 as the JSON numbers them; the mask: the head with the best Jaccard over the test images of
 # that setting (the paper's "best head"). The measures over the test set, with 95 % bootstrap
 # intervals, are in attention-maps.tsv, drawn below.
 #
-# The maps carry no absolute scale (each is stretched to its own range), so colours cannot show
-# how peaked a head is; each mask panel states it instead: how many patches hold the mask's mass.
+# Every map of every model is drawn on one scale, from 0 to the most focused head's peak, so a
+# near-uniform head looks faint and a focused one bright; each mask panel also states how many
+# patches hold the mask's mass.
 load "style.gp"
 models = "dino supervised random"
 titles = "DINO supervised random"
@@ -35,8 +36,19 @@ do for [m = 1:3] {
     }
 }
 best(m, i) = int(real(json(summary, sprintf("results.models.%s.%s.jaccard.bestHead", word(models, m), i < centered ? "centered" : "canvas"))))
-# Attention drawn over the image: a warm colour whose opacity is the attention (scaled to its max).
+# The one scale: the highest value of any head's map, of any shown image and model.
+peak = 0
+do for [m = 1:3] {
+    do for [i = 0:images - 1] {
+        do for [c = 1:heads] {
+            stats map(m) index (i * per + c) matrix using 3 nooutput
+            if (STATS_max > peak) { peak = STATS_max }
+        }
+    }
+}
+# Attention drawn over the image: a warm colour whose opacity is the attention over the peak.
 red(v) = 255; green(v) = int(230 * v); blue(v) = 0; alpha(v) = int(235 * v ** 1.5)
+shared(a) = a / peak
 set style textbox opaque fillcolor rgb "#000000" noborder margins 1, 1
 
 do for [fmt in formats] {
@@ -50,8 +62,8 @@ do for [fmt in formats] {
     left = 0.08; right = 0.99; top = 0.92; bottom = 0.40
     w = (right - left) / columns; h = (top - bottom) / images
     set label 1 "image" at screen left + 0.5 * w, top + 0.012 center font ",9"
-    set label 2 sprintf("Every head is drawn, its attention as the warm overlay. Each map is stretched from its own minimum to its own maximum, so colours do not compare\nacross maps: a near-uniform map looks as peaked as a focused one. The %g %% mask is that of the head with the best Jaccard over %s of its setting\n(the rest of the image is dimmed); on it, that head and how many of the %d patches hold %g %% of its attention: fewer is more focused, uniform attention needs %d.", \
-        mass, bank, grid * grid, mass, ceil(mass / 100 * grid * grid)) at screen 0.5, bottom - 0.015 center font ",9"
+    set label 2 sprintf("Every head is drawn, its attention as the warm overlay, on one scale for all maps: fully opaque at %.1f × uniform attention\n(the most focused head shown), nearly clear at uniform attention (1 ×), so colours compare across heads and models.\nThe %g %% mask is that of the head with the best Jaccard over %s of its setting (the rest of the image is dimmed);\non it, that head and how many of the %d patches hold %g %% of its attention: fewer is more focused, uniform attention needs %d.", \
+        peak, mass, bank, grid * grid, mass, ceil(mass / 100 * grid * grid)) at screen 0.5, bottom - 0.015 center font ",9"
     do for [m = 1:3] {
         set label 10 * m word(titles, m) at screen left + (1 + (m - 1) * (heads + 1) + (heads + 1) / 2.0) * w, top + 0.035 center font ",11"
         do for [c = 1:heads] {
@@ -75,7 +87,7 @@ do for [fmt in formats] {
                 set size w, h
                 if (c <= heads) {
                     plot file index (i * per) matrix with image, \
-                         file index (i * per + c) matrix using 1:2:(red($3)):(green($3)):(blue($3)):(alpha($3)) with rgbalpha
+                         file index (i * per + c) matrix using 1:2:(red(shared($3))):(green(shared($3))):(blue(shared($3))):(alpha(shared($3))) with rgbalpha
                 } else {
                     # Fig. 3's mask: the kept patches lit, the rest dimmed; its head and size below.
                     set label 3 sprintf("head %d: %d/%d", best(m, i), kept[(m - 1) * images + i + 1], grid * grid) \
