@@ -1,5 +1,5 @@
 // Progress of a long run. On a terminal, one line rewritten in place (step, loss, images/s, ETA);
-// otherwise (CI, a pipe, a log file) one line per epoch.
+// otherwise (CI, a pipe, a log file) one line per epoch, and within a long epoch one a minute.
 import Foundation
 
 public final class Progress {
@@ -25,25 +25,32 @@ public final class Progress {
     public var elapsed: TimeInterval { Date().timeIntervalSince(start) }
     public var imagesPerSecond: Double { Double(images) / max(elapsed, 1e-9) }
 
-    /// After each step: redraws the status line at most five times a second.
+    /// The time the remaining steps will take at this process's pace so far.
+    var eta: TimeInterval { elapsed / Double(max(stepsDone, 1)) * Double(totalSteps - stepsBefore - stepsDone) }
+
+    /// After each step: redraws the status line at most five times a second on a terminal; in a
+    /// log, writes it at most once a minute.
     public func step(epoch: Int, epochs: Int, loss: Float, images batch: Int) {
         stepsDone += 1
         images += batch
         let step = stepsBefore + stepsDone
-        guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 || step == totalSteps else { return }
+        let since = Date().timeIntervalSince(lastDraw)
+        guard interactive ? since > 0.2 || step == totalSteps : since > 60 && step < totalSteps else { return }
+        if lastDraw == .distantPast && !interactive { lastDraw = Date(); return }  // the first minute starts now
         lastDraw = Date()
-        let eta = elapsed / Double(stepsDone) * Double(totalSteps - step)
         let line = "\(label)  epoch \(epoch)/\(epochs)  step \(step)/\(totalSteps)  loss \(String(format: "%.4f", loss))"
             + "  \(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(Progress.clock(eta))"
-        print("\r\u{1B}[2K" + line, terminator: "")
+        print(interactive ? "\r\u{1B}[2K" + line : line, terminator: interactive ? "" : "\n")
         fflush(nil)
     }
 
-    /// At the end of an epoch: one permanent line.
+    /// At the end of an epoch: one permanent line, with the time left if steps remain.
     public func epoch(_ summary: String) {
         if interactive { print("\r\u{1B}[2K", terminator: "") }
-        print("\(label)  \(summary)  [\(Progress.clock(elapsed)), \(String(format: "%.0f", imagesPerSecond)) img/s]")
+        let left = stepsBefore + stepsDone < totalSteps ? ", ETA \(Progress.clock(eta))" : ""
+        print("\(label)  \(summary)  [\(Progress.clock(elapsed)), \(String(format: "%.0f", imagesPerSecond)) img/s\(left)]")
         fflush(nil)
+        if !interactive { lastDraw = Date() }
     }
 
     /// 75 → "1:15", 3700 → "1:01:40"
