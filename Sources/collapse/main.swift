@@ -59,7 +59,7 @@ struct Collapse: Experiment {
     static let abstract = "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7)."
 
     struct Options: ConfigFlags {
-        @OptionGroup var recipe: DINORecipeFlags
+        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it; in parentheses: the paper's)") var recipe: DINORecipeFlags
         @OptionGroup var lanes: LanesFlag
 
         func apply(to config: inout Config) throws {

@@ -69,7 +69,7 @@ struct EMATeacher: Experiment {
     static let abstract = "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2)."
 
     struct Options: ConfigFlags {
-        @OptionGroup var recipe: DINORecipeFlags
+        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it; in parentheses: the paper's)") var recipe: DINORecipeFlags
         @OptionGroup var lanes: LanesFlag
 
         @Option(help: "Teachers, comma-separated: \(TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")).")
