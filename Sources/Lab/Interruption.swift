@@ -49,12 +49,14 @@ private func onSignal(_ signal: Int32) {
     _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
 }
 
-/// A second signal stops the process now, saying what survives: each run's checkpoint of its
-/// last finished epoch (and the data files as they were).
+/// A second signal stops the process now, saying what survives, and dies by the signal (so a
+/// shell loop around it stops too): each run's checkpoint of its last finished epoch, and data
+/// files either whole or as they were.
 private func onSecondSignal(_ signal: Int32) {
-    let note: StaticString = "stopped at once: each run continues with --resume from its last saved epoch; no data file was written\n"
+    let note: StaticString = "stopped at once: each run continues with --resume from its last saved epoch; data files are whole or untouched\n"
     _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
-    _exit(128 + signal)
+    _ = Glibc.signal(signal, SIG_DFL)
+    _ = raise(signal)
 }
 
 /// A training run stopped by a signal after saving its state.

@@ -24,8 +24,9 @@ public func normalizedFeatures(_ backbone: VisionTransformer, of set: ImageSet, 
 
 /// The backbone's weighted k-NN accuracy on the 10 000 test images, all 60 000 training images
 /// as the bank (the paper's protocol), percent per k.
-public func knnAccuracy(_ backbone: VisionTransformer, data: FashionMNIST, ks: [Int] = [20, 200]) -> [Int: Double] {
-    weightedKNN(train: normalizedFeatures(backbone, of: data.train, data: data), trainLabels: data.train.labels,
+public func knnAccuracy(_ backbone: VisionTransformer, data: FashionMNIST, ks: [Int] = [20, 200]) throws -> [Int: Double] {
+    try KNNSchedule(ks: ks).check(training: data.train.count)
+    return weightedKNN(train: normalizedFeatures(backbone, of: data.train, data: data), trainLabels: data.train.labels,
                 test: normalizedFeatures(backbone, of: data.test, data: data), testLabels: data.test.labels, ks: ks)
 }
 

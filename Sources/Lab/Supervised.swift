@@ -167,7 +167,8 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         record.metrics = metrics.isEmpty ? nil : epochMetrics?(sums)
         if let probe { record.metrics = (record.metrics ?? [:]).merging(probe()) { $1 } }
         let extra = (record.metrics ?? [:]).sorted { $0.key < $1.key }.map { "  \($0.key) \(String(format: "%.4f", $0.value))" }.joined()
-        return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  test \(String(format: "%.2f", record.testAccuracy))%\(extra)")
+        let measured = evaluation.map { "probe (\($0.count) test images)" } ?? "test"
+        return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  \(measured) \(String(format: "%.2f", record.testAccuracy))%\(extra)")
     })
 }
 

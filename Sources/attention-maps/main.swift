@@ -198,7 +198,7 @@ struct AttentionMaps: Experiment {
                 var row: [Any] = [index * models.count + m, setting.name, name]
                 for measure in Self.measures {
                     let x = s[measure]
-                    row += [x.best.mean, x.best.low, x.best.high, x.bestHead + 1, x.headMean.mean, x.headMean.low, x.headMean.high]
+                    row += [x.best.mean, x.best.low, x.best.high, x.bestHead, x.headMean.mean, x.headMean.low, x.headMean.high]
                 }
                 table.append(row + [s.objectShare.mean, Config.paper[name]!])
                 func shown(_ x: Interval) -> String { String(format: "%.1f %% [%.1f, %.1f]", x.mean, x.low, x.high) }
@@ -208,7 +208,7 @@ struct AttentionMaps: Experiment {
             print("\(setting.name): " + Self.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
         }
         for (name, model) in models {
-            let knn20 = knnAccuracy(model, data: data, ks: [20])[20]!
+            let knn20 = try knnAccuracy(model, data: data, ks: [20])[20]!
             results[name] = ModelResult(centered: statistics["centered"]![name]!, canvas: statistics["canvas"]![name]!, paperJaccard: Config.paper[name]!,
                                         knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
         }

@@ -152,12 +152,17 @@ struct Distillation: Experiment {
             if let lambda { config.loss.lambda = lambda }
             if let klNormalization { config.loss.klNormalization = try Flags.choice("kl-normalization", klNormalization) }
             // A soft student that names the config's own KL normalization is the one without it.
+            // Typed twice, that is an error; in the default list (soft-convnet and
+            // soft-convnet-per-element), the second becomes the other normalization's student.
             var seen: [StudentSetup: String] = [:]
             for (i, v) in config.variants.enumerated() {
                 var same = v
                 if same.kl == config.loss.klNormalization { same.kl = nil }
                 if let other = seen[same] {
-                    throw ValidationError("--variants names one student twice: '\(other)' and '\(v.name)' (\(config.loss.klNormalization.rawValue) is the KL normalization in use)")
+                    guard variants == nil, let kl = v.kl else {
+                        throw ValidationError("--variants names one student twice: '\(other)' and '\(v.name)' (\(config.loss.klNormalization.rawValue) is the KL normalization in use)")
+                    }
+                    same.kl = KLNormalization.allCases.first { $0 != kl }
                 }
                 seen[same] = v.name
                 config.variants[i] = same

@@ -152,7 +152,7 @@ struct PatchThroughput: Experiment {
         var knn: [String: Double] = [:], dinoSpeeds: [String: Double] = [:]
         for (patch, (vit, history)) in zip(config.dinoPatches, trained) {
             vit.setTraining(false)
-            let knn20 = knnAccuracy(vit, data: lab.data, ks: [20])[20]!
+            let knn20 = try knnAccuracy(vit, data: lab.data, ks: [20])[20]!
             let x = lab.data.normalize(lab.data.test.images(Array(0..<config.forwardBatch)))
             let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
             let ips = Double(config.forwardBatch) / median

@@ -67,7 +67,8 @@ struct TokenSimilarity: Experiment {
         func validate() throws {
             try student.validate()
             try Flags.count("seeds", seeds, 1...100)
-            for e in doseTeacherEpochs + doseSupervisedEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
+            for e in doseTeacherEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
+            for e in doseSupervisedEpochs { try Flags.count("dose-supervised-epochs (the preset's)", e, 1...SupervisedRecipe.maxEpochs) }
             try Flags.count("probe-images", probeImages, 1...10_000)
             try LanesFlag.validate(lanes)
             try recipe.validate()
