@@ -75,8 +75,8 @@ public struct RunCheckpoint {
         do { snapshot = try TrainingSnapshot(contentsOf: url) } catch let error as SafetensorsError {
             throw TrainingSnapshot.unusable(url.path, error.problem)
         }
-        if let saved = snapshot.metadata["git"], saved != codeRevision {
-            print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(codeRevision); "
+        if let saved = snapshot.metadata["git"], saved != Provenance.current.gitRevision {
+            print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(Provenance.current.gitRevision); "
                 + "the resumed run matches an uninterrupted one only if the change left training alone")
         }
         return snapshot
@@ -94,7 +94,7 @@ public struct RunCheckpoint {
 /// and Codable values as JSON in the metadata.
 struct TrainingSnapshot {
     private(set) var tensors: [(name: String, tensor: Tensor)] = []
-    private(set) var metadata: [String: String] = ["format": "vitdistill training checkpoint 1", "git": codeRevision]
+    private(set) var metadata: [String: String] = ["format": "vitdistill training checkpoint 1", "git": Provenance.current.gitRevision]
     private var source = ""
 
     init() {}
@@ -180,5 +180,3 @@ struct TrainingSnapshot {
     }
 }
 
-/// The revision of the code that runs, asked of git once.
-let codeRevision = Provenance.current.gitRevision

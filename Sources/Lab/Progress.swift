@@ -10,7 +10,7 @@ public final class Progress {
     private let stepsBefore: Int    // by the run this one resumes
     private var images = 0
     private let start = Date()
-    private var lastDraw = Date.distantPast
+    private var lastDraw: Date      // a terminal's first line at once; a log's after a minute
 
     /// `totalSteps`: optimizer steps in the whole run, for the ETA; `done`: those a resumed run
     /// has behind it.
@@ -20,6 +20,7 @@ public final class Progress {
         stepsBefore = done
         let env = ProcessInfo.processInfo.environment
         interactive = isatty(STDOUT_FILENO) != 0 && env["CI"] == nil && env["TERM"] != "dumb"
+        lastDraw = interactive ? .distantPast : Date()
     }
 
     public var elapsed: TimeInterval { Date().timeIntervalSince(start) }
@@ -36,7 +37,6 @@ public final class Progress {
         let step = stepsBefore + stepsDone
         let since = Date().timeIntervalSince(lastDraw)
         guard interactive ? since > 0.2 || step == totalSteps : since > 60 && step < totalSteps else { return }
-        if lastDraw == .distantPast && !interactive { lastDraw = Date(); return }  // the first minute starts now
         lastDraw = Date()
         let line = "\(label)  epoch \(epoch)/\(epochs)  step \(step)/\(totalSteps)  loss \(String(format: "%.4f", loss))"
             + "  \(String(format: "%.0f", imagesPerSecond)) img/s  ETA \(Progress.clock(eta))"
