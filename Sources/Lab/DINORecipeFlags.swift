@@ -61,6 +61,11 @@ public struct DINORecipeFlags: ParsableArguments {
 
     /// Sets every field a flag names; the caller validates the recipe.
     public func apply(to recipe: inout DINORecipe) throws {
+        // Counts out of the recipe's bounds are named by their flag here, before the recipe sees them.
+        try Flags.count("epochs", epochs, 1...DINORecipe.maxEpochs)
+        try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
+        try Flags.count("batch-size", batchSize, 2...DINORecipe.maxBatchSize, note: "the center is a batch mean")
+        try Flags.count("local-crops", localCrops, 0...DINORecipe.maxLocalCrops)
         if let epochs { recipe.setEpochs(epochs) }
         if let trainImages { recipe.trainImages = trainImages }
         if let batchSize { recipe.batchSize = batchSize }

@@ -1,8 +1,8 @@
 // Reading command-line values in one voice for every experiment: a list flag refuses empty and
 // repeated entries and names what it accepts; a number must be finite and in its range. What a
-// value means for a run (an epoch count, a temperature) is checked once, by the recipe that uses
-// it (DINORecipe.validate, SupervisedRecipe.validate, DistillationConfig.validate), so a flag and
-// the recipe can never disagree.
+// value means for a run (an epoch count, a temperature) is checked by the recipe that uses it
+// (DINORecipe.validate, SupervisedRecipe.validate, DistillationConfig.validate); a count flag is
+// also checked against the recipe's own bounds first, so its error names the flag.
 import ArgumentParser
 
 public enum Flags {

@@ -141,6 +141,9 @@ struct Distillation: Experiment {
                 config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { StudentSetup(parsing: $0) }
             }
             if let seeds { config.seeds = seeds }
+            try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
+            try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
+            try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
             lanes.apply(to: &config.lanes)
             if let epochs { config.recipe.epochs = epochs }
             try applyAugmentationFlags(&config.recipe)

@@ -51,6 +51,10 @@ extension TokenSimilarity {
             if let seeds { config.seeds = seeds }
             if let runs { config.runs = try Flags.list("runs", runs, takes: "distillation, two_class_tokens") { Kind(rawValue: $0) } }
             lanes.apply(to: &config.lanes)
+            try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
+            try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
+            try Flags.count("batch-size", batchSize, 1...SupervisedRecipe.maxBatchSize)
+            try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
             if let epochs { config.recipe.epochs = epochs }
             if let batchSize { config.recipe.batchSize = batchSize }
             if let learningRate { config.recipe.learningRate = learningRate }

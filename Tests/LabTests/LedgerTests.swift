@@ -1,7 +1,9 @@
-// The claims ledger: papers/dino.md and papers/deit.md list each claim the project tests with our
-// number beside the paper's. Their last column names where each of our numbers lives in
-// figures/data/*.json (`file#results.key.key`); this test reads those values and fails if the
-// "ours" cell does not show them, so the documents cannot drift from the data.
+// The claims ledger. papers/dino.md and papers/deit.md list each claim the project tests with our
+// number beside the paper's; papers/ledger.md names, for each claim, where each of those numbers
+// lives in figures/data/*.json (`file#results.key.key`) or how it derives from them (a difference,
+// a ratio, a separation in pooled standard deviations). This test evaluates every entry and fails if
+// the "ours" cell does not show it, so the documents cannot drift from the data. It also reads the
+// committed SVG figures: every number printed on one is in its experiment's data or is a paper's value.
 import Foundation
 import Testing
 
@@ -26,7 +28,7 @@ struct ClaimsTable {
 }
 
 /// The numbers written in `text` (a − or - before digits makes them negative), each with its
-/// number of decimals.
+/// number of decimals. Thin spaces and spaces inside digit groups ("1 872") are not joined.
 func writtenNumbers(_ text: String) -> [(value: Double, decimals: Int)] {
     let normalized = text.replacingOccurrences(of: "−", with: "-")
     let pattern = try! NSRegularExpression(pattern: "-?[0-9]+(\\.[0-9]+)?")
@@ -37,48 +39,168 @@ func writtenNumbers(_ text: String) -> [(value: Double, decimals: Int)] {
     }
 }
 
-/// The value at `path` ("results.momentum.knn20_mean") in a JSON object: a number or a list of numbers.
+/// Whether `shown` writes `value` rounded to its own number of decimals, as printf rounds the stored
+/// double (79.54499999999999 is 79.54, never 79.55).
+func shows(_ shown: (value: Double, decimals: Int), _ value: Double) -> Bool {
+    String(format: "%.*f", shown.decimals, shown.value) == String(format: "%.*f", shown.decimals, value)
+}
+
+/// The values at `path` in a JSON object: "results.momentum.knn20_mean" names a number or a list of
+/// numbers; a number as a key indexes a list ("blocks.0.mean"), and `*` maps over one ("per_seed.*.output").
 func jsonValues(_ object: Any, path: String) -> [Double]? {
-    var node: Any? = object
-    for key in path.split(separator: ".") { node = (node as? [String: Any])?[String(key)] }
-    if let number = node as? NSNumber { return [number.doubleValue] }
-    if let list = node as? [Any] { let numbers = list.compactMap { ($0 as? NSNumber)?.doubleValue }; return numbers.count == list.count ? numbers : nil }
-    return nil
+    func values(_ node: Any?, _ keys: ArraySlice<Substring>) -> [Double]? {
+        guard let key = keys.first else {
+            if let number = node as? NSNumber { return [number.doubleValue] }
+            if let list = node as? [Any] { let numbers = list.compactMap { ($0 as? NSNumber)?.doubleValue }; return numbers.count == list.count ? numbers : nil }
+            return nil
+        }
+        if let list = node as? [Any] {
+            if key == "*" { let each = list.map { values($0, keys.dropFirst()) }; return each.contains { $0 == nil } ? nil : each.flatMap { $0! } }
+            guard let index = Int(key), list.indices.contains(index) else { return nil }
+            return values(list[index], keys.dropFirst())
+        }
+        return values((node as? [String: Any])?[String(key)], keys.dropFirst())
+    }
+    return values(object, path.split(separator: ".")[...])
+}
+
+/// papers/ledger.md: for each paper, each claim's entries (references or expressions), in order.
+struct Ledger {
+    var claims: [String: [(claim: String, entries: [String])]] = [:]
+
+    init(markdown: String) throws {
+        var paper: String?
+        for line in markdown.components(separatedBy: "\n") {
+            if line.hasPrefix("## ") { paper = String(line.dropFirst(3)).trimmingCharacters(in: .whitespaces); claims[paper!] = [] }
+            else if let paper, line.hasPrefix("- ") { claims[paper]!.append((String(line.dropFirst(2)), [])) }
+            else if let paper, line.hasPrefix("  - `") {
+                // `expression` then an optional comment
+                let rest = line.dropFirst(5)
+                guard let end = rest.firstIndex(of: "`"), !claims[paper]!.isEmpty else { throw TestFailure("ledger: cannot read \(line)") }
+                claims[paper]![claims[paper]!.count - 1].entries.append(String(rest[..<end]))
+            }
+        }
+    }
+}
+
+/// Evaluates a ledger entry: a reference `file#key.key` (a number or a list), a literal number, or an
+/// expression of them with `+ - * /` between spaces, parentheses, and `pooled(a, b)`.
+struct LedgerExpression {
+    let tokens: [String]
+    var position = 0
+    let data: (String) throws -> [Double]  // a reference's values
+
+    init(_ text: String, data: @escaping (String) throws -> [Double]) {
+        var tokens: [String] = [], current = ""
+        for character in text {
+            if character == " " || "(),".contains(character) {
+                if !current.isEmpty { tokens.append(current); current = "" }
+                if character != " " { tokens.append(String(character)) }
+            } else { current.append(character) }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        self.tokens = tokens
+        self.data = data
+    }
+
+    /// Whether the entry is a plain reference (its list values shown as they are, sign included).
+    var isReference: Bool { tokens.count == 1 && tokens[0].contains("#") }
+
+    mutating func values() throws -> [Double] {
+        if isReference { return try data(tokens[0]) }
+        let value = try sum()
+        guard position == tokens.count else { throw TestFailure("ledger: unexpected '\(tokens[position])' in \(tokens.joined(separator: " "))") }
+        return [value]
+    }
+
+    private mutating func next() throws -> String {
+        guard position < tokens.count else { throw TestFailure("ledger: \(tokens.joined(separator: " ")) ends early") }
+        defer { position += 1 }
+        return tokens[position]
+    }
+    private var peek: String? { position < tokens.count ? tokens[position] : nil }
+
+    private mutating func sum() throws -> Double {
+        var value = try product()
+        while let op = peek, op == "+" || op == "-" { position += 1; value = op == "+" ? value + (try product()) : value - (try product()) }
+        return value
+    }
+    private mutating func product() throws -> Double {
+        var value = try factor()
+        while let op = peek, op == "*" || op == "/" { position += 1; value = op == "*" ? value * (try factor()) : value / (try factor()) }
+        return value
+    }
+    private mutating func factor() throws -> Double {
+        let token = try next()
+        if token == "(" { let value = try sum(); guard try next() == ")" else { throw TestFailure("ledger: ')' expected") }; return value }
+        if token == "pooled" {
+            guard try next() == "(" else { throw TestFailure("ledger: pooled( expected") }
+            let a = try next()
+            guard try next() == "," else { throw TestFailure("ledger: pooled(a, b) expected") }
+            let b = try next()
+            guard try next() == ")" else { throw TestFailure("ledger: pooled(a, b) expected") }
+            let (ma, sa, mb, sb) = (try scalar(a + "_mean"), try scalar(a + "_std"), try scalar(b + "_mean"), try scalar(b + "_std"))
+            return (ma - mb) / ((sa * sa + sb * sb) / 2).squareRoot()
+        }
+        if let number = Double(token) { return number }
+        return try scalar(token)
+    }
+    private func scalar(_ reference: String) throws -> Double {
+        let values = try data(reference)
+        guard values.count == 1 else { throw TestFailure("ledger: \(reference) is a list; an expression needs one number") }
+        return values[0]
+    }
 }
 
 @Suite("claims ledger") struct LedgerTests {
     static let statuses = ["reproduced", "partly", "not at this scale"]
 
+    static func text(_ path: String) throws -> String {
+        try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// A reference's values: `file#key.key` in figures/data/<file>.json.
+    static func data(_ reference: String) throws -> [Double] {
+        let parts = reference.components(separatedBy: "#")
+        guard parts.count == 2 else { throw TestFailure("ledger: '\(reference)' is not file#key.key") }
+        let file = packageRoot.appendingPathComponent("figures/data/\(parts[0]).json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: file))
+        guard let values = jsonValues(json, path: parts[1]) else { throw TestFailure("ledger: \(parts[0]).json has no number at \(parts[1])") }
+        return values
+    }
+
     @Test(arguments: ["dino.md", "deit.md"])
     func everyNumberOfOursIsTheDatas(_ paper: String) throws {
-        let table = try ClaimsTable(markdown: String(contentsOf: packageRoot.appendingPathComponent("papers/\(paper)"), encoding: .utf8))
-        let column = { (name: String) in table.header.firstIndex(of: name) }
-        guard let ours = column("ours"), let status = column("status"), let data = column("data") else {
-            Issue.record("\(paper): the claims table needs columns 'ours', 'status' and 'data'; it has \(table.header)")
+        let table = try ClaimsTable(markdown: Self.text("papers/\(paper)"))
+        let ledger = try Ledger(markdown: Self.text("papers/ledger.md")).claims[paper] ?? []
+        guard let claim = table.header.firstIndex(of: "claim"), let ours = table.header.firstIndex(of: "ours"),
+              let status = table.header.firstIndex(of: "status") else {
+            Issue.record("\(paper): the claims table needs columns 'claim', 'ours' and 'status'; it has \(table.header)")
             return
         }
         #expect(table.rows.count >= 5, "\(paper): only \(table.rows.count) claims")
+        #expect(ledger.map(\.claim) == table.rows.map { $0[claim] }, "papers/ledger.md's claims under '## \(paper)' are not the claims table's, in order")
         var checked = 0
         for row in table.rows {
             guard row.count == table.header.count else { Issue.record("\(paper): a row has \(row.count) cells: \(row)"); continue }
             #expect(Self.statuses.contains { row[status].hasPrefix($0) }, "\(paper): status '\(row[status])' starts with none of \(Self.statuses)")
-            if row[data] == "—" { continue }  // a one-off measurement, its command in the row
-            let shown = writtenNumbers(row[ours])
-            for reference in row[data].replacingOccurrences(of: "`", with: "").components(separatedBy: ";") {
-                let parts = reference.trimmingCharacters(in: .whitespaces).components(separatedBy: "#")
-                guard parts.count == 2 else { Issue.record("\(paper): '\(reference)' is not file#path"); continue }
-                let file = packageRoot.appendingPathComponent("figures/data/\(parts[0]).json")
-                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: file))
-                guard let values = jsonValues(json, path: parts[1]) else {
-                    Issue.record("\(paper): \(parts[0]).json has no number at \(parts[1])")
-                    continue
-                }
-                for v in values {
-                    // Shown as v rounded to the shown number's decimals.
-                    let found = shown.contains { abs($0.value - v) <= 0.5 * pow(10, -Double($0.decimals)) + 1e-9 }
-                    #expect(found, "\(paper): \(parts[0]).json \(parts[1]) = \(v), but the row shows '\(row[ours])'")
+            // A number may stand anywhere in the row but the paper's cell; each one of "ours" must be named.
+            let oursNumbers = writtenNumbers(row[ours])
+            let shown = oursNumbers + table.header.indices.filter { $0 != ours && table.header[$0] != "paper" }.flatMap { writtenNumbers(row[$0]) }
+            var accounted = Set<Int>()
+            for entry in ledger.first(where: { $0.claim == row[claim] })?.entries ?? [] {
+                var expression = LedgerExpression(entry, data: Self.data)
+                for value in try expression.values() {
+                    // A reference is shown with its sign; a derived number may be written as "3.0 below".
+                    let matches = shown.indices.filter { expression.isReference ? shows(shown[$0], value) : shows((abs(shown[$0].value), shown[$0].decimals), abs(value)) }
+                    #expect(!matches.isEmpty, "\(paper): \(entry) = \(value), but the row '\(row[claim])' shows '\(row[ours])' and '\(row[status])'")
+                    accounted.formUnion(matches)
                     checked += 1
                 }
+            }
+            // Every number written with decimals is one the ledger names.
+            for (index, number) in oursNumbers.enumerated() where number.decimals > 0 && !accounted.contains(index) {
+                Issue.record("\(paper): '\(row[claim])' shows \(number.value) in '\(row[ours])', which no ledger entry names")
             }
         }
         #expect(checked >= table.rows.count, "\(paper): only \(checked) numbers checked")
@@ -87,10 +209,10 @@ func jsonValues(_ object: Any, path: String) -> [Double]? {
     /// The README's scoreboard is the two claims tables: one row per claim, each "ours" cell and
     /// status word as the paper's page has them, and the counts under it theirs.
     @Test func theScoreboardIsTheClaimsTables() throws {
-        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try Self.text("README.md")
         var claims: [(ours: String, status: String)] = []
         for paper in ["dino.md", "deit.md"] {
-            let table = try ClaimsTable(markdown: String(contentsOf: packageRoot.appendingPathComponent("papers/\(paper)"), encoding: .utf8))
+            let table = try ClaimsTable(markdown: Self.text("papers/\(paper)"))
             let (ours, status) = (table.header.firstIndex(of: "ours")!, table.header.firstIndex(of: "status")!)
             claims += table.rows.map { row in (row[ours], Self.statuses.first { row[status].hasPrefix($0) } ?? row[status]) }
         }
@@ -109,13 +231,59 @@ func jsonValues(_ object: Any, path: String) -> [Double]? {
         #expect(readme.contains(summary), "the README's count should read \(summary)")
     }
 
-    /// The checker itself: a number shown to fewer decimals matches its value rounded, not another.
-    @Test func roundingIsJudgedAtTheShownPrecision() {
+    /// Every number with decimals printed on a committed figure (axis ticks aside) is in its
+    /// experiment's JSON data, as printed, or is a paper's value from papers/sources.md.
+    @Test(arguments: ["attention-maps", "collapse", "distillation", "ema-teacher", "patch-throughput", "supervised", "token-similarity"])
+    func everyNumberOnAFigureIsTheDatas(_ experiment: String) throws {
+        var known = writtenNumbers(try Self.text("papers/sources.md")).map(\.value)
+        let folder = packageRoot.appendingPathComponent("figures/data")
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        where file.hasPrefix(experiment) && file.hasSuffix(".json") {
+            known += numbers(in: try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent(file))))
+        }
+        let lines = try Self.text("figures/\(experiment).svg").components(separatedBy: "\n")
+        let tspan = try NSRegularExpression(pattern: "<tspan[^>]*>([^<]*)</tspan>")
+        var checked = 0
+        for (index, line) in lines.enumerated() {
+            guard let match = tspan.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) else { continue }
+            let label = String(line[Range(match.range(at: 1), in: line)!])
+            // gnuplot writes a tick's label on the line after its tick mark; its value is the axis's.
+            let isTick = Double(label.trimmingCharacters(in: .whitespaces)) != nil && index > 0 && lines[index - 1].contains("<path")
+            if isTick { continue }
+            for number in writtenNumbers(label) where number.decimals > 0 {
+                #expect(known.contains { shows(number, $0) }, "figures/\(experiment).svg prints \(number.value) in '\(label)', which neither its data nor papers/sources.md holds")
+                checked += 1
+            }
+        }
+        #expect(checked > 0 || experiment == "attention-maps", "figures/\(experiment).svg: no number checked")
+    }
+
+    /// The checker itself: a number shown to fewer decimals matches its value rounded, not another;
+    /// expressions evaluate as written.
+    @Test func roundingIsJudgedAtTheShownPrecision() throws {
         let shown = writtenNumbers("65.63 ± 2.34 %, −0.059, 4.99")
         #expect(shown.map(\.value) == [65.63, 2.34, -0.059, 4.99])
         #expect(shown.map(\.decimals) == [2, 2, 3, 2])
-        func matches(_ v: Double) -> Bool { shown.contains { abs($0.value - v) <= 0.5 * pow(10, -Double($0.decimals)) + 1e-9 } }
+        func matches(_ v: Double) -> Bool { shown.contains { shows($0, v) } }
         #expect(matches(65.6333) && matches(4.989426) && matches(-0.0594))
         #expect(!matches(65.64) && !matches(4.98) && !matches(0.059))
+        #expect(shows((79.54, 2), 79.54499999999999) && !shows((79.55, 2), 79.54499999999999))
+        let data: [String: Double] = ["x#a_mean": 80, "x#a_std": 0.6, "x#b_mean": 77, "x#b_std": 0.8, "x#c-d": 2]
+        func evaluate(_ text: String) throws -> Double {
+            var expression = LedgerExpression(text, data: { [data[$0]!] })
+            return try expression.values()[0]
+        }
+        #expect(try evaluate("pooled(x#a, x#b)") == 3 / (0.5 as Double).squareRoot())
+        #expect(try evaluate("x#a_mean - x#c-d * 2") == 76)
+        #expect(try evaluate("(x#a_mean - x#c-d) / 2") == 39)
+        #expect(try evaluate("100 * ( 1 - x#c-d / 4 )") == 50)
     }
+}
+
+/// Every number anywhere in a JSON value.
+func numbers(in json: Any) -> [Double] {
+    if let number = json as? NSNumber { return [number.doubleValue] }
+    if let list = json as? [Any] { return list.flatMap(numbers(in:)) }
+    if let object = json as? [String: Any] { return object.values.flatMap(numbers(in:)) }
+    return []
 }
