@@ -28,7 +28,7 @@ enum Ablation: String, CaseIterable, Codable {
 }
 
 /// Every knob: DINORecipe.fashionMNIST with its momentum teacher (width 96), the
-/// paper's values beside each field of DINORecipe (Lab/DINO.swift). The teacher temperature stays
+/// paper's values beside each field of DINORecipe (Lab/DINO/DINORecipe.swift). The teacher temperature stays
 /// at 0.04 (no warmup): Fig. 7's point is what each operation does alone. Collapse is a matter of
 /// steps, so the small batch of that recipe (many steps per image) gets each run to its end.
 struct Config: ExperimentConfig {

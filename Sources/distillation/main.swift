@@ -50,7 +50,7 @@ struct StudentSetup: Codable, Hashable {
     var job: TeacherArchitecture { teacher ?? .convnet }
 }
 
-/// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiTStudent.swift).
+/// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiT/DeiTStudent.swift).
 struct Config: ExperimentConfig {
     var student: ViTConfig
     var recipe: SupervisedRecipe                 // DeiTStudent.preset: DeiT's data-efficient regime at the default scale

@@ -12,7 +12,7 @@ import Lab
 import NN
 import Tensor
 
-/// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO.swift). The
+/// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO/DINORecipe.swift). The
 /// trials that chose them are in papers/dino-sweep.md.
 struct Config: ExperimentConfig {
     var recipe: DINORecipe

@@ -3,7 +3,7 @@
 // "transformer teacher"). By default they are exactly `distillation`'s teachers, trained where its
 // students learn: 10 000 images under DeiT's augmentation (DeiTStudent.teacherRecipe), so they
 // train once for both experiments; `--data-regime full` trains them on all 60 000 images with
-// flips only (Lab/Teachers.swift). Both come from Teachers.trained: loaded from the model cache if
+// flips only (Lab/DeiT/Teachers.swift). Both come from Teachers.trained: loaded from the model cache if
 // another experiment made them first.
 //
 // Writes figures/data/supervised-{convnet,vit}.tsv (one row per epoch) and supervised.json;

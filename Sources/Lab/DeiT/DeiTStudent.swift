@@ -48,7 +48,7 @@ public enum DeiTStudent {
     }
 
     /// How a teacher of the DeiT study is trained: with a flip only, as `supervised` trains it
-    /// (Lab/Teachers.swift, the same cached model); under random augmentation, on the student's
+    /// (Lab/DeiT/Teachers.swift, the same cached model); under random augmentation, on the student's
     /// images with the student's augmentation, as DeiT's teachers see ImageNet, for
     /// `teacherEpochs` (the heavier augmentation needs more passes).
     public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherArchitecture, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
