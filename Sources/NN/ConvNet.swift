@@ -56,7 +56,7 @@ public final class ConvNet: Module {
     public let config: ConvNetConfig
     public let conv1: Conv2d, bn1: BatchNorm2d
     public let stages: [[BasicBlock]]
-    public let fc: Linear
+    public let fc: Linear?  // nil with classes 0: a backbone, whose output is the pooled features
 
     public init(_ config: ConvNetConfig, rng: inout RNG) {
         self.config = config
@@ -70,7 +70,7 @@ public final class ConvNet: Module {
                 return BasicBlock(inWidth, width, stride: s > 0 && b == 0 ? 2 : 1, rng: &rng)
             }
         }
-        fc = Linear(pytorchDefault: config.widths.last!, config.classes, rng: &rng)
+        fc = config.classes > 0 ? Linear(pytorchDefault: config.widths.last!, config.classes, rng: &rng) : nil
     }
 
     public var children: [(name: String, module: any Module)] {
@@ -78,15 +78,22 @@ public final class ConvNet: Module {
         for (s, stage) in stages.enumerated() {
             c += stage.enumerated().map { ("layer\(s + 1).\($0.offset)", $0.element) }
         }
-        return c + [("fc", fc)]
+        return c + (fc.map { [("fc", $0)] } ?? [])
     }
 
-    /// images (B, C, H, W) → logits (B, classes): stem, stages, global average pooling, fc.
+    /// images (B, C, H, W) → logits (B, classes): the features, then fc (the features themselves
+    /// without one).
     public func callAsFunction(_ images: Tensor) -> Tensor {
+        let x = features(images)
+        return fc.map { $0(x) } ?? x
+    }
+
+    /// images (B, C, H, W) → (B, widths.last): stem, stages, global average pooling.
+    public func features(_ images: Tensor) -> Tensor {
         var x = relu(bn1(conv1(images)))
         if config.stemPool { x = maxPool2d(x, kernel: 2) }
         for block in stages.joined() { x = block(x) }
-        return fc(x.mean(axes: [2, 3]))
+        return x.mean(axes: [2, 3])
     }
 }
 

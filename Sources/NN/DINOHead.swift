@@ -72,18 +72,17 @@ public final class DINOHead: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { lastLayer(bottleneck(x)) }
 }
 
-/// A backbone ViT (no classification head) and a DINO head: what the student and the teacher
-/// each are. Names `backbone.*` and `head.*`, as the official checkpoints.
+/// A backbone (a ViT or a ConvNet without its classifier) and a DINO head: what the student and
+/// the teacher each are. Names `backbone.*` and `head.*`, as the official checkpoints.
 public final class DINONetwork: TrainingModeDependent {
-    public let backbone: VisionTransformer
+    public let backbone: any Backbone
     public let head: DINOHead
     public var training = true
 
-    public init(backbone config: ViTConfig, head: DINOHeadConfig, rng: inout RNG) throws {
-        var b = config
-        b.classes = 0
-        backbone = try VisionTransformer(b, rng: &rng)
-        self.head = try DINOHead(inDim: b.width, head, rng: &rng)
+    /// `backbone`, then a head drawn from `rng`.
+    public init(backbone: any Backbone, head: DINOHeadConfig, rng: inout RNG) throws {
+        self.backbone = backbone
+        self.head = try DINOHead(inDim: backbone.featureWidth, head, rng: &rng)
     }
 
     public var children: [(name: String, module: any Module)] { [("backbone", backbone), ("head", head)] }
@@ -97,7 +96,7 @@ public final class DINONetwork: TrainingModeDependent {
         while start < crops.count {
             var end = start + 1
             while end < crops.count && crops[end].shape.dropFirst() == crops[start].shape.dropFirst() { end += 1 }
-            features.append(backbone(concat(Array(crops[start..<end]), axis: 0)).features)
+            features.append(backbone.features(concat(Array(crops[start..<end]), axis: 0)))
             start = end
         }
         let all = features.count == 1 ? features[0] : concat(features, axis: 0)

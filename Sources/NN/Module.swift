@@ -84,6 +84,9 @@ extension Module {
     /// Every module in the tree, this one first.
     public var modules: [any Module] { [self] + children.flatMap { $0.module.modules } }
 
+    /// Whether any part of the tree is in training mode.
+    public var isTraining: Bool { modules.contains { ($0 as? any TrainingModeDependent)?.training == true } }
+
     /// Switches BatchNorm and drop path between their training and evaluation behaviour.
     public func setTraining(_ training: Bool) {
         for case let m as any TrainingModeDependent in modules { m.training = training }

@@ -88,7 +88,7 @@ struct AttentionMaps: Experiment {
         // DINO: the momentum teacher's backbone (the artifact patch-throughput also measures);
         // supervised: the same backbone with a class head, on the labels; random: untrained.
         let dinoRecipe = config.dino
-        let dino = try Artifacts.dinoBackbone(recipe: dinoRecipe, scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
+        let dino = try Artifacts.dinoViT(recipe: dinoRecipe, scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
                                               label: "DINO patch \(dinoRecipe.backbone.patchSize)", checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10

@@ -3,6 +3,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Lab
 import Tensor
 
 /// Runs the kernel cases; returns the raw sgemm GFLOP/s at 1024 (0 if not measured).

@@ -16,8 +16,7 @@ func forwardCase(_ name: String, _ config: ViTConfig, batch: Int, sgemm: Double)
     let model = try! VisionTransformer(config, rng: &rng)
     model.setTraining(false)
     let x = Tensor.randn([batch, config.channels, config.imageSize, config.imageSize], rng: &rng)
-    let once = timed(repeats: 1) { withNoGrad { _ = model(x) } }.median
-    let t = timed(repeats: max(3, Int(3 / once)), warmup: 0) { withNoGrad { _ = model(x) } }
+    let t = timeRepeatedly(atLeast: 3, seconds: 3) { withNoGrad { _ = model(x) } }
     let ips = Double(batch) / t.median
     let gflops = config.forwardFLOPs() * ips / 1e9
     emit(name, ips, "img=\(config.imageSize) patch=\(config.patchSize) dim=\(config.width) depth=\(config.depth) heads=\(config.heads) batch=\(batch); "
@@ -28,8 +27,7 @@ func forwardCase(_ name: String, _ config: ViTConfig, batch: Int, sgemm: Double)
 
 /// Images per second of timed training steps (median of repeats filling ~3 s).
 func stepsPerSecond(_ step: () -> Void) -> (median: Double, low: Double, high: Double) {
-    let once = timed(repeats: 1, warmup: 1, step).median
-    let t = timed(repeats: max(5, Int(3 / once)), warmup: 0, step)
+    let t = timeRepeatedly(warmup: 2, atLeast: 5, seconds: 3, step)
     return (1 / t.median, 1 / t.high, 1 / t.low)
 }
 
@@ -66,8 +64,8 @@ func nanoDINOCase(batch: Int = 128, outDim: Int = 1024, localCrops: Int = 6) {
     var rng = RNG(seed: 3)
     let backbone = ViTConfig(patchSize: 4, width: 128, depth: 6, heads: 4, classes: 0)
     let head = DINOHeadConfig(outDim: outDim, hiddenDim: 256, bottleneckDim: 64)
-    let student = try! DINONetwork(backbone: backbone, head: head, rng: &rng)
-    let teacher = try! DINONetwork(backbone: backbone, head: head, rng: &rng)
+    let student = try! DINONetwork(backbone: VisionTransformer(backbone, rng: &rng), head: head, rng: &rng)
+    let teacher = try! DINONetwork(backbone: VisionTransformer(backbone, rng: &rng), head: head, rng: &rng)
     for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s); t.requiresGrad = false }
     let optimizer = AdamW(student.parameters, learningRate: 5e-4)
     let loss = try! DINOLoss(outDim: outDim)
@@ -168,7 +166,7 @@ func dinoCases(data: FashionMNIST, step: Bool, augmented: Bool, knn: Bool) {
              + spread(r, images: Double(b)))
     }
     if knn {
-        let t = timed(repeats: 3) { _ = trainer.evaluateTeacher(KNNSchedule(ks: [20, 200])) }
+        let t = timeRepeatedly(atLeast: 3) { _ = trainer.evaluateTeacher(KNNSchedule(ks: [20, 200])) }
         emit("knn-eval", t.median, "seconds: teacher features of 60 000 + 10 000 images and their weighted k-NN (k 20, 200); "
              + String(format: "spread %.2f–%.2f s", t.low, t.high))
     }

@@ -121,7 +121,8 @@ struct PatchThroughput: Experiment {
             vit.setTraining(false)
             let x = Tensor.randn([model.batch, 3, 224, 224], rng: &rng)
             BufferPool.resetPeak()
-            let (median, low, high) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
+            let forward = timeForward(seconds: config.repeatSeconds) { _ = vit(x) }
+            let (median, low, high) = (forward.median, forward.low, forward.high)
             let peakMB = Double(BufferPool.peakLiveBytes) / 1e6
             let ips = Double(model.batch) / median
             let gflop = model.vit.forwardFLOPs() / 1e9
@@ -144,7 +145,7 @@ struct PatchThroughput: Experiment {
         // backbones are artifacts: attention-maps draws the patch-4 one.
         let trained = try SideBySide.run(config.dinoPatches.count, lanes: config.lanes) { i in
             let patch = config.dinoPatches[i]
-            return try Artifacts.dinoBackbone(recipe: config.dino.withPatchSize(patch), scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
+            return try Artifacts.dinoViT(recipe: config.dino.withPatchSize(patch), scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
                                               label: "DINO patch \(patch)", checkpoint: lab.checkpoints.run("dino-patch-\(patch)"))
         }
         var dinoTable = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
@@ -154,7 +155,7 @@ struct PatchThroughput: Experiment {
             vit.setTraining(false)
             let knn20 = try knnAccuracy(vit, data: lab.data, ks: [20])[20]!
             let x = lab.data.normalize(lab.data.test.images(Array(0..<config.forwardBatch)))
-            let (median, _, _) = timeForward(repeatSeconds: config.repeatSeconds) { withNoGrad { _ = vit(x) } }
+            let median = timeForward(seconds: config.repeatSeconds) { _ = vit(x) }.median
             let ips = Double(config.forwardBatch) / median
             let trainSeconds = history.reduce(0) { $0 + $1.seconds }
             let trainIPS = history.reduce(0) { $0 + $1.imagesPerSecond * $1.seconds } / trainSeconds
@@ -193,21 +194,8 @@ struct PatchThroughput: Experiment {
 ExperimentRunner<PatchThroughput>.main()
 
 
-/// Median, fastest and slowest seconds of a forward pass: one warm-up, then repeats filling
-/// `repeatSeconds` (at least three).
-func timeForward(repeatSeconds: Double, _ body: () -> Void) -> (median: Double, low: Double, high: Double) {
-    TimeBreakdown.measure(.evaluation) { timeForwardNow(repeatSeconds: repeatSeconds, body) }
-}
-
-private func timeForwardNow(repeatSeconds: Double, _ body: () -> Void) -> (median: Double, low: Double, high: Double) {
-    body()
-    var samples: [Double] = []
-    let start = Date()
-    repeat {
-        let t0 = Date()
-        body()
-        samples.append(Date().timeIntervalSince(t0))
-    } while samples.count < 3 || Date().timeIntervalSince(start) < repeatSeconds
-    samples.sort()
-    return (samples[samples.count / 2], samples.first!, samples.last!)
+/// A forward pass without a graph, timed as evaluation: one warm-up, then repeats filling
+/// `seconds` (at least three).
+func timeForward(seconds: Double, _ body: () -> Void) -> Timing {
+    TimeBreakdown.measure(.evaluation) { timeRepeatedly(seconds: seconds) { withNoGrad(body) } }
 }

@@ -91,7 +91,7 @@ func claimRecipe() -> DINORecipe {
             var rng = RNG(seed: 3)
             return AttentionStatistics(attentionScores(model, on: scenes, objectLayer: garments, data: data), resamples: 10, rng: &rng)
         }
-        let trained = statistics(trainer.teacher.backbone), random = statistics(initial)
+        let trained = statistics(trainer.teacher.backbone as! VisionTransformer), random = statistics(initial)
         #expect(trained.auroc.best.mean > random.auroc.best.mean + 10,
                 "best-head AUROC: DINO \(trained.auroc.best.mean) %, its random initialization \(random.auroc.best.mean) %")
         #expect(trained.jaccard.best.mean > random.jaccard.best.mean + 5,

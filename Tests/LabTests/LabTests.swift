@@ -47,7 +47,7 @@ func temporaryFolder() -> URL {
         let objective: Objective = { x, y in
             calls += 1
             let loss = crossEntropy(model(x), mixed: y)
-            if calls == 2 { model.fc.bias!.data[0] = .nan }  // after the loss is taken: only the update carries it
+            if calls == 2 { model.fc!.bias!.data[0] = .nan }  // after the loss is taken: only the update carries it
             return (loss, [:])
         }
         do {

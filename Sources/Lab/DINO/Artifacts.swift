@@ -10,7 +10,7 @@ public enum Artifacts {
     /// The backbone of DINO's momentum teacher after training by `recipe` from `seed`, and the
     /// history of its training.
     public static func dinoBackbone(recipe: DINORecipe, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
-                                    label: String = "dino", checkpoint: RunCheckpoint? = nil) throws -> (model: VisionTransformer, history: [DINOEpochRecord]) {
+                                    label: String = "dino", checkpoint: RunCheckpoint? = nil) throws -> (model: any Backbone, history: [DINOEpochRecord]) {
         var recipe = recipe
         recipe.teacher = .momentum
         // The generator's salt is that of the model's first consumer, so the committed data reproduce.
@@ -21,6 +21,14 @@ public enum Artifacts {
             try trainer.train(label: label, evaluation: .none, checkpoint: checkpoint)
         }
         return (backbone, history)
+    }
+
+    /// `dinoBackbone` for a recipe whose backbone is a ViT (attention maps and patch sizes need one).
+    public static func dinoViT(recipe: DINORecipe, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
+                               label: String = "dino", checkpoint: RunCheckpoint? = nil) throws -> (model: VisionTransformer, history: [DINOEpochRecord]) {
+        guard recipe.convNetBackbone == nil else { throw TrainingError("this experiment needs a ViT backbone; the DINO recipe names a ConvNet") }
+        let (model, history) = try dinoBackbone(recipe: recipe, scale: scale, seed: seed, data: data, cache: cache, label: label, checkpoint: checkpoint)
+        return (model as! VisionTransformer, history)
     }
 
     /// A ViT of `config` trained with labels by `recipe` from `seed`, and the history of its training.

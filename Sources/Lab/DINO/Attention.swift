@@ -91,10 +91,9 @@ public func attentionScores(_ model: VisionTransformer, on set: ImageSet, object
     let patches = (side / p) * (side / p)
     var scores = AttentionScores(mass: .init(repeating: [], count: h + 1), jaccard: .init(repeating: [], count: h + 1),
                                  auroc: .init(repeating: [], count: h + 1), objectShare: [])
-    TimeBreakdown.measure(.evaluation) { for start in stride(from: 0, to: set.count, by: batchSize) {
-        let indices = Array(start..<min(start + batchSize, set.count))
-        let pixels = set.images(indices), objectPixels = objectLayer?.images(indices) ?? pixels
-        let attention = clsAttention(model, images: data.normalize(pixels))  // (B, H, g²)
+    forEachBatch(of: set, data: data, batchSize: batchSize) { indices, pixels, inputs in
+        let objectPixels = objectLayer?.images(indices) ?? pixels
+        let attention = clsAttention(model, images: inputs)  // (B, H, g²)
         for b in indices.indices {
             let object = foregroundPatches(objectPixels.data + b * side * side, side: side, patch: p, threshold: threshold)
             scores.objectShare.append(Double(object.filter { $0 }.count) / Double(patches))
@@ -114,7 +113,7 @@ public func attentionScores(_ model: VisionTransformer, on set: ImageSet, object
                 }
             }
         }
-    } }
+    }
     return scores
 }
 

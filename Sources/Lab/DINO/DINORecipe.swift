@@ -3,6 +3,7 @@
 import Data
 import Foundation
 import NN
+import Tensor
 
 /// How the teacher's weights follow the student's (DINO §5.2, Fig. 6 right).
 public enum TeacherUpdate: String, Codable, CaseIterable, Sendable {
@@ -18,6 +19,7 @@ public enum TeacherUpdate: String, Codable, CaseIterable, Sendable {
 public struct DINORecipe: Codable, Hashable, Sendable {
     public var backbone: ViTConfig                     // paper ViT-S/16 at 224² (patch 16, width 384, depth 12, 6 heads)
     public var head = DINOHeadConfig()                 // paper K 65 536, hidden 2048, bottleneck 256
+    public var convNetBackbone: ConvNetConfig? = nil   // paper's ResNet-50 rows; nil: the ViT of `backbone`
     public var globalCrops = 2                         // paper 2, 224² of scale (0.4, 1)
     public var localCrops = 6                          // official 8 (the paper's Tab. 8 also 2, 6, 10), 96² of scale (0.05, 0.4)
     public var localSize = 14                          // paper 96 = 0.43 of 224; must be a multiple of the patch size
@@ -144,6 +146,22 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         (m.globalCrops, m.globalSize, m.globalScale) = (globalCrops, backbone.imageSize, globalScale)
         (m.localCrops, m.localSize, m.localScale) = (localCrops, localSize, localScale)
         return m
+    }
+}
+
+extension DINORecipe {
+    /// The backbone this recipe trains, its weights drawn from `rng`: the ViT of `backbone` (with
+    /// the recipe's drop path in the student) or, when set, the ConvNet of `convNetBackbone`; either
+    /// without a classifier.
+    public func makeBackbone(student: Bool, rng: inout RNG) throws -> any Backbone {
+        if var convNet = convNetBackbone {
+            convNet.classes = 0
+            return ConvNet(convNet, rng: &rng)
+        }
+        var vit = backbone
+        vit.classes = 0
+        if student { vit.dropPathRate = dropPathRate }
+        return try VisionTransformer(vit, rng: &rng)
     }
 }
 

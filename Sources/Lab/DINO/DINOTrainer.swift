@@ -95,16 +95,16 @@ public final class DINOTrainer {
             throw TrainingError("DINO recipe: a batch of \(recipe.batchSize) is larger than the \(train.count) training images")
         }
         rng = RNG(seed: seed)
-        var studentConfig = recipe.backbone
-        studentConfig.dropPathRate = recipe.dropPathRate
-        student = try DINONetwork(backbone: studentConfig, head: recipe.head, rng: &rng)
+        student = try DINONetwork(backbone: recipe.makeBackbone(student: true, rng: &rng), head: recipe.head, rng: &rng)
         var teacherRNG = rng  // the teacher's own initialization is overwritten by the student's just below
-        teacher = try DINONetwork(backbone: recipe.backbone, head: recipe.head, rng: &teacherRNG)
+        teacher = try DINONetwork(backbone: recipe.makeBackbone(student: false, rng: &teacherRNG), head: recipe.head, rng: &teacherRNG)
         // The teacher starts as a copy of the student (main_dino.py: load_state_dict), in its own
         // storage: sharing it would make every teacher a student copy (dinov2#407).
         for (t, s) in zip(teacher.parameters, student.parameters) { t.assign(s); t.requiresGrad = false }
         for (t, s) in zip(teacher.namedBuffers(), student.namedBuffers()) { t.tensor.assign(s.tensor) }
-        teacher.setTraining(false)  // no drop path in the teacher
+        // No drop path in the teacher. A ConvNet teacher normalizes by its batch's statistics, as the
+        // official code's teacher (never put in eval mode) does; its running ones serve the k-NN.
+        teacher.setTraining(recipe.convNetBackbone != nil)
         loss = try DINOLoss(outDim: recipe.head.outDim, globalCrops: recipe.globalCrops, studentTemperature: recipe.studentTemperature,
                             centerMomentum: recipe.centerMomentum, centering: recipe.centering)
         let e = recipe.epochs, n = stepsPerEpoch
@@ -121,7 +121,7 @@ public final class DINOTrainer {
     }
 
     /// The crops of one batch, normalized: globals first, then locals.
-    func crops(_ indices: [Int], rng: inout RNG) -> [Tensor] {
+    public func crops(_ indices: [Int], rng: inout RNG) -> [Tensor] {
         TimeBreakdown.measure(.dataAndAugmentation) { recipe.multiCrop(train.images(indices), rng: &rng).map { data.normalize($0) } }
     }
 

@@ -7,24 +7,19 @@ import Tensor
 
 /// The backbone's final-norm [CLS] features of every image of `set`, L2-normalized: (N, D).
 /// Evaluation mode, no graph.
-public func normalizedFeatures(_ backbone: VisionTransformer, of set: ImageSet, data: FashionMNIST,
+public func normalizedFeatures(_ backbone: any Backbone, of set: ImageSet, data: FashionMNIST,
                                batchSize: Int = 1000) -> Tensor {
-    let wasTraining = backbone.training
+    let wasTraining = backbone.isTraining
     backbone.setTraining(false)
     defer { backbone.setTraining(wasTraining) }
-    return TimeBreakdown.measure(.evaluation) {
-        let chunks: [Tensor] = withNoGrad {
-            stride(from: 0, to: set.count, by: batchSize).map { start in
-                backbone(data.normalize(set.images(Array(start..<min(start + batchSize, set.count))))).features
-            }
-        }
-        return l2Normalize(concat(chunks, axis: 0))
-    }
+    var chunks: [Tensor] = []
+    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in chunks.append(backbone.features(x)) }
+    return TimeBreakdown.measure(.evaluation) { l2Normalize(concat(chunks, axis: 0)) }
 }
 
 /// The backbone's weighted k-NN accuracy on the 10 000 test images, all 60 000 training images
 /// as the bank (the paper's protocol), percent per k.
-public func knnAccuracy(_ backbone: VisionTransformer, data: FashionMNIST, ks: [Int] = [20, 200]) throws -> [Int: Double] {
+public func knnAccuracy(_ backbone: any Backbone, data: FashionMNIST, ks: [Int] = [20, 200]) throws -> [Int: Double] {
     try KNNSchedule(ks: ks).check(training: data.train.count)
     return weightedKNN(train: normalizedFeatures(backbone, of: data.train, data: data), trainLabels: data.train.labels,
                 test: normalizedFeatures(backbone, of: data.test, data: data), testLabels: data.test.labels, ks: ks)

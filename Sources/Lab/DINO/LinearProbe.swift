@@ -40,7 +40,7 @@ public func linearProbe(train rawTrain: Tensor, trainLabels: [Int], test rawTest
         }
     }
     let predicted = withNoGrad { classifier(test).argmaxLastAxis() }
-    return 100 * Double(zip(predicted, testLabels).filter { $0 == $1 }.count) / Double(testLabels.count)
+    return topOneAccuracy(predicted, testLabels)
 }
 
 /// Rows `indices` of a (N, D) tensor, as a new (indices.count, D) tensor without a graph.

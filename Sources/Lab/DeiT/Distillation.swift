@@ -67,22 +67,18 @@ public func evaluateHeads(_ student: VisionTransformer, teacher: (any Classifier
     student.setTraining(false)
     teacher?.setTraining(false)
     var cls: [Int] = [], dist: [Int] = [], byLogits: [Int] = [], bySoftmax: [Int] = [], fromTeacher: [Int] = []
-    TimeBreakdown.measure(.evaluation) { withNoGrad {
-        for start in stride(from: 0, to: data.test.count, by: batchSize) {
-            let x = data.normalize(data.test.images(Array(start..<min(start + batchSize, data.test.count))))
-            let out = student(x)
-            cls += out.logits!.argmaxLastAxis()
-            if let second = out.secondLogits {
-                dist += second.argmaxLastAxis()
-                let fused = fusedPredictions(classLogits: out.logits!, distillationLogits: second)
-                byLogits += fused.logits
-                bySoftmax += fused.softmax
-            }
-            if let teacher { fromTeacher += teacher.logits(x).argmaxLastAxis() }
+    forEachBatch(of: data.test, data: data, batchSize: batchSize) { _, _, x in
+        let out = student(x)
+        cls += out.logits!.argmaxLastAxis()
+        if let second = out.secondLogits {
+            dist += second.argmaxLastAxis()
+            let fused = fusedPredictions(classLogits: out.logits!, distillationLogits: second)
+            byLogits += fused.logits
+            bySoftmax += fused.softmax
         }
-    } }
-    let labels = data.test.labels
-    func accuracy(_ p: [Int]) -> Double { 100 * Double(zip(p, labels).filter { $0 == $1 }.count) / Double(labels.count) }
+        if let teacher { fromTeacher += teacher.logits(x).argmaxLastAxis() }
+    }
+    func accuracy(_ p: [Int]) -> Double { topOneAccuracy(p, data.test.labels) }
     func differs(_ a: [Int], _ b: [Int]) -> Double { Double(zip(a, b).filter { $0 != $1 }.count) / Double(a.count) }
     var e = HeadEvaluation(classHead: accuracy(cls))
     if !dist.isEmpty {

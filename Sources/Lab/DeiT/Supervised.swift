@@ -175,16 +175,12 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
 /// Class predictions for every image of `set`, in evaluation mode and without a graph.
 public func predictions(_ model: any Classifier, on set: ImageSet, data: FashionMNIST, batchSize: Int = 500) -> [Int] {
     model.setTraining(false)
-    return TimeBreakdown.measure(.evaluation) { withNoGrad {
-        stride(from: 0, to: set.count, by: batchSize).flatMap { start in
-            let indices = Array(start..<min(start + batchSize, set.count))
-            return model.logits(data.normalize(set.images(indices))).argmaxLastAxis()
-        }
-    } }
+    var predicted: [Int] = []
+    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in predicted += model.logits(x).argmaxLastAxis() }
+    return predicted
 }
 
 /// Top-1 accuracy in percent.
 public func accuracy(_ model: any Classifier, on set: ImageSet, data: FashionMNIST) -> Double {
-    let predicted = predictions(model, on: set, data: data)
-    return 100 * Double(zip(predicted, set.labels).filter { $0 == $1 }.count) / Double(max(set.count, 1))
+    topOneAccuracy(predictions(model, on: set, data: data), set.labels)
 }

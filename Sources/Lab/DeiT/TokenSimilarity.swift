@@ -68,15 +68,11 @@ public func tokenCosines(_ model: VisionTransformer, on set: ImageSet, data: Fas
     let secondWithPosition = (0..<d).map { tokens.1.data[$0] + positions[d + $0] }
     var blockSums = [Double](repeating: 0, count: model.config.depth)
     var outputSum: Double = 0
-    TimeBreakdown.measure(.evaluation) { withNoGrad {
-        for start in stride(from: 0, to: set.count, by: batchSize) {
-            let x = data.normalize(set.images(Array(start..<min(start + batchSize, set.count))))
-            let out = model(x, collectBlockTokens: true)
-            for (i, t) in out.blockTokens.enumerated() { blockSums[i] += meanPrefixCosine(t).sum }
-            let b = x.shape[0]
-            for i in 0..<b { outputSum += cosine(out.features.data + i * d, out.secondFeatures!.data + i * d, count: d) }
-        }
-    } }
+    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in
+        let out = model(x, collectBlockTokens: true)
+        for (i, t) in out.blockTokens.enumerated() { blockSums[i] += meanPrefixCosine(t).sum }
+        for i in 0..<x.shape[0] { outputSum += cosine(out.features.data + i * d, out.secondFeatures!.data + i * d, count: d) }
+    }
     let n = Double(set.count)
     return TokenCosines(inputTokens: cosine(tokens.0.data, tokens.1.data, count: d),
                         inputWithPositions: cosine(firstWithPosition, secondWithPosition, count: d),

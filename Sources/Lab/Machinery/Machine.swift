@@ -21,16 +21,11 @@ public enum Machine {
         let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n]), c = Tensor(zeros: [n, n])
         let rates: [Double] = (0...rounds).map { _ in
             BLAS.withOpenBLASThreads {
-                var calls = 0
-                let start = DispatchTime.now().uptimeNanoseconds
-                var elapsed = 0.0
-                repeat {
+                let seconds = timeRepeatedly(warmup: 0, atLeast: 1, seconds: 0.2) {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n), 1,
                                 a.data, blasint(n), b.data, blasint(n), 0, c.data, blasint(n))
-                    calls += 1
-                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                } while elapsed < 0.2
-                return 2 * Double(n * n * n) * Double(calls) / elapsed / 1e9
+                }.mean
+                return 2 * Double(n * n * n) / seconds / 1e9
             }
         }
         Thread.sleep(forTimeInterval: 0.15)  // let OpenBLAS's spinning workers park

@@ -1,0 +1,32 @@
+// The one timing loop: the bench, patch-throughput's forward timings and the sgemm reference.
+import Dispatch
+
+/// Seconds per call of a piece of work: the median, fastest and slowest of its timed calls.
+public struct Timing: Sendable {
+    public let samples: [Double]
+    public var median: Double { Lab.median(samples) }
+    public var low: Double { samples.min()! }
+    public var high: Double { samples.max()! }
+    public var mean: Double { samples.reduce(0, +) / Double(samples.count) }
+}
+
+/// Times `body`: `warmup` untimed calls, then timed calls until there are `atLeast` of them and
+/// they add up to `seconds`.
+public func timeRepeatedly(warmup: Int = 1, atLeast: Int = 3, seconds: Double = 0, _ body: () throws -> Void) rethrows -> Timing {
+    precondition(atLeast >= 1, "timeRepeatedly: at least one timed call")
+    for _ in 0..<warmup { try body() }
+    var samples: [Double] = [], total = 0.0
+    repeat {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        total += samples.last!
+    } while samples.count < atLeast || total < seconds
+    return Timing(samples: samples)
+}
+
+/// The middle value of `xs` (the mean of the two middle ones when their count is even).
+public func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
