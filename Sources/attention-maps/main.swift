@@ -92,8 +92,8 @@ struct AttentionMaps: Experiment {
                                               label: "DINO patch \(dinoRecipe.backbone.patchSize)", checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10
-        let supervised = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data,
-                                                     cache: lab.cache, checkpoint: lab.checkpoints.run("supervised")).model
+        let supervised = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data)
+            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("supervised")).model
         var randomRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps random"))
         let random = try VisionTransformer(dinoRecipe.backbone, rng: &randomRNG)
         let models: [(name: String, model: VisionTransformer)] = [("dino", dino), ("supervised", supervised), ("random", random)]

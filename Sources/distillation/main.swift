@@ -263,8 +263,8 @@ struct Distillation: Experiment {
 
     /// The cached teacher of the run's seed (trained and cached first if missing).
     func teacher(_ t: TeacherArchitecture, config: Config, lab: ExperimentContext) throws -> any Classifier {
-        try Teachers.trained(t, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache, recipe: config.teachers[t]!,
-                             checkpoint: lab.checkpoints.run("teacher-\(t.rawValue)")).model
+        try Teachers.artifact(t, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: config.teachers[t]!)
+            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-\(t.rawValue)")).model
     }
 
     /// Trains `variants` of `seed` in order, each from the same initial weights (where the shapes
@@ -291,7 +291,8 @@ struct Distillation: Experiment {
             if variant == StudentSetup(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
                 (student, history) = try DeiTStudent.tokenStudent(scale: lab.scale, seed: seed, recipe: config.recipe,
                                                                   teacherRecipe: config.teachers[.convnet]!, loss: loss, teacher: teacher,
-                                                                  data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints, run: run)
+                                                                  data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints)
+                    .trained(cache: lab.cache, checkpoint: lab.checkpoints.run(run))
             } else {
                 var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
                 student = try DeiTStudent.make(lab.scale, type: variant.type, rng: &rng)

@@ -3,7 +3,7 @@
 // "transformer teacher"). By default they are exactly `distillation`'s teachers, trained where its
 // students learn: 10 000 images under DeiT's augmentation (DeiTStudent.teacherRecipe), so they
 // train once for both experiments; `--data-regime full` trains them on all 60 000 images with
-// flips only (Lab/DeiT/Teachers.swift). Both come from Teachers.trained: loaded from the model cache if
+// flips only (Lab/DeiT/Teachers.swift). Both are Teachers.artifact: loaded from the model cache if
 // another experiment made them first.
 //
 // Writes figures/data/supervised-{convnet,vit}.tsv (one row per epoch) and supervised.json;
@@ -79,8 +79,8 @@ struct Supervised: Experiment {
         var files: [(name: String, table: Table, comments: [String])] = []
         let trained = try SideBySide.run(config.models.count, lanes: config.lanes) { i in
             let kind = config.models[i]
-            return try Teachers.trained(kind, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
-                                        recipe: config.recipe(kind, lab.scale), checkpoint: lab.checkpoints.run(kind.rawValue))
+            return try Teachers.artifact(kind, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: config.recipe(kind, lab.scale))
+                .trained(cache: lab.cache, checkpoint: lab.checkpoints.run(kind.rawValue))
         }
         for (kind, (model, history)) in zip(config.models, trained) {
             let recipe = config.recipe(kind, lab.scale)

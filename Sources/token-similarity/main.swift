@@ -87,14 +87,14 @@ struct TokenSimilarity: Experiment {
     /// The ConvNet teacher trained by `recipe` for the run's seed (every student seed learns from
     /// it, as in `distillation`): loaded from the cache, or trained there.
     func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
-        let (model, history) = try Teachers.trained(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache, recipe: recipe,
-                                                    checkpoint: lab.checkpoints.run("teacher-" + Self.name(recipe, lab)))
+        let (model, history) = try Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe)
+            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-" + Self.name(recipe, lab)))
         return (model, history.last!.testAccuracy)
     }
 
     /// A teacher's name in checkpoints and tables: its cache file's, without the extension.
     static func name(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) -> String {
-        Teachers.cacheFile(.convnet, scale: lab.scale, seed: lab.seed, cache: lab.cache, recipe: recipe).deletingPathExtension().lastPathComponent
+        (Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe).fileName as NSString).deletingPathExtension
     }
 
     /// One model of seed `seed`: DeiT⚗ taught by the teacher of `teacherRecipe`, or the control.
@@ -105,29 +105,30 @@ struct TokenSimilarity: Experiment {
         let data = lab.data, probe = data.test.prefix(config.probeImages)
         var architecture = config.student
         architecture.prefix = kind == .distillation ? .clsAndDist : .twoCls
-        var initial = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
-        let model = try VisionTransformer(architecture, rng: &initial)
         let label = "\(kind == .distillation ? "DeiT⚗ (teacher \(Self.name(teacherRecipe, lab)))" : "two class tokens") seed \(seed)"
-        let teacherFile = Teachers.cacheFile(.convnet, scale: lab.scale, seed: lab.seed, cache: lab.cache, recipe: teacherRecipe).lastPathComponent
+        let teacherFile = Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: data, recipe: teacherRecipe).fileName
         // What determines the weights and the stored history's cosines; the per-epoch accuracy
         // (on the probe) touches neither the weights nor the generators.
-        let key: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(config.recipe), AnyHashableCodable(config.probeImages)]
+        let identity: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(config.recipe), AnyHashableCodable(config.probeImages)]
             + (kind == .distillation ? [AnyHashableCodable(config.loss), AnyHashableCodable(teacherFile)] : [])
-        let cache = ModelCache(root: lab.cache, folder: "students")
-        let file = cache.url(name: "token-similarity-\(kind.rawValue)", scale: lab.scale, seed: seed, recipe: key)
-        let measure = { tokenCosines(model, on: probe, data: data).metrics }
-        let checkpoint = lab.checkpoints.run("\(kind.rawValue)-\(kind == .distillation ? Self.name(teacherRecipe, lab) + "-" : "")seed\(seed)")
-        let (history, _) = try cache.loadOrTrain(model, at: file) { () throws -> [EpochRecord] in
-            switch kind {
-            case .distillation:
-                return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: config.loss, recipe: config.recipe,
-                                             data: data, label: label, rng: &views, probe: measure, evaluation: probe, checkpoint: checkpoint)
-            case .control:
-                let objective = try twoClassTokenObjective(student: model, labelSmoothing: config.recipe.labelSmoothing)
-                return try trainClassifier(model, recipe: config.recipe, data: data, label: label, rng: &views, objective: objective,
-                                           probe: measure, evaluation: probe, checkpoint: checkpoint)
-            }
+        let artifact = Artifact<VisionTransformer, [EpochRecord]>("token-similarity-\(kind.rawValue)", scale: lab.scale, seed: seed, identity: identity) {
+            var initial = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
+            let model = try VisionTransformer(architecture, rng: &initial)
+            let measure = { tokenCosines(model, on: probe, data: data).metrics }
+            return (model, { checkpoint in
+                switch kind {
+                case .distillation:
+                    return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: config.loss, recipe: config.recipe,
+                                                 data: data, label: label, rng: &views, probe: measure, evaluation: probe, checkpoint: checkpoint)
+                case .control:
+                    let objective = try twoClassTokenObjective(student: model, labelSmoothing: config.recipe.labelSmoothing)
+                    return try trainClassifier(model, recipe: config.recipe, data: data, label: label, rng: &views, objective: objective,
+                                               probe: measure, evaluation: probe, checkpoint: checkpoint)
+                }
+            })
         }
+        let checkpoint = lab.checkpoints.run("\(kind.rawValue)-\(kind == .distillation ? Self.name(teacherRecipe, lab) + "-" : "")seed\(seed)")
+        let (model, history) = try artifact.trained(cache: lab.cache, checkpoint: checkpoint)
         let run = Run(cosines: tokenCosines(model, on: data.test, data: data), heads: evaluateHeads(model, teacher: nil, data: data),
                       history: history)
         let c = run.cosines

@@ -91,29 +91,28 @@ public enum DeiTStudent {
                                    probe: probe, evaluation: evaluation, checkpoint: checkpoint)
     }
 
-    /// The DeiT⚗ student of `seed` — token objective `loss`, ConvNet teacher trained by
-    /// `teacherRecipe`, student trained by `recipe` (the scale's presets by default) — and the
-    /// history of its training: loaded from the cache, or trained and cached. `teacher` may be
-    /// the ConvNet teacher already at hand (the same model: it only saves loading it); otherwise
-    /// it is loaded or trained too. The one place this student is made: `distillation` trains it
-    /// among its variants, `token-similarity` inspects it.
+    /// The DeiT⚗ student of `seed` as an artifact — token objective `loss`, the ConvNet teacher
+    /// trained by `teacherRecipe`, the student trained by `recipe` (the scale's presets by default).
+    /// Its identity holds its teacher's, so a new teacher makes a new student. `teacher` may be
+    /// that teacher already at hand (it only saves loading it); `checkpoints` make the teacher's
+    /// training, if it runs, resumable too. `distillation` trains it among its variants,
+    /// `token-similarity` and `attention-maps`-like readers inspect it.
     public static func tokenStudent(scale: Scale, seed: UInt64, recipe: SupervisedRecipe? = nil, teacherRecipe: SupervisedRecipe? = nil,
                                     loss: DistillationConfig = DistillationConfig(type: .token), teacher: (any Classifier)? = nil,
                                     data: FashionMNIST, cache: URL, label: String = "token student",
-                                    checkpoints: Checkpoints? = nil, run: String = "token-student") throws -> (model: VisionTransformer, history: [EpochRecord]) {
+                                    checkpoints: Checkpoints? = nil) -> Artifact<VisionTransformer, [EpochRecord]> {
         let recipe = recipe ?? preset(scale).recipe
-        let teacherRecipe = teacherRecipe ?? self.teacherRecipe(scale, .convnet, student: recipe)
-        var rng = rng(seed: seed), views = viewsRNG(seed: seed)
-        let student = try make(scale, type: .token, rng: &rng)
-        let key = [AnyHashableCodable(preset(scale).config), AnyHashableCodable(recipe), AnyHashableCodable(loss),
-                   AnyHashableCodable(Teachers.cacheFile(.convnet, scale: scale, seed: seed, cache: cache, recipe: teacherRecipe).lastPathComponent)]
-        let file = ModelCache(root: cache, folder: "students").url(name: "deit-token-convnet", scale: scale, seed: seed, recipe: key)
-        let (history, _) = try ModelCache(root: cache, folder: "students").loadOrTrain(student, at: file) {
-            let teacher = try teacher ?? Teachers.trained(.convnet, scale: scale, seed: seed, data: data, cache: cache, recipe: teacherRecipe,
-                                                          checkpoint: checkpoints?.run("teacher-convnet")).model
-            return try train(student, teacher: teacher, loss: loss, recipe: recipe, data: data, label: label, rng: &views,
-                             checkpoint: checkpoints?.run(run))
+        let teacherArtifact = Teachers.artifact(.convnet, scale: scale, seed: seed, data: data,
+                                                recipe: teacherRecipe ?? self.teacherRecipe(scale, .convnet, student: recipe))
+        let identity = [AnyHashableCodable(preset(scale).config), AnyHashableCodable(recipe), AnyHashableCodable(loss),
+                        AnyHashableCodable(teacherArtifact.fileName)]
+        return Artifact("deit-token-convnet", scale: scale, seed: seed, identity: identity) {
+            var rng = rng(seed: seed), views = viewsRNG(seed: seed)
+            let student = try make(scale, type: .token, rng: &rng)
+            return (student, { checkpoint in
+                let teacher = try teacher ?? teacherArtifact.trained(cache: cache, checkpoint: checkpoints?.run("teacher-convnet")).model
+                return try train(student, teacher: teacher, loss: loss, recipe: recipe, data: data, label: label, rng: &views, checkpoint: checkpoint)
+            })
         }
-        return (student, history)
     }
 }

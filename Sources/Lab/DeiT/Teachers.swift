@@ -49,29 +49,21 @@ public enum Teachers {
         kind == .convnet ? convNet(scale).config : vit(scale).config
     }
 
-    /// The generator a teacher is initialized and trained with: a function of the run's seed and
-    /// the teacher's name only, so every experiment that needs it gets the same model.
-    static func rng(_ kind: TeacherArchitecture, seed: UInt64) -> RNG { RNG(seed: seed ^ fnv1a(kind.rawValue)) }
-
-    /// Where the teacher for (scale, seed) trained by `recipe` is cached: the key covers the
-    /// architecture and the recipe, so editing either never reuses a stale model.
-    public static func cacheFile(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, cache: URL, recipe: SupervisedRecipe) -> URL {
-        ModelCache(root: cache).url(name: kind.rawValue, scale: scale, seed: seed,
-                                    recipe: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)])
-    }
-
-    /// The teacher `kind` of (scale, seed) trained by `recipe` (the scale's own by default) and
-    /// the history of its training: loaded from the cache, or trained and cached. The one place
-    /// a teacher is made.
-    public static func trained(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, data: FashionMNIST, cache: URL,
-                               recipe: SupervisedRecipe? = nil, checkpoint: RunCheckpoint? = nil) throws -> (model: any Classifier, history: [EpochRecord]) {
+    /// The teacher `kind` of (scale, seed) trained by `recipe` (the scale's own by default), as
+    /// an artifact. Its generator is a function of the seed and the teacher's name only, so every
+    /// experiment that asks for it gets the same model; its file name hashes the architecture
+    /// and the recipe, so editing either never reuses a stale model.
+    public static func artifact(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, data: FashionMNIST,
+                                recipe: SupervisedRecipe? = nil) -> Artifact<any Classifier, [EpochRecord]> {
         let recipe = recipe ?? self.recipe(kind, scale)
-        var rng = rng(kind, seed: seed)
-        let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
-        let history = try ModelCache(root: cache).trainedClassifier(model, at: cacheFile(kind, scale: scale, seed: seed, cache: cache, recipe: recipe),
-                                                                    recipe: recipe, data: data, label: "\(kind.rawValue) teacher", rng: &rng,
-                                                                    checkpoint: checkpoint)
-        return (model, history)
+        return Artifact(kind.rawValue, scale: scale, seed: seed, shelf: .teachers,
+                        identity: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)], module: { $0 }) {
+            var rng = RNG(seed: seed ^ fnv1a(kind.rawValue))
+            let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
+            return (model, { checkpoint in
+                try trainClassifier(model, recipe: recipe, data: data, label: "\(kind.rawValue) teacher", rng: &rng, checkpoint: checkpoint)
+            })
+        }
     }
 }
 

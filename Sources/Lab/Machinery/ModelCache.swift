@@ -13,12 +13,17 @@ public struct ModelCache {
     public init(root: URL, folder: String = "teachers") { directory = root.appendingPathComponent(folder, isDirectory: true) }
 
     public func url(name: String, scale: Scale, seed: UInt64, recipe: some Encodable) -> URL {
+        directory.appendingPathComponent(Self.fileName(name: name, scale: scale, seed: seed, recipe: recipe))
+    }
+
+    /// `<name>-<scale>-seed<seed>-<FNV-1a of the recipe's sorted-key JSON, hex>.safetensors`.
+    public static func fileName(name: String, scale: Scale, seed: UInt64, recipe: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Recipes are validated to be finite; the strategy only keeps a stray NaN from trapping.
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let fingerprint = fnv1a(String(decoding: (try? encoder.encode(recipe)) ?? Data(), as: UTF8.self))
-        return directory.appendingPathComponent("\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors")
+        return "\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors"
     }
 
     /// A trained model's artifact: loads `model` and the history of its training from `file` if
@@ -50,14 +55,5 @@ public struct ModelCache {
         let described = (model as? any DescribedModel)?.architectureMetadata ?? [:]
         try model.save(to: file, metadata: described.merging(["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)]) { $1 })
         return (history, true)
-    }
-
-    /// A classifier trained with labels by `recipe` as an artifact: `loadOrTrain` with
-    /// `trainClassifier`, its batches and augmentation drawn from `rng`.
-    public func trainedClassifier(_ model: any Classifier, at file: URL, recipe: SupervisedRecipe, data: FashionMNIST, label: String,
-                                  rng: inout RNG, checkpoint: RunCheckpoint?) throws -> [EpochRecord] {
-        try loadOrTrain(model, at: file) {
-            try trainClassifier(model, recipe: recipe, data: data, label: label, rng: &rng, checkpoint: checkpoint)
-        }.history
     }
 }
