@@ -47,7 +47,9 @@ public struct DistillationConfig: Codable, Hashable, Sendable {
     public init(type: DistillationType) { self.type = type }
 
     public func validate() throws {
-        guard tau > 0, tau.isFinite else { throw DistillationError("distillation: τ must be a finite number > 0, got \(tau) (the paper's is 3)") }
+        // Soft distillation scales its KL by τ²: below 0.1 the term vanishes next to the labels' (and
+        // the softened logits overflow), above 100 τ² swamps it.
+        guard (0.1...100).contains(tau) else { throw DistillationError("distillation: τ must be from 0.1 to 100, got \(tau) (the paper's is 3)") }
         guard (0...1).contains(lambda) else { throw DistillationError("distillation: λ must be in [0, 1], got \(lambda) (the paper's is 0.1)") }
         guard (0...1).contains(alpha) else { throw DistillationError("distillation: α must be in [0, 1], got \(alpha) (the official is 0.5)") }
         guard (0..<1).contains(labelSmoothing) else { throw DistillationError("distillation: label smoothing must be in [0, 1), got \(labelSmoothing)") }

@@ -92,6 +92,33 @@ func temporaryFolder() -> URL {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["deep", "s.json"])  // no temporaries
     }
 
+    /// A run's files appear together or not at all: a failure while writing the set (here a file
+    /// whose folder is missing, as a full disk would fail) leaves the previous set whole and no
+    /// temporary behind.
+    @Test func aResultSetAppearsWholeOrNotAtAll() throws {
+        let folder = temporaryFolder()
+        try Results.writeSet([("a.tsv", "old a\n"), ("s.json", "old s\n")], in: folder)
+        #expect(throws: FileError.self) {
+            try Results.writeSet([("a.tsv", "new a\n"), ("missing/b.tsv", "new b\n"), ("s.json", "new s\n")], in: folder)
+        }
+        #expect(try String(contentsOf: folder.appendingPathComponent("a.tsv"), encoding: .utf8) == "old a\n")
+        #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8) == "old s\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["a.tsv", "s.json"])
+        try Results.writeSet([("a.tsv", "new a\n"), ("s.json", "new s\n")], in: folder)
+        #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8) == "new s\n")
+    }
+
+    /// A temporary that a killed writer left (its process gone) is removed by the next write in
+    /// its folder; one of a running process stays.
+    @Test func aKilledWritersTemporaryIsRemovedByTheNextWrite() throws {
+        let folder = temporaryFolder()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let dead = ".s.json.2147483646.9f3a.tmp", running = ".t.tsv.\(getpid()).1b2c.tmp"  // no process has pid 2^31 − 2
+        for name in [dead, running] { FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data("x".utf8)) }
+        try Results.writeAtomically("new\n", to: folder.appendingPathComponent("s.json"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == [running, "s.json"])
+    }
+
     @Test func provenanceNamesTheMachine() {
         let p = Provenance.current
         #expect(!p.blasKernel.isEmpty && !p.cpu.isEmpty && p.threads >= 1)

@@ -78,15 +78,18 @@ public struct DINORecipe: Codable, Hashable, Sendable {
     /// What would make the run impossible or meaningless, with the fix in the message.
     public func validate() throws {
         func fail(_ s: String) -> TrainingError { TrainingError("DINO recipe: \(s)") }
-        guard learningRate.isFinite, learningRate > 0, minLearningRate.isFinite, minLearningRate >= 0 else {
-            throw fail("the learning rate must be a finite number > 0, got \(learningRate) (the paper's is 5e-4 per 256 images)")
+        // Below 1e-8 an AdamW step moves no weight of Float precision; above 1 it destroys them.
+        guard (1e-8...1).contains(learningRate), minLearningRate.isFinite, minLearningRate >= 0 else {
+            throw fail("the learning rate must be from 1e-8 to 1, got \(learningRate) (the paper's is 5e-4 per 256 images)")
         }
         guard weightDecay.lowerBound >= 0, weightDecay.upperBound.isFinite else {
             throw fail("the weight decay must be finite and ≥ 0, got \(weightDecay) (the paper's is 0.04 → 0.4)")
         }
+        // Logits are cosines times a weight-normalized layer's gain: at τ below 0.001 the softmax
+        // saturates to one-hot in Float, above 10 it is uniform to Float precision.
         for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)]
-        where !(t > 0 && t.isFinite) {
-            throw fail("the \(name) temperature must be a finite number > 0, got \(t)")
+        where !(0.001...10).contains(t) {
+            throw fail("the \(name) temperature must be from 0.001 to 10, got \(t) (the paper's: teacher 0.04 → 0.07, student 0.1)")
         }
         do { try backbone.validate(); try head.validate() } catch let error as CheckpointError { throw fail(error.description) }
         guard backbone.width <= DINORecipe.maxWidth, backbone.depth <= DINORecipe.maxDepth else {
@@ -119,9 +122,6 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         }
         guard (0...1).contains(teacherMomentum) else { throw fail("the teacher momentum must be in [0, 1], got \(teacherMomentum) (the paper's is 0.996)") }
         guard (0...1).contains(centerMomentum) else { throw fail("the center momentum must be in [0, 1], got \(centerMomentum) (the paper's is 0.9)") }
-        for (name, t) in [("teacher", teacherTemperature), ("warmup teacher", warmupTeacherTemperature), ("student", studentTemperature)] where !(t > 0) {
-            throw fail("the \(name) temperature must be > 0, got \(t)")
-        }
         let p = backbone.patchSize
         guard backbone.imageSize % p == 0, localSize % p == 0, localSize > 0 else {
             throw fail("crops of \(backbone.imageSize)² and \(localSize)² must be multiples of the patch size \(p); choose a local size in "

@@ -46,8 +46,9 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
         if let trainImages, !(1...60_000).contains(trainImages) {
             throw fail("the training images must be from 1 to 60000 (Fashion-MNIST's training set), got \(trainImages)")
         }
-        guard learningRate.isFinite, learningRate > 0, minLearningRate.isFinite, minLearningRate >= 0 else {
-            throw fail("the learning rate must be a finite number > 0, got \(learningRate)")
+        // Below 1e-8 an AdamW step moves no weight of Float precision; above 1 it destroys them.
+        guard (1e-8...1).contains(learningRate), minLearningRate.isFinite, minLearningRate >= 0 else {
+            throw fail("the learning rate must be from 1e-8 to 1, got \(learningRate)")
         }
         guard (0...epochs).contains(warmupEpochs) else { throw fail("the warmup epochs must be from 0 to the \(epochs) epochs, got \(warmupEpochs)") }
         guard weightDecay.isFinite, weightDecay >= 0, (0..<1).contains(labelSmoothing), (0..<1).contains(erasing) else {

@@ -124,13 +124,14 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
             print("\(E.name): scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
             fflush(nil)
             let report = try E().run(config, ExperimentContext(options: options, data: data, checkpoints: checkpoints))
-            // The data files only now, when every run is done: a stopped run leaves none behind.
-            for (name, text) in report.files { try Results.writeAtomically(text, to: options.outputURL.appendingPathComponent(name)) }
-            try Results.writeJSON(Results.summary(experiment: E.name, scale: options.scale, data: data, seed: options.seed,
-                                                  config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config),
-                                                  results: Results.jsonObject(report.results),
-                                                  timings: report.timings.map { Results.jsonObject($0) as! [String: Any] } ?? [:]),
-                                  to: options.outputURL.appendingPathComponent("\(report.summaryName ?? E.name).json"))
+            // The data files only now, when every run is done, and as one set: a stopped or
+            // failed run leaves none of them behind, nor half of them.
+            let summary = try Results.jsonFileText(Results.summary(
+                experiment: E.name, scale: options.scale, data: data, seed: options.seed,
+                config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config), results: Results.jsonObject(report.results),
+                timings: report.timings.map { Results.jsonObject($0) as! [String: Any] } ?? [:]))
+            try Results.writeSet(report.files.map { (name: $0.0, contents: $0.1) } + [("\(report.summaryName ?? E.name).json", summary)],
+                                 in: options.outputURL)
             try checkpoints.finish()
         }
     }

@@ -31,7 +31,12 @@ public enum Flags {
     /// A 'low,high' flag: two numbers (each checked as `list` checks an entry) that satisfy
     /// `valid`, whose condition `rule` names in the message.
     public static func range(_ flag: String, _ text: String, rule: String, valid: (Float, Float) -> Bool) throws -> ClosedRange<Float> {
-        let v = try list(flag, text, takes: "'low,high' with \(rule)") { Float($0) }
+        // Not `list`: low = high is a range, not a repeated entry.
+        let v = try text.split(separator: ",", omittingEmptySubsequences: false).map { entry in
+            guard !entry.isEmpty else { throw ValidationError("--\(flag) has an empty entry in '\(text)'; it takes 'low,high' with \(rule)") }
+            guard let value = Float(entry), value.isFinite else { throw ValidationError("--\(flag): '\(entry)' is not valid; it takes 'low,high' with \(rule)") }
+            return value
+        }
         guard v.count == 2, valid(v[0], v[1]) else { throw ValidationError("--\(flag) takes 'low,high' with \(rule), got '\(text)'") }
         return v[0]...v[1]
     }

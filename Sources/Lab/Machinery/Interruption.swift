@@ -1,7 +1,7 @@
 // Stopping an experiment cleanly. SIGINT (Ctrl-C) and SIGTERM (what `kill`, schedulers and CI
 // send) only raise a flag; the training loops read it after every step, save a checkpoint, and
 // end the run with `Interrupted`. A second signal stops the process at once, saying so. Data files are
-// only ever written whole (Results.writeAtomically), so either way none is left half written.
+// only ever written whole and as a set (Results.writeSet), so either way none is left half written.
 import ArgumentParser
 import Foundation
 import Synchronization

@@ -55,7 +55,13 @@ public struct Provenance: Codable, Sendable {
 
     /// The checkout this binary was compiled from (this file's path at build time), whatever the
     /// current directory: a run from inside another repository must not record that one's commit.
-    static let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sourceRoot: URL = {
+        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+            folder.deleteLastPathComponent()
+        }
+        return folder
+    }()
 
     /// `git rev-parse --short HEAD` of `sourceRoot`, with "-dirty" if its sources differ from it;
     /// "unknown" when that checkout is gone (a binary copied to another machine).
@@ -87,8 +93,30 @@ public enum Results {
 
     /// Pretty-printed JSON with sorted keys, so identical results give identical files.
     public static func writeJSON(_ object: [String: Any], to url: URL) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try writeAtomically(String(decoding: data, as: UTF8.self) + "\n", to: url)
+        try writeAtomically(jsonFileText(object), to: url)
+    }
+
+    public static func jsonFileText(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self) + "\n"
+    }
+
+    /// A run's files as one set: every one written to a temporary name first, and only when all
+    /// are written, renamed into place in order (the summary last, which make waits for). A
+    /// failure while writing (a full disk) removes the temporaries and leaves the previous set
+    /// whole.
+    public static func writeSet(_ files: [(name: String, contents: String)], in folder: URL) throws {
+        try RegularFile.createFolders(folder.path)
+        var written: [(temporary: String, path: String)] = []
+        do {
+            for file in files {
+                let path = folder.appendingPathComponent(file.name).path
+                written.append((try Array(file.contents.utf8).withUnsafeBytes { try RegularFile.writeTemporary($0, for: path) }, path))
+            }
+        } catch {
+            for w in written { unlink(w.temporary) }
+            throw error
+        }
+        for w in written { try RegularFile.putInPlace(w.temporary, at: w.path) }
     }
 
     /// A Codable value as a JSON object (for configs inside a summary).

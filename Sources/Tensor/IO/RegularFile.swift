@@ -51,8 +51,16 @@ public enum RegularFile {
     /// temporary file in the same folder, flushed to disk, then renamed over `path`. The folder
     /// must exist; every failure names the path and its cause.
     public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+        try putInPlace(try writeTemporary(bytes, for: path), at: path)
+    }
+
+    /// The first half of `writeAtomically`: `bytes` in a new temporary file beside `path`
+    /// (`.<name>.<pid>.<random>.tmp`), flushed to disk; returns its path. Temporaries that a
+    /// killed process left in the folder are removed first.
+    public static func writeTemporary(_ bytes: UnsafeRawBufferPointer, for path: String) throws -> String {
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let name = path.split(separator: "/").last.map(String.init) ?? path
+        removeStaleTemporaries(in: folder.isEmpty ? "/" : folder)
         var suffix = SystemRandomNumberGenerator()
         let temporary = "\(folder.isEmpty ? "" : folder)/.\(name).\(getpid()).\(String(suffix.next() & 0xffff_ffff, radix: 16)).tmp"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -72,10 +80,29 @@ public enum RegularFile {
         }
         guard fsync(fd) == 0 else { throw fail("cannot be flushed to disk") }
         guard close(fd) == 0 else { unlink(temporary); throw FileError(path, "cannot be written (\(String(cString: strerror(errno))))") }
+        return temporary
+    }
+
+    /// The second half of `writeAtomically`: renames `temporary` over `path` (removing it if that fails).
+    public static func putInPlace(_ temporary: String, at path: String) throws {
         guard rename(temporary, path) == 0 else {
             let cause = String(cString: strerror(errno))
             unlink(temporary)
             throw FileError(path, "cannot be put in place (\(cause))")
+        }
+    }
+
+    /// Removes the temporaries `writeTemporary` made in `folder` whose process no longer runs (a
+    /// run killed mid-write); those of running processes stay.
+    public static func removeStaleTemporaries(in folder: String) {
+        guard let directory = opendir(folder) else { return }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("."), name.hasSuffix(".tmp") else { continue }
+            let parts = name.dropLast(4).split(separator: ".")
+            guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink("\(folder)/\(name)") }
         }
     }
 
