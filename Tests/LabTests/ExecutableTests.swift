@@ -151,6 +151,12 @@ struct TestFailure: Error, CustomStringConvertible {
         }
     }
 
+    /// --print-config (the name DINO users reach for) is --show-config.
+    @Test func printConfigIsShowConfig() throws {
+        let (shown, printed) = (try execute("collapse", ["--show-config"]), try execute("collapse", ["--print-config"]))
+        #expect(shown.status == 0 && printed.status == 0 && shown.output == printed.output && shown.output.contains("\"teacherMomentum\""))
+    }
+
     /// A crop scale whose low equals its high is one fixed area, not a repeated entry.
     @Test func aCropScaleOfOneAreaIsAccepted() throws {
         let run = try execute("distillation", ["--crop-scale", "0.5,0.5", "--show-config"])

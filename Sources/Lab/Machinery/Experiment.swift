@@ -93,7 +93,8 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
     @OptionGroup var options: ExperimentOptions
     @OptionGroup var flags: E.Options
 
-    @Flag(help: "Print the configuration this command would run (the scale's preset with the flags applied), with its seed and output folder, as JSON, and exit without training.")
+    @Flag(name: [.customLong("show-config"), .customLong("print-config")],
+          help: "Print the configuration this command would run (the scale's preset with the flags applied; the summary's \"config\"), with its seed and output folder, as JSON, and exit without training.")
     var showConfig = false
 
     public init() {}
