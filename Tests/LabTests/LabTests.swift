@@ -137,6 +137,11 @@ func temporaryFolder() -> URL {
         let reloaded = ConvNet(config, rng: &rng)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train) == ([1, 7], false))  // the history comes back with the weights
         #expect(trainings == 1 && reloaded.conv1.weight.scalars == trained.conv1.weight.scalars)
+        // The file names the artifact it is: copied under another seed's name, it is retrained.
+        let other = cache.url(name: "t", scale: .quick, seed: 1, recipe: ["recipe": 1])
+        try FileManager.default.copyItem(at: file, to: other)
+        #expect(try cache.loadOrTrain(reloaded, at: other, train: train).trained && trainings == 2)
+        trainings = 1
         // The file names its architecture and config, so it can be rebuilt without the code.
         let metadata = try ConvNet(config, rng: &rng).load(from: file, requireChecksum: true)
         #expect(metadata["architecture"] == "convnet")

@@ -127,6 +127,8 @@ func state(_ module: any Module) -> [String: [Float]] {
             for (k, v) in changes { fields[k] = v }
             var m = metadata
             m["loop"] = String(decoding: try! JSONSerialization.data(withJSONObject: fields), as: UTF8.self)
+            // Rewritten as the damaged file's own run, so each case reaches the field it damages.
+            m["run"] = String(decoding: try! JSONEncoder().encode(file.deletingLastPathComponent().lastPathComponent + "/damaged"), as: UTF8.self)
             for (k, v) in extra { m[k] = v }
             var t = tensors
             edit(&t)
@@ -160,6 +162,15 @@ func state(_ module: any Module) -> [String: [Float]] {
         #expect(resumed(tensors: { $0[0].tensor = Tensor(repeating: .nan, shape: $0[0].tensor.shape) }).contains("holds NaN or infinite values"))
         #expect(resumed(tensors: { $0.removeLast() }).contains(fixes))
         #expect(resumed() == "resumed")  // the rewrite itself keeps a checkpoint sound
+        // Another run's checkpoint, copied into this run's place, is refused (its data are sound).
+        #expect(resumed(metadata: ["run": "\"other-seed1-0123/run\""]).contains("it was saved by run 'other-seed1-0123/run', not by this one"))
+        let copied = file.deletingLastPathComponent().appendingPathComponent("copy.safetensors")
+        try FileManager.default.copyItem(at: file, to: copied)
+        var r0 = RNG(seed: 4)
+        do {
+            _ = try trainClassifier(try model(), recipe: recipe, data: dataset!, label: "t", rng: &r0, checkpoint: checkpoint(copied, resume: true))
+            Issue.record("a copied checkpoint resumed")
+        } catch { #expect("\(error)".contains("it was saved by run") && "\(error)".contains(fixes), "\(error)") }
 
         // A truncated file and a flipped byte: found by the checksum or the layout, same fixes.
         let bytes = try Data(contentsOf: file)

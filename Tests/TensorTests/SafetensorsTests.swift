@@ -119,6 +119,13 @@ import Tensor
         bytes[bytes.count - 3] ^= 0x40
         try bytes.write(to: url)
         expectRejected(url, "does not match its checksum")
+        // A flipped byte in the metadata is found by its own checksum.
+        try Safetensors.write([("w", Tensor([1, 2, 3, 4], shape: [4]))], metadata: ["k": "v"], to: url)
+        var text = try Data(contentsOf: url)
+        let at = text.firstRange(of: Data(#""k":"v""#.utf8))!.upperBound - 2
+        text[at] = UInt8(ascii: "w")
+        try text.write(to: url)
+        expectRejected(url, "its metadata does not match its checksum")
         let unchecked = file(header: #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 128, 63])
         #expect(try Safetensors.read(unchecked).tensors.first?.tensor.item == 1)
         #expect(throws: SafetensorsError.self) { try Safetensors.read(unchecked, requireChecksum: true) }

@@ -68,12 +68,20 @@ public struct RunCheckpoint {
         (self.url, self.resume, self.stopRequested) = (url, resume, stopRequested)
     }
 
+    /// What the file belongs to: its experiment, scale, seed and configuration hash (its folder)
+    /// and its run (its name). A file copied from another run's place is refused.
+    var identity: String { url.deletingLastPathComponent().lastPathComponent + "/" + url.deletingPathExtension().lastPathComponent }
+
     /// The saved state, when resuming and there is one.
     func saved() throws -> TrainingSnapshot? {
         guard resume, FileManager.default.fileExists(atPath: url.path) else { return nil }
         let snapshot: TrainingSnapshot
         do { snapshot = try TrainingSnapshot(contentsOf: url) } catch let error as SafetensorsError {
             throw TrainingSnapshot.unusable(url.path, error.problem)
+        }
+        let savedRun: String? = try? snapshot.value("run")
+        guard savedRun == identity else {
+            throw TrainingSnapshot.unusable(url.path, "it was saved by run '\(savedRun ?? "unnamed")', not by this one ('\(identity)')")
         }
         if let saved = snapshot.metadata["git"], saved != Provenance.current.gitRevision {
             print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(Provenance.current.gitRevision); "
@@ -84,6 +92,8 @@ public struct RunCheckpoint {
 
     /// Saves `snapshot`; then, if `signal` asked for a stop, ends the run.
     func save(_ snapshot: TrainingSnapshot, label: String, position: String, stoppingFor signal: Int32?) throws {
+        var snapshot = snapshot
+        try snapshot.put("run", identity)
         try RegularFile.createFolders(url.deletingLastPathComponent().path)
         try snapshot.write(to: url)
         if let signal { throw Interrupted(signal: signal, run: label, position: position, checkpoint: url) }

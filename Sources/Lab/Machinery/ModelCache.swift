@@ -40,6 +40,9 @@ public struct ModelCache {
         if FileManager.default.fileExists(atPath: file.path) {
             do {
                 let metadata = try model.load(from: file, requireChecksum: true)
+                guard metadata["artifact"] == name else {
+                    throw CheckpointError("it was saved as '\(metadata["artifact"] ?? "an unnamed model")', not as \(name)")
+                }
                 guard let text = metadata["history"], let history = try? JSONDecoder().decode(History.self, from: Data(text.utf8)) else {
                     throw CheckpointError("it holds no history of its training")
                 }
@@ -53,7 +56,8 @@ public struct ModelCache {
         }
         let history = try train()
         let described = (model as? any DescribedModel)?.architectureMetadata ?? [:]
-        try model.save(to: file, metadata: described.merging(["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self)]) { $1 })
+        try model.save(to: file, metadata: described.merging(["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
+                                                              "artifact": name]) { $1 })
         return (history, true)
     }
 }

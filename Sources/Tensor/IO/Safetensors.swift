@@ -36,7 +36,8 @@ public enum Safetensors {
         for (_, tensor) in tensors {
             crc = crc32(UnsafeRawBufferPointer(start: tensor.data, count: 4 * tensor.count), continuing: crc)
         }
-        var metadata = metadata
+        var metadata = metadata.filter { $0.key != checksumKey && $0.key != metadataChecksumKey }
+        metadata[metadataChecksumKey] = hex(metadataCRC(metadata))
         metadata[checksumKey] = hex(crc)
         func quoted(_ s: String) -> String {
             String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
@@ -71,6 +72,18 @@ public enum Safetensors {
 
     /// The metadata key of the CRC-32 of the data section, which `write` adds and `read` checks.
     public static let checksumKey = "crc32"
+    /// The metadata key of the CRC-32 of the rest of the metadata (a run's position, its history,
+    /// a model's architecture: a flipped byte there must not load either).
+    public static let metadataChecksumKey = "crc32_metadata"
+
+    /// CRC-32 of the metadata's fields in key order, each as key NUL value NUL in UTF-8.
+    static func metadataCRC(_ metadata: [String: String]) -> UInt32 {
+        var text: [UInt8] = []
+        for key in metadata.keys.sorted() {
+            text += Array(key.utf8) + [0] + Array(metadata[key]!.utf8) + [0]
+        }
+        return text.withUnsafeBytes { crc32($0) }
+    }
 
     /// Reads every tensor in the file, in data-offset order, with the metadata (less the
     /// checksum). A file that carries a checksum must match it; with `requireChecksum`, one
@@ -155,6 +168,14 @@ public enum Safetensors {
             }
         } else if requireChecksum {
             throw fail("it carries no checksum of its data (written by other code, or damaged)")
+        }
+        if let written = metadata.removeValue(forKey: metadataChecksumKey) {
+            let actual = hex(metadataCRC(metadata))
+            guard written == actual else {
+                throw fail("its metadata does not match its checksum (CRC-32 \(actual), recorded \(written)): the file is damaged")
+            }
+        } else if requireChecksum {
+            throw fail("it carries no checksum of its metadata (written by other or older code, or damaged)")
         }
 
         let tensors: [(name: String, tensor: Tensor)] = bytes.withUnsafeBytes { raw in
