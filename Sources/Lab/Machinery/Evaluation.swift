@@ -3,13 +3,13 @@
 import Data
 import Tensor
 
-/// The images of `set` (its first `limit`), in order, in batches of `batchSize`: `body` gets each
+/// The images of `set`, in order, in batches of `batchSize`: `body` gets each
 /// batch's indices into `set`, its pixels in [0, 1], and its inputs (normalized as training
 /// normalizes them). Timed as evaluation and without a graph; the caller puts its models in
 /// evaluation mode.
-public func forEachBatch(of set: ImageSet, data: FashionMNIST, batchSize: Int = 500, limit: Int? = nil,
+public func forEachBatch(of set: ImageSet, data: FashionMNIST, batchSize: Int = 500,
                          _ body: (_ indices: [Int], _ pixels: Tensor, _ inputs: Tensor) throws -> Void) rethrows {
-    let n = min(limit ?? set.count, set.count)
+    let n = set.count
     try TimeBreakdown.measure(.evaluation) {
         try withNoGrad {
             for start in stride(from: 0, to: n, by: batchSize) {

@@ -80,7 +80,10 @@ public enum Safetensors {
     static func metadataCRC(_ metadata: [String: String]) -> UInt32 {
         var text: [UInt8] = []
         for key in metadata.keys.sorted() {
-            text += Array(key.utf8) + [0] + Array(metadata[key]!.utf8) + [0]
+            text.append(contentsOf: key.utf8)
+            text.append(0)
+            text.append(contentsOf: metadata[key]!.utf8)
+            text.append(0)
         }
         return text.withUnsafeBytes { crc32($0) }
     }
