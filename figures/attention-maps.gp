@@ -18,7 +18,7 @@ stats_file = "data/attention-maps.tsv"
 map(m) = sprintf("data/attention-maps-%s.tsv", word(models, m))
 backbone(key) = int(real(json(summary, "config.dino.backbone." . key)))
 heads = backbone("heads")
-grid = backbone("imageSize") / backbone("patchSize")        # patches per side
+grid = backbone("image_size") / backbone("patch_size")        # patches per side
 mass = 100 * real(json(summary, "config.mass"))              # % of the attention the mask keeps
 # The shown images: "test images 19, 2, 8, 18 (classes …), then on the canvas 1, 0" in the comment.
 centered = words(note(map(1), "test images [0-9, ]*[0-9]")) - 2
@@ -35,7 +35,7 @@ do for [m = 1:3] {
         kept[(m - 1) * images + i + 1] = int(STATS_sum * grid * grid / STATS_records + 0.5)
     }
 }
-best(m, i) = int(real(json(summary, sprintf("results.models.%s.%s.jaccard.bestHead", word(models, m), i < centered ? "centered" : "canvas"))))
+best(m, i) = int(real(json(summary, sprintf("results.models.%s.%s.jaccard.best_head", word(models, m), i < centered ? "centered" : "canvas"))))
 # The one scale: the highest value of any head's map, of any shown image and model.
 peak = 0
 do for [m = 1:3] {
@@ -54,7 +54,7 @@ set style textbox opaque fillcolor rgb "#000000" noborder margins 1, 1
 do for [fmt in formats] {
     columns = 1 + 3 * (heads + 1)
     eval output(fmt, "attention-maps", 95 * columns + 120, 95 * images + 560)
-    set multiplot title sprintf("Where the class token looks (last block; patch %d of %d: a %d × %d grid)", backbone("patchSize"), backbone("imageSize"), grid, grid) font ",13"
+    set multiplot title sprintf("Where the class token looks (last block; patch %d of %d: a %d × %d grid)", backbone("patch_size"), backbone("image_size"), grid, grid) font ",13"
     unset key; unset tics; unset border; unset colorbox; unset grid
     set margins 0.3, 0.3, 0.3, 0.3
     set size ratio -1

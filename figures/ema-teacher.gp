@@ -12,7 +12,7 @@ summary = "data/ema-teacher.json"
 names = "momentum student-copy previous-iteration previous-epoch fixed-random"
 
 # The banks and the seed count, as the JSON's config and the tables' comments state them.
-bank = json(summary, "config.subsetBank")
+bank = json(summary, "config.evaluation.subset_bank")
 subset = (bank eq "null" || bank eq "nan" ? "a subset of the training images" : "the first " . thousands(real(bank)) . " training images")
 full = note(final, "all [0-9 ]+ training images")
 seeds = note(final, "over [0-9]+ seeds?")

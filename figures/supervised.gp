@@ -6,8 +6,8 @@ convnet = "data/supervised-convnet.tsv"
 vit = "data/supervised-vit.tsv"
 summary = "data/supervised.json"
 
-# What the teachers learned from, as the table's recipe comment states it (no "trainImages": all).
-images = note(convnet, "\"trainImages\":[0-9]+")
+# What the teachers learned from, as the table's recipe comment states it (no "train_images": all).
+images = note(convnet, "\"train_images\":[0-9]+")
 images = (images eq "" ? "all" : thousands(real(images[strstrt(images, ":") + 1:])))
 augmentation = (note(convnet, "\"mix\":[{]") eq "" ? "flips only" : "DeiT's augmentation")
 final(model) = real(json(summary, sprintf("results.%s.final_test_accuracy", model)))

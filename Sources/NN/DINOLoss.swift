@@ -17,7 +17,7 @@ public struct DINOLossError: Error, CustomStringConvertible {
 /// The center c is an EMA of the teacher's batch-mean raw output, c ← m·c + (1 − m)·mean(t),
 /// updated *after* the loss (`updateCenter`), from teacher outputs only. For the collapse study,
 /// `centering = false` keeps c at 0; sharpening is the caller's choice of τt < τs.
-public final class DINOLoss {
+public final class DINOLoss: Module {
     public let outDim: Int
     public let globalCrops: Int
     public let studentTemperature: Float      // paper 0.1
@@ -37,6 +37,10 @@ public final class DINOLoss {
         (self.centerMomentum, self.centering) = (centerMomentum, centering)
         center = Tensor(zeros: [1, outDim])
     }
+
+    /// The center is the loss's state: saved and restored with it, as main_dino.py's
+    /// `dino_loss.state_dict()` beside the networks.
+    public var ownBuffers: [(name: String, tensor: Tensor)] { [("center", center)] }
 
     /// The number of (teacher crop, student crop) pairs the loss averages over.
     public func pairs(crops: Int) -> Int { globalCrops * crops - globalCrops }

@@ -68,7 +68,6 @@ struct AttentionMaps: Experiment {
         let paperJaccard: Double
         let knn20: Double                   // k-NN20 of its class-token features, the 60 000 training images as the bank
         @NullWhenNil var testAccuracy: Double?  // the supervised ViT's own head
-        enum CodingKeys: String, CodingKey { case centered, canvas, paperJaccard = "paper_jaccard", knn20, testAccuracy = "test_accuracy" }
     }
 
     struct Summary: Encodable {
@@ -88,7 +87,7 @@ struct AttentionMaps: Experiment {
         // DINO: the momentum teacher's backbone (the artifact patch-throughput also measures);
         // supervised: the same backbone with a class head, on the labels; random: untrained.
         let dinoRecipe = config.dino
-        let dino = try Artifacts.dinoViT(recipe: dinoRecipe, scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
+        let dino = try Artifacts.dinoViT(recipe: dinoRecipe, evaluation: .curves(lab.scale), scale: lab.scale, seed: lab.seed, data: data, cache: lab.cache,
                                               label: "DINO patch \(dinoRecipe.backbone.patchSize)", checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10

@@ -73,10 +73,6 @@ struct Collapse: Experiment {
         let teacherEntropy: Double, kl: Double, loss: Double, featureStd: Double
         @NullWhenNil var knn20: Double?
         let teacherTemperature: Float, centering: Bool, entropyOverLnK: Double
-        enum CodingKeys: String, CodingKey {
-            case teacherEntropy = "teacher_entropy", kl, loss, featureStd = "feature_std", knn20
-            case teacherTemperature = "teacher_temperature", centering, entropyOverLnK = "entropy_over_ln_k"
-        }
     }
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {

@@ -323,11 +323,6 @@ struct Distillation: Experiment {
         let disagreementConvNet: [Double], disagreementConvNetMean: Double, disagreementConvNetStd: Double
         @NullWhenNil var paper: Double?
         @NullWhenNil var paperDisagreement: Double?
-        enum CodingKeys: String, CodingKey {
-            case accuracy, accuracyMean = "accuracy_mean", accuracyStd = "accuracy_std", disagreementConvNet = "disagreement_convnet"
-            case disagreementConvNetMean = "disagreement_convnet_mean", disagreementConvNetStd = "disagreement_convnet_std"
-            case paper, paperDisagreement = "paper_disagreement"
-        }
     }
 
     /// One student of the study over the seeds, beside its heads: its curve, and what its teacher did.
@@ -341,12 +336,6 @@ struct Distillation: Experiment {
         // student trains on, per epoch, and its mean.
         var teacherLabelFlips: [[Double]]? = nil
         var teacherLabelFlipsMean: Double? = nil
-        enum CodingKeys: String, CodingKey {
-            case fusedSoftmax = "fused_softmax", fusionsDisagreeImages = "fusions_disagree_images"
-            case testAccuracyPerEpoch = "test_accuracy_per_epoch", teacherAccuracy = "teacher_accuracy"
-            case disagreementOwnTeacher = "disagreement_own_teacher", teacherLabelFlips = "teacher_label_flips"
-            case teacherLabelFlipsMean = "teacher_label_flips_mean"
-        }
     }
 
     /// The run's time: the summary's "timings".
@@ -354,16 +343,6 @@ struct Distillation: Experiment {
         var teacherLoadOrTrainSeconds: [String: Double]
         var trainingSeconds: [String: [Double]] = [:]
         var teacherTimeShare: [String: [Double]] = [:]   // the teacher forward's share of the steps' time
-        enum CodingKeys: String, CodingKey {
-            case teacherLoadOrTrainSeconds = "teacher_load_or_train_seconds", trainingSeconds = "training_seconds"
-            case teacherTimeShare = "teacher_time_share"
-        }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(teacherLoadOrTrainSeconds, forKey: .teacherLoadOrTrainSeconds)
-            try c.encode(trainingSeconds, forKey: .trainingSeconds)
-            if !teacherTimeShare.isEmpty { try c.encode(teacherTimeShare, forKey: .teacherTimeShare) }
-        }
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.

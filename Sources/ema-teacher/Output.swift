@@ -16,18 +16,11 @@ struct TeacherResult: Encodable {
     @NullWhenNil var lastEpochTeacherEntropy: Double?
     @NullWhenNil var lastEpochKL: Double?
     @NullWhenNil var lastEpochFeatureStd: Double?
-    enum CodingKeys: String, CodingKey {
-        case knn20, knn200, probe, knn20Mean = "knn20_mean", knn20Std = "knn20_std", knn200Mean = "knn200_mean", knn200Std = "knn200_std"
-        case probeMean = "probe_mean", probeStd = "probe_std", paperKNN20 = "paper_knn20", knn20SubsetPerEpoch = "knn20_subset_per_epoch"
-        case testFeatureSpread = "test_feature_spread", lastEpochTeacherEntropy = "last_epoch_teacher_entropy", lastEpochKL = "last_epoch_kl"
-        case lastEpochFeatureStd = "last_epoch_feature_std"
-    }
 }
 
 /// A teacher's time per seed: the summary's "timings" has one per teacher, beside the run's.
 struct TeacherTimings: Encodable {
     let trainingSeconds: [Double], evaluationSeconds: [Double]
-    enum CodingKeys: String, CodingKey { case trainingSeconds = "training_seconds", evaluationSeconds = "evaluation_seconds" }
 }
 
 /// The whole run's time.
@@ -38,7 +31,7 @@ struct RunTimings: Encodable {
 extension EMATeacher {
     func report(_ runs: [TeacherUpdate: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
         let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
-        let bank = config.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
+        let bank = config.evaluation.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
         let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 10 000 test images; "
                         + "final values with all 60 000 training images as the bank, curves with \(bank)",
                         "the fixed-random teacher is the initialization every teacher of a seed starts from, evaluated without training",

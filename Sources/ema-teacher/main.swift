@@ -18,8 +18,8 @@ struct Config: ExperimentConfig {
     var recipe: DINORecipe
     var teachers = TeacherUpdate.allCases
     var seeds = 2                   // paper: one run per teacher; 2 keep `make figures` near its budget (3 cost 50 % more)
-    var ks = [20, 200]              // paper 20 (official eval_knn.py default); 200 as some reimplementations
-    var subsetBank: Int? = 10_000   // intermediate epochs' k-NN bank; the last epoch uses all 60 000 (the paper's protocol)
+    var evaluation: KNNSchedule     // KNNSchedule.curves: k-NN20 (official eval_knn.py default) and k-NN200 on a subset bank after
+                                    // each epoch, all 60 000 after the last (the paper's protocol)
     var lanes = Parallel.threads    // runs trained side by side (SideBySide); the results do not depend on it
     var probe = LinearProbeRecipe()
     static let maxSeeds = 100
@@ -29,25 +29,24 @@ struct Config: ExperimentConfig {
     static func preset(_ scale: Scale) -> Config {
         switch scale {
         case .quick:
-            var c = Config(recipe: .quick(epochs: 2))
-            (c.seeds, c.probe.epochs, c.subsetBank) = (1, 2, 2000)
+            var c = Config(recipe: .quick(epochs: 2), evaluation: .curves(scale))
+            (c.seeds, c.probe.epochs) = (1, 2)
             return c
         case .default, .full:
             // 3 full epochs (5 625 steps): the previous-epoch teacher lags a whole pass over the
             // data, as in the paper; 12 short epochs of 15 000 let it tie momentum (dino-sweep.md).
-            return Config(recipe: scale == .full ? .fashionMNIST(epochs: 30, trainImages: nil) : .teacherStudy(epochs: 3, trainImages: nil))
+            return Config(recipe: scale == .full ? .fashionMNIST(epochs: 30, trainImages: nil) : .teacherStudy(epochs: 3, trainImages: nil),
+                          evaluation: .curves(scale))
         }
     }
-
-    var evaluation: KNNSchedule { KNNSchedule(ks: ks, subsetBank: subsetBank) }
 
     func validate() throws {
         try Flags.count("seeds", seeds, 1...Config.maxSeeds)
         try LanesFlag.validate(lanes)
-        if let bank = subsetBank {
+        if let bank = evaluation.subsetBank {
             try Flags.count("subset-bank", bank, 1...60_000, note: "0 for all 60 000")
-            if bank < ks.max()! {
-                throw ValidationError("--subset-bank \(bank) is smaller than k = \(ks.max()!); use at least that many images, or 0")
+            if bank < evaluation.ks.max()! {
+                throw ValidationError("--subset-bank \(bank) is smaller than k = \(evaluation.ks.max()!); use at least that many images, or 0")
             }
         }
         try recipe.validate()
@@ -88,7 +87,7 @@ struct EMATeacher: Experiment {
                 }
             }
             if let seeds { config.seeds = seeds }
-            if let subsetBank { config.subsetBank = subsetBank == 0 ? nil : subsetBank }
+            if let subsetBank { config.evaluation.subsetBank = subsetBank == 0 ? nil : subsetBank }
             lanes.apply(to: &config.lanes)
             try recipe.apply(to: &config.recipe)
         }
@@ -99,10 +98,10 @@ struct EMATeacher: Experiment {
         let seeds = lab.seeds(config.seeds)
         print("ema-teacher: seeds \(seeds.map(String.init).joined(separator: ", ")), \(config.lanes) runs at once")
         let start = Date()
-        try KNNSchedule(ks: config.ks).check(training: data.train.count)
+        try config.evaluation.check(training: data.train.count)
         let pixelKNN = weightedKNN(train: normalizedPixels(of: data.train), trainLabels: data.train.labels,
-                                   test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.ks)
-        print("raw pixels: " + config.ks.map { "k-NN\($0) \(String(format: "%.2f", pixelKNN[$0]!))%" }.joined(separator: "  "))
+                                   test: normalizedPixels(of: data.test), testLabels: data.test.labels, ks: config.evaluation.ks)
+        print("raw pixels: " + config.evaluation.ks.map { "k-NN\($0) \(String(format: "%.2f", pixelKNN[$0]!))%" }.joined(separator: "  "))
         fflush(nil)
 
         // Every teacher of a seed starts from the same network (the trainer's seed does not
@@ -111,35 +110,39 @@ struct EMATeacher: Experiment {
         let trained = config.teachers.filter { $0 != .fixedRandom }
         let jobs = seeds.map { (TeacherUpdate.fixedRandom, $0) } + trained.flatMap { kind in seeds.map { (kind, $0) } }
         var results = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
-            try run(jobs[i].0, seed: jobs[i].1, config: config, data: data, checkpoints: lab.checkpoints)
+            try run(jobs[i].0, seed: jobs[i].1, config: config, lab: lab)
         }
         for i in seeds.count..<results.count { results[i].subsetCurve.insert(results[i % seeds.count].subsetCurve[0], at: 0) }
         return report(Dictionary(grouping: results, by: \.kind), pixelKNN: pixelKNN, config: config, lab: lab,
                       seconds: Date().timeIntervalSince(start))
     }
 
-    /// Trains (or, for the fixed-random teacher, only evaluates) one teacher from one seed, then
-    /// fits the linear probe on its final features.
-    func run(_ kind: TeacherUpdate, seed: UInt64, config: Config, data: FashionMNIST, checkpoints: Checkpoints) throws -> Run {
+    /// Trains (or loads the artifact of; for the fixed-random teacher, only evaluates) one teacher
+    /// from one seed, then fits the linear probe on its final features.
+    func run(_ kind: TeacherUpdate, seed: UInt64, config: Config, lab: ExperimentContext) throws -> Run {
+        let data = lab.data
         var recipe = config.recipe
         recipe.teacher = kind
-        let trainer = try DINOTrainer(recipe: recipe, data: data, seed: seed ^ fnv1a("ema-teacher"))
         let label = "\(kind.rawValue) seed \(seed)"
-        var run: Run
+        var run: Run, features: (train: Tensor, test: Tensor)
         if kind == .fixedRandom {
+            let trainer = try DINOTrainer(recipe: recipe, data: data, seed: Artifacts.dinoSeed(seed))
             let (full, subset) = trainer.evaluateTeacher(config.evaluation)
             run = Run(kind: kind, seed: seed, history: [], knn: full, subsetCurve: [(subset.isEmpty ? full : subset)[20] ?? .nan],
                       probe: .nan, testFeatureSpread: 0)
+            features = trainer.lastFeatures!
         } else {
-            let history = try trainer.train(label: label, evaluation: config.evaluation, checkpoint: checkpoints.run("\(kind.rawValue)-seed\(seed)"))
+            let (teacher, history) = try Artifacts.dino(recipe: recipe, evaluation: config.evaluation, scale: lab.scale, seed: seed, data: data, label: label)
+                .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("\(kind.rawValue)-seed\(seed)"))
             run = Run(kind: kind, seed: seed, history: history, knn: history.last!.knn,
-                      subsetCurve: history.map { (config.subsetBank == nil ? $0.knn : $0.knnSubset)[20] ?? .nan }, probe: .nan, testFeatureSpread: 0)
+                      subsetCurve: history.map { (config.evaluation.subsetBank == nil ? $0.knn : $0.knnSubset)[20] ?? .nan }, probe: .nan,
+                      testFeatureSpread: 0)
+            features = (normalizedFeatures(teacher, of: data.train, data: data), normalizedFeatures(teacher, of: data.test, data: data))
         }
-        let (trainFeatures, testFeatures) = trainer.lastFeatures!
         var probeRNG = RNG(seed: seed ^ fnv1a("probe"))
-        run.probe = linearProbe(train: trainFeatures, trainLabels: data.train.labels, test: testFeatures, testLabels: data.test.labels,
+        run.probe = linearProbe(train: features.train, trainLabels: data.train.labels, test: features.test, testLabels: data.test.labels,
                                 recipe: config.probe, rng: &probeRNG)
-        run.testFeatureSpread = featureSpread(testFeatures)
+        run.testFeatureSpread = featureSpread(features.test)
         print("\(label): k-NN20 \(String(format: "%.2f", run.knn[20] ?? .nan))%, linear probe \(String(format: "%.2f", run.probe))%, "
               + "test feature spread \(String(format: "%.4f", run.testFeatureSpread))")
         fflush(nil)

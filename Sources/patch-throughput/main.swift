@@ -88,7 +88,6 @@ struct PatchThroughput: Experiment {
     struct Summary: Encodable {
         let gflopPerImage: [String: Double]   // per 224² model
         let dinoKNN20: [String: Double]       // per patch size of the 28² DINO teachers, all 60 000 training images as the bank
-        enum CodingKeys: String, CodingKey { case gflopPerImage = "gflop_per_image", dinoKNN20 = "dino_knn20" }
     }
 
     /// The run's speeds: the summary's "timings".
@@ -97,11 +96,6 @@ struct PatchThroughput: Experiment {
         @NullWhenNil var ratioS16OverS8: Double?
         @NullWhenNil var ratioB16OverB8: Double?
         let paperRatioS16OverS8: Double, paperRatioB16OverB8: Double
-        enum CodingKeys: String, CodingKey {
-            case sgemmGflops = "sgemm_gflops", imagesPerSecond = "images_per_second", dinoImagesPerSecond = "dino_images_per_second"
-            case ratioS16OverS8 = "ratio_S16_over_S8", ratioB16OverB8 = "ratio_B16_over_B8"
-            case paperRatioS16OverS8 = "paper_ratio_S16_over_S8", paperRatioB16OverB8 = "paper_ratio_B16_over_B8"
-        }
     }
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
@@ -145,7 +139,8 @@ struct PatchThroughput: Experiment {
         // backbones are artifacts: attention-maps draws the patch-4 one.
         let trained = try SideBySide.run(config.dinoPatches.count, lanes: config.lanes) { i in
             let patch = config.dinoPatches[i]
-            return try Artifacts.dinoViT(recipe: config.dino.withPatchSize(patch), scale: lab.scale, seed: lab.seed, data: lab.data, cache: lab.cache,
+            return try Artifacts.dinoViT(recipe: config.dino.withPatchSize(patch), evaluation: .curves(lab.scale), scale: lab.scale, seed: lab.seed,
+                                         data: lab.data, cache: lab.cache,
                                               label: "DINO patch \(patch)", checkpoint: lab.checkpoints.run("dino-patch-\(patch)"))
         }
         var dinoTable = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
@@ -153,7 +148,7 @@ struct PatchThroughput: Experiment {
         var knn: [String: Double] = [:], dinoSpeeds: [String: Double] = [:]
         for (patch, (vit, history)) in zip(config.dinoPatches, trained) {
             vit.setTraining(false)
-            let knn20 = try knnAccuracy(vit, data: lab.data, ks: [20])[20]!
+            let knn20 = history.last!.knn[20]!  // all 60 000 training images as the bank, after the last epoch
             let x = lab.data.normalize(lab.data.test.images(Array(0..<config.forwardBatch)))
             let median = timeForward(seconds: config.repeatSeconds) { _ = vit(x) }.median
             let ips = Double(config.forwardBatch) / median

@@ -64,9 +64,6 @@ struct Supervised: Experiment {
     /// One model's numbers in the summary.
     struct ModelResult: Encodable {
         let finalTestAccuracy: Double, epochs: Int, testAccuracyPerEpoch: [Double], parameters: Int
-        enum CodingKeys: String, CodingKey {
-            case finalTestAccuracy = "final_test_accuracy", epochs, testAccuracyPerEpoch = "test_accuracy_per_epoch", parameters
-        }
     }
 
     /// What one model was: the summary's config.

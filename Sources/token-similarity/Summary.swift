@@ -29,11 +29,6 @@ extension TokenSimilarity {
         let inputWithPositions: Spread, blocks: [Spread], classHeadAccuracy: Spread, secondHeadAccuracy: Spread
         let disagreementRate: Spread?
         let perSeed: [[String: Double]]
-        enum CodingKeys: String, CodingKey {
-            case inputTokensMean = "input_tokens_mean", inputTokensStd = "input_tokens_std", outputMean = "output_mean", outputStd = "output_std"
-            case inputWithPositions = "input_with_positions", blocks, classHeadAccuracy = "class_head_accuracy"
-            case secondHeadAccuracy = "second_head_accuracy", disagreementRate = "disagreement_rate", perSeed = "per_seed"
-        }
 
         init(_ runs: [Run]) {
             (inputTokensMean, inputTokensStd) = meanAndStd(runs.map(\.cosines.inputTokens))
@@ -55,24 +50,20 @@ extension TokenSimilarity {
     struct Summary: Encodable {
         struct Paper: Encodable {
             let inputTokens: Double, lastLayer: Double, twoClassTokens: Double
-            enum CodingKeys: String, CodingKey { case inputTokens = "input_tokens", lastLayer = "last_layer", twoClassTokens = "two_class_tokens" }
         }
         let distillation: ModelSummary?
         let twoClassTokens: ModelSummary?
         let paper: Paper
-        enum CodingKeys: String, CodingKey { case distillation, twoClassTokens = "two_class_tokens", paper }
     }
 
 
     /// One setting of the dose-response study.
     struct DoseSetting: Encodable {
-        let name: String, teacherEpochs: Int, teacherAccuracy: Double, student: ModelSummary
-        enum CodingKeys: String, CodingKey { case name, teacherEpochs = "teacher_epochs", teacherAccuracy = "teacher_accuracy", student = "distillation" }
+        let name: String, teacherEpochs: Int, teacherAccuracy: Double, distillation: ModelSummary
     }
 
     struct DoseSummary: Encodable {
         let settings: [DoseSetting]
         let twoClassTokens: ModelSummary
-        enum CodingKeys: String, CodingKey { case settings, twoClassTokens = "two_class_tokens" }
     }
 }

@@ -250,7 +250,7 @@ struct TokenSimilarity: Experiment {
         var settings: [DoseSetting] = []
         for (t, (name, recipe, accuracy)) in teachers.enumerated() {
             let student = ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1))
-            settings.append(DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, student: student))
+            settings.append(DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, distillation: student))
             table.append([name, recipe.epochs, accuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
                           student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
                           control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd]

@@ -154,14 +154,14 @@ struct TestFailure: Error, CustomStringConvertible {
     /// --print-config (the name DINO users reach for) is --show-config.
     @Test func printConfigIsShowConfig() throws {
         let (shown, printed) = (try execute("collapse", ["--show-config"]), try execute("collapse", ["--print-config"]))
-        #expect(shown.status == 0 && printed.status == 0 && shown.output == printed.output && shown.output.contains("\"teacherMomentum\""))
+        #expect(shown.status == 0 && printed.status == 0 && shown.output == printed.output && shown.output.contains("\"teacher_momentum\""))
     }
 
     /// A crop scale whose low equals its high is one fixed area, not a repeated entry.
     @Test func aCropScaleOfOneAreaIsAccepted() throws {
         let run = try execute("distillation", ["--crop-scale", "0.5,0.5", "--show-config"])
         let compact = run.output.filter { !$0.isWhitespace }
-        #expect(run.status == 0 && compact.contains("\"cropScale\":[0.5,0.5]"), "\(run.output.suffix(1500))")
+        #expect(run.status == 0 && compact.contains("\"crop_scale\":[0.5,0.5]"), "\(run.output.suffix(1500))")
     }
 
     /// The official per-element KL for every soft student: the default list then holds its
@@ -222,6 +222,19 @@ struct TestFailure: Error, CustomStringConvertible {
                 summaries.append(summary)
             }
             #expect(NSDictionary(dictionary: summaries[0]).isEqual(to: summaries[1]), "\(name): two runs of seed 5 differ")
+            #expect(camelCaseKeys(summaries[0]).isEmpty, "\(name): fields not in snake_case: \(camelCaseKeys(summaries[0]))")
+        }
+    }
+
+    /// The keys of `json` written as a Swift field is (`batchSize`) instead of in the summaries'
+    /// snake_case; names of runs and models (`soft-convnet`, `ViT-S/16`) are not fields.
+    func camelCaseKeys(_ json: Any) -> Set<String> {
+        if let array = json as? [Any] { return array.reduce(into: []) { $0.formUnion(camelCaseKeys($1)) } }
+        guard let object = json as? [String: Any] else { return [] }
+        return object.reduce(into: []) { found, entry in
+            let key = entry.key
+            if key.first!.isLowercase && key.contains(where: \.isUppercase) && key.allSatisfy({ $0.isLetter || $0.isNumber }) { found.insert(key) }
+            found.formUnion(camelCaseKeys(entry.value))
         }
     }
 

@@ -25,6 +25,7 @@ public struct DINORecipe: Codable, Hashable, Sendable {
     public var localSize = 14                          // paper 96 = 0.43 of 224; must be a multiple of the patch size
     public var globalScale: ClosedRange<Float> = 0.4...1    // paper (0.4, 1)
     public var localScale: ClosedRange<Float> = 0.05...0.4  // paper (0.05, 0.4)
+    public var augmentation = CropAugmentation()       // flip, jitter, blur, solarize: the paper's beside each field (Data/MultiCrop.swift)
     public var epochs: Int                             // paper 100–800; the teacher study 300
     public var batchSize: Int                          // paper 1024 (16 GPUs × 64)
     public var trainImages: Int? = nil                 // nil: all 60 000 (ImageNet: 1.28 M)
@@ -138,6 +139,7 @@ public struct DINORecipe: Codable, Hashable, Sendable {
             throw fail("warmup epochs (\(warmupEpochs), teacher temperature \(warmupTeacherTemperatureEpochs)) or freeze epochs (\(freezeLastLayerEpochs)) exceed the \(epochs) epochs")
         }
         guard clipGrad >= 0, clipGrad.isFinite, (0..<1).contains(dropPathRate) else { throw fail("clip_grad must be ≥ 0 and drop path in [0, 1)") }
+        if let problem = augmentation.problem { throw fail(problem) }
     }
 
     /// The multi-crop augmentation these settings describe (Data's MultiCrop, scaled to 28²).
@@ -145,6 +147,7 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         var m = MultiCrop()
         (m.globalCrops, m.globalSize, m.globalScale) = (globalCrops, backbone.imageSize, globalScale)
         (m.localCrops, m.localSize, m.localScale) = (localCrops, localSize, localScale)
+        m.augmentation = augmentation
         return m
     }
 }

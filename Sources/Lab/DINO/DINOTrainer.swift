@@ -38,7 +38,7 @@ public struct DINOEpochRecord: Codable, Sendable {
 /// images as the bank) costs a 70 000-image feature pass; an intermediate epoch may instead use
 /// the first `subsetBank` training images, a pass of `subsetBank` + 10 000. The last epoch
 /// always runs both, so the two curves can be compared where they meet.
-public struct KNNSchedule: Sendable {
+public struct KNNSchedule: Codable, Sendable {
     public var ks: [Int]
     public var every = 1              // full-bank k-NN after every `every`-th epoch, and after the last
     public var subsetBank: Int? = nil // if set: the subset bank after every epoch, the full bank only after the last
@@ -48,6 +48,13 @@ public struct KNNSchedule: Sendable {
     }
 
     public static let none = KNNSchedule(ks: [])
+
+    /// The teacher study's curves, which every shared DINO artifact records: k-NN20 and k-NN200
+    /// on the first 10 000 training images after each epoch (2 000 at quick scale), all 60 000
+    /// after the last.
+    public static func curves(_ scale: Scale) -> KNNSchedule {
+        KNNSchedule(ks: [20, 200], subsetBank: scale == .quick ? 2000 : 10_000)
+    }
 
     /// Every k must fit the bank: `training` images, and the subset bank if one is set.
     public func check(training: Int) throws {
@@ -79,9 +86,10 @@ public final class DINOTrainer {
     public let learningRates: [Float], weightDecays: [Float], momenta: [Float], teacherTemperatures: [Float]
     let optimizer: AdamW
     var rng: RNG
-    public private(set) var step = 0
     /// Every step's diagnostics so far, in order.
     public private(set) var stepRecords: [DINOStepRecord] = []
+    /// Steps taken: the index into the per-step schedules.
+    public var step: Int { stepRecords.count }
     /// The teacher's normalized features of the training and test sets at the last k-NN.
     public private(set) var lastFeatures: (train: Tensor, test: Tensor)?
 
@@ -167,10 +175,11 @@ public final class DINOTrainer {
         case .previousIteration, .previousEpoch, .fixedRandom: break
         }
         loss.updateCenter(teacher: teacherOutput)
-        step += 1
         let std = withNoGrad { featureSpread(studentFeatures.slice(axis: 0, 0..<recipe.globalCrops * b)) }
-        return DINOStepRecord(step: step, loss: statistics.crossEntropy, teacherEntropy: statistics.teacherEntropy, kl: statistics.kl,
-                              centerNorm: loss.centerNorm, featureStd: std)
+        let record = DINOStepRecord(step: step + 1, loss: statistics.crossEntropy, teacherEntropy: statistics.teacherEntropy, kl: statistics.kl,
+                                    centerNorm: loss.centerNorm, featureStd: std)
+        stepRecords.append(record)
+        return record
     }
 
     func copyStudentIntoTeacher() {
@@ -185,32 +194,21 @@ public final class DINOTrainer {
                       onStep: (DINOStepRecord) throws -> Void = { _ in }) throws -> [DINOEpochRecord] {
         try evaluation.check(training: data.train.count)
         var loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
-                                examples: train.count, models: [("student.", student), ("teacher.", teacher)], training: [student],
+                                examples: train.count, models: [("student.", student), ("teacher.", teacher), ("loss.", loss)], training: [student],
                                 optimizer: optimizer, metrics: MetricLogger(DINOStepRecord.metricNames, precision: .float),
                                 checkpoint: checkpoint)
-        loop.saveExtra = { [unowned self] snapshot in
-            snapshot.add("loss.", [("center", loss.center)])
-            try snapshot.put("step", step)
-            try snapshot.put("steps", stepRecords)
-        }
+        loop.saveExtra = { [unowned self] snapshot in try snapshot.put("steps", stepRecords) }
         loop.restoreExtra = { [unowned self] saved, taken in
-            guard let center = saved.tensors("loss.").first(where: { $0.name == "center" })?.tensor, center.shape == loss.center.shape else {
-                throw saved.unusable("it holds no DINO center of shape \(loss.center.shape)")
+            let savedRecords: [DINOStepRecord] = try saved.value("steps")
+            guard savedRecords.count == taken, savedRecords.last.map({ $0.step == taken }) ?? true else {
+                throw saved.unusable("its \(savedRecords.count) step records do not match its position, \(taken) steps")
             }
-            let savedStep: Int = try saved.value("step"), savedRecords: [DINOStepRecord] = try saved.value("steps")
-            guard savedStep == taken, savedRecords.count == savedStep else {
-                throw saved.unusable("its step \(savedStep) and \(savedRecords.count) step records do not match its position")
-            }
-            return { [unowned self] in
-                loss.center.assign(center)
-                (step, stepRecords) = (savedStep, savedRecords)
-            }
+            return { [unowned self] in stepRecords = savedRecords }
         }
         var generator = rng  // the loop's while it runs: batch order and crops
         defer { rng = generator }
         let history: [DINOEpochRecord] = try loop.run(rng: &generator, step: { batch, epoch, _, rng in
             let record = try TimeBreakdown.measure(.trainingSteps) { try trainStep(crops: crops(batch, rng: &rng), epoch: epoch) }
-            stepRecords.append(record)
             try onStep(record)
             return record.metrics
         }, endEpoch: { epoch, metrics, seconds in

@@ -119,10 +119,13 @@ public enum Results {
         for w in written { try RegularFile.putInPlace(w.temporary, at: w.path) }
     }
 
-    /// A Codable value as a JSON object (for configs inside a summary).
+    /// A Codable value as a JSON object, its fields' names in snake_case (`batchSize` →
+    /// `batch_size`, as DINO's `log_stats`): the one key style of every summary and TSV comment.
+    /// A dictionary's own keys (run and model names, `ViT-S/16`, `soft-convnet`) stay as written.
     public static func jsonObject<T: Encodable>(_ value: T) -> Any {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try! encoder.encode(value)
         return try! JSONSerialization.jsonObject(with: data)
     }
