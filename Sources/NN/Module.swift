@@ -45,6 +45,20 @@ extension DescribedModel {
     }
 }
 
+extension Module {
+    /// The architecture metadata of this module, or, if it is not a described model itself (a
+    /// DINO network: backbone and head), of each described part below it, under its dotted name:
+    /// `student.backbone.architecture`, `student.backbone.config`, ….
+    public func architectureMetadata(prefix: String) -> [String: String] {
+        if let described = self as? any DescribedModel {
+            return Dictionary(uniqueKeysWithValues: described.architectureMetadata.map { (prefix + $0.key, $0.value) })
+        }
+        return children.reduce(into: [:]) { all, child in
+            all.merge(child.module.architectureMetadata(prefix: prefix + child.name + ".")) { $1 }
+        }
+    }
+}
+
 /// A module that draws random numbers while it trains (drop path). Its generator moves on with
 /// every training step, so a training checkpoint saves it with the weights.
 public protocol RandomizedModule: Module {

@@ -41,9 +41,8 @@ struct AttentionMaps: Experiment {
         static func preset(_ scale: Scale) -> Config {
             switch scale {
             case .quick:
-                var s = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
-                s.trainImages = 2048
-                return Config(dino: DINORecipe.quick(epochs: 1).withPatchSize(4), supervised: s)
+                return Config(dino: DINORecipe.quick(epochs: 1).withPatchSize(4),
+                              supervised: SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3, trainImages: 2048))
             case .default:
                 // The teacher study's momentum teacher (3 epochs of all 60 000 images) at patch 4: a
                 // 7 × 7 grid. patch-throughput trains the same artifact for its k-NN point.
@@ -79,8 +78,6 @@ struct AttentionMaps: Experiment {
         /// difference's interval excludes 0 and "≈" where it does not.
         let ordering: [String: [String: String]]
     }
-
-    static let measures = ["mass", "jaccard", "auroc"]
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         let data = lab.data
@@ -118,22 +115,9 @@ struct AttentionMaps: Experiment {
         }
         var differences: [String: [String: [String: Interval]]] = [:], ordering: [String: [String: String]] = [:]
         for setting in settings {
-            for measure in Self.measures {
-                func best(_ model: String) -> [Double] {
-                    let s = scores[setting.name]![model]!, head = statistics[setting.name]![model]![measure].bestHead
-                    return s[measure][head].map { 100 * $0 }
-                }
-                let pairs = [("dino", "supervised"), ("dino", "random"), ("supervised", "random")]
-                var rng = RNG(seed: lab.seed ^ fnv1a("attention-maps bootstrap \(setting.name)"))
-                let intervals = bootstrap(pairs.map { a, b in zip(best(a), best(b)).map { $0 - $1 } }, resamples: config.resamples, rng: &rng)
-                for ((a, b), interval) in zip(pairs, intervals) { differences[setting.name, default: [:]][measure, default: [:]]["\(a)-\(b)"] = interval }
-                let ranked = models.map(\.name).sorted { statistics[setting.name]![$0]![measure].best.mean > statistics[setting.name]![$1]![measure].best.mean }
-                ordering[setting.name, default: [:]][measure] = ranked.dropFirst().indices.reduce(ranked[0]) { text, k in
-                    let (a, b) = (ranked[k - 1], ranked[k])
-                    let d = differences[setting.name]![measure]!["\(a)-\(b)"] ?? differences[setting.name]![measure]!["\(b)-\(a)"].map { Interval(mean: -$0.mean, low: -$0.high, high: -$0.low) }!
-                    return text + (d.low > 0 ? " > " : " ≈ ") + b
-                }
-            }
+            (differences[setting.name], ordering[setting.name]) = compareAttention(
+                models.map(\.name), scores: scores[setting.name]!, statistics: statistics[setting.name]!, measures: AttentionStatistics.measures,
+                resamples: config.resamples, seed: lab.seed ^ fnv1a("attention-maps bootstrap \(setting.name)"))
         }
 
         // The maps of a few images, per model: the image, each head's map, the head mean, and the
@@ -143,47 +127,24 @@ struct AttentionMaps: Experiment {
         let shownSets: [(setting: String, set: ImageSet, index: Int)] = shown.map { ("centered", data.test, $0) } + shownCanvas.map { ("canvas", scenes, $0) }
         let comments = ["scale \(lab.scale.rawValue), seed \(lab.seed), DINO recipe \(Results.jsonText(Results.jsonObject(dinoRecipe)))",
                         lab.provenance]
-        var report = Report(results: [String: Int]())
+        var maps: [(name: String, text: String)] = []
         for (name, model) in models {
-            let h = model.config.heads, g = side / p
-            var blocks: [String] = []
-            func block(_ value: (Int, Int) -> Float) -> String {
-                (0..<side).map { y in (0..<side).map { x in String(format: "%.4g", value(y, x)) }.joined(separator: "\t") }.joined(separator: "\n")
-            }
-            // A map at pixel resolution, as a multiple of uniform attention (weight × g²: 1 where
-            // the class token spreads its attention evenly over the patches), so that every map of
-            // every model is on one scale and a flat map looks flat.
-            func relativeToUniform(_ w: [Float]) -> (Int, Int) -> Float {
-                { y, x in w[(y / p) * g + x / p] * Float(g * g) }
-            }
-            for item in shownSets {
-                let pixels = item.set.images([item.index])
-                let attention = clsAttention(model, images: data.normalize(pixels))  // (1, H, g²)
-                blocks.append(block { y, x in pixels.data[y * side + x] })
-                var mean = [Float](repeating: 0, count: g * g)
-                for head in 0..<h {
-                    let w = Array(UnsafeBufferPointer(start: attention.data + head * g * g, count: g * g))
-                    for j in w.indices { mean[j] += w[j] / Float(h) }
-                    blocks.append(block(relativeToUniform(w)))
-                }
-                blocks.append(block(relativeToUniform(mean)))
-                let bestHead = statistics[item.setting]![name]!.jaccard.bestHead
-                let mask = attentionMask(attention.data + bestHead * g * g, count: g * g, mass: config.mass)
-                blocks.append(block { y, x in mask[(y / p) * g + x / p] ? 1 : 0 })
-            }
+            let (h, g) = (model.config.heads, side / p)
+            let blocks = attentionMapBlocks(model, images: shownSets.map { ($0.set, $0.index, statistics[$0.setting]![name]!.jaccard.bestHead) },
+                                            data: data, mass: config.mass)
             let header = ["last-block class-token attention of the \(name) ViT, per patch, as a multiple of uniform attention (weight × \(g * g) patches); test images "
                           + "\(shown.map(String.init).joined(separator: ", ")) (classes \(config.shownImages.map(String.init).joined(separator: ", "))), "
                           + "then on the canvas \(shownCanvas.map(String.init).joined(separator: ", ")) (classes \(config.shownCanvas.map(String.init).joined(separator: ", ")))",
                           "blocks (gnuplot index): per image, the image, heads 0…\(h - 1), the head mean, then the \(Int(config.mass * 100)) %-mass mask of the best head "
                           + "by Jaccard in that setting (centered: head \(statistics["centered"]![name]!.jaccard.bestHead), canvas: head \(statistics["canvas"]![name]!.jaccard.bestHead)); "
                           + "each \(side) × \(side)"] + comments
-            report.add("attention-maps-\(name).tsv", text: header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n")
+            maps.append(("attention-maps-\(name).tsv", header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n"))
         }
 
         // The measures in one table: a row per setting and model, each measure's best head and head
         // mean with their intervals.
         var columns: [Table.Column] = [.init("index"), .init("setting"), .init("model")]
-        for measure in Self.measures {
+        for measure in AttentionStatistics.measures {
             for part in ["best", "best_low", "best_high", "best_head", "head_mean", "head_mean_low", "head_mean_high"] {
                 columns.append(.init("\(measure)_\(part)", part == "best_head" ? "" : "%"))
             }
@@ -195,7 +156,7 @@ struct AttentionMaps: Experiment {
             for (m, (name, _)) in models.enumerated() {
                 let s = statistics[setting.name]![name]!
                 var row: [Any] = [index * models.count + m, setting.name, name]
-                for measure in Self.measures {
+                for measure in AttentionStatistics.measures {
                     let x = s[measure]
                     row += [x.best.mean, x.best.low, x.best.high, x.bestHead, x.headMean.mean, x.headMean.low, x.headMean.high]
                 }
@@ -204,7 +165,7 @@ struct AttentionMaps: Experiment {
                 print("\(setting.name) \(name), best heads: attention on the object \(shown(s.mass.best)), Jaccard \(shown(s.jaccard.best)), "
                       + "AUROC \(shown(s.auroc.best)); the object is \(String(format: "%.1f", s.objectShare.mean)) % of the patches")
             }
-            print("\(setting.name): " + Self.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
+            print("\(setting.name): " + AttentionStatistics.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
         }
         for (name, model) in models {
             let knn20 = try knnAccuracy(model, data: data, ks: [20])[20]!
@@ -212,23 +173,16 @@ struct AttentionMaps: Experiment {
                                         knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
         }
         print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.knn20) }.joined(separator: ", "))
+        var report = Report(results: Summary(models: results, differences: differences, ordering: ordering))
+        for map in maps { report.add(map.name, text: map.text) }
         report.add("attention-maps.tsv", table, comments: [
             "class-token attention against object masks (pixels > \(config.foregroundThreshold), half a patch) over the 10 000 test images: "
                 + "mass on the object, Jaccard of the \(Int(config.mass * 100)) %-mass mask, AUROC of attention for object patches",
             "settings: centered (the test images), canvas (the garment at half size, off center, beside \(config.canvas.clutter) clutter rectangles); "
                 + "intervals: 95 % bootstrap over images, \(config.resamples) resamples; best head chosen on the same images",
         ] + comments)
-        report.results = Summary(models: results, differences: differences, ordering: ordering)
         return report
     }
-}
-
-extension AttentionScores {
-    subscript(_ measure: String) -> [[Double]] { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
-}
-
-extension AttentionStatistics {
-    subscript(_ measure: String) -> AttentionMeasure { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
 }
 
 ExperimentRunner<AttentionMaps>.main()

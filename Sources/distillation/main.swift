@@ -14,42 +14,6 @@ import Lab
 import NN
 import Tensor
 
-/// One student of the study: an objective, the teacher it learns from, and for soft
-/// distillation optionally how its KL is divided (the config's otherwise).
-struct StudentSetup: Codable, Hashable {
-    var type: DistillationType
-    var teacher: TeacherArchitecture?
-    var kl: KLNormalization?
-    var name: String {
-        (teacher.map { "\(type.rawValue)-\($0.rawValue)" } ?? type.rawValue) + (kl.map { "-\($0.rawValue)" } ?? "")
-    }
-
-    init(_ type: DistillationType, _ teacher: TeacherArchitecture? = nil, kl: KLNormalization? = nil) {
-        (self.type, self.teacher, self.kl) = (type, teacher, kl)
-    }
-
-    /// "none", "<type>-<teacher>" or "soft-<teacher>-<KL normalization>"; nil for anything else
-    /// (Flags.list names what the flag takes).
-    init?(parsing text: String) {
-        // Empty parts kept: "none-" and "-" are not students.
-        let parts = text.split(separator: "-", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        guard let type = try? DistillationType(parsing: parts[0]) else { return nil }
-        if type == .none {
-            guard parts.count == 1 else { return nil }
-            self.init(.none)
-            return
-        }
-        guard parts.count >= 2, let teacher = TeacherArchitecture(rawValue: parts[1]) else { return nil }
-        guard parts.count == 3 else { self.init(type, teacher); return }
-        guard type == .soft, let kl = KLNormalization(rawValue: parts[2]) else { return nil }
-        self.init(type, teacher, kl: kl)
-    }
-
-    /// The students that learn from one teacher's memoized logits run in one job, in this order:
-    /// every ConvNet student with `none` (which is evaluated against the ConvNet), and every ViT student.
-    var job: TeacherArchitecture { teacher ?? .convnet }
-}
-
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiT/DeiTStudent.swift).
 struct Config: ExperimentConfig {
     var student: ViTConfig
@@ -112,20 +76,7 @@ struct Distillation: Experiment {
         @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
         var augmentation: String?
 
-        @Option(help: "Random resized crop's area range, as 'low,high' (DeiT's 0.08,1; the preset's 0.5,1), or 'off'.")
-        var cropScale: String?
-
-        @Option(help: "RandAugment's magnitude m, 0 to 10 (DeiT's 9; off in the preset); 0 turns it off.")
-        var magnitude: Float?
-
-        @Option(help: "Random erasing's probability (DeiT's 0.25).")
-        var erasing: Double?
-
-        @Option(help: "Mixup's α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
-        var mixupAlpha: Double?
-
-        @Option(help: "CutMix's α (DeiT's 1.0).")
-        var cutmixAlpha: Double?
+        @OptionGroup(title: "Augmentation of students and teachers") var augmentationFlags: AugmentationFlags
 
         @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
         var tau: Float?
@@ -181,21 +132,7 @@ struct Distillation: Experiment {
             case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
             case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
             }
-            if let cropScale {
-                r.cropScale = cropScale == "off" ? nil
-                    : try Flags.range("crop-scale", cropScale, rule: "0 < low ≤ high ≤ 1 (or 'off')") { $0 > 0 && $0 <= $1 && $1 <= 1 }
-            }
-            if let magnitude {
-                guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }
-                if magnitude == 0 { r.randAugment = nil } else { r.randAugment = r.randAugment ?? RandAugment(); r.randAugment!.magnitude = magnitude }
-            }
-            if let erasing { r.erasing = erasing }
-            if mixupAlpha != nil || cutmixAlpha != nil {
-                var mix = r.mix ?? MixConfig()
-                if let mixupAlpha { mix.mixupAlpha = mixupAlpha }
-                if let cutmixAlpha { mix.cutmixAlpha = cutmixAlpha }
-                r.mix = mix.mixupAlpha == 0 && mix.cutmixAlpha == 0 ? nil : mix
-            }
+            try augmentationFlags.apply(to: &r)
         }
     }
 
@@ -207,10 +144,10 @@ struct Distillation: Experiment {
         // The teachers of the run's seed, trained on the student's images with its augmentation
         // (cached; trained here, side by side, if missing), one pair for every student seed, as
         // DeiT teaches every student from one pretrained teacher.
-        let kinds = teachersNeeded(by: config.variants).sorted { $0.rawValue < $1.rawValue }
+        let kinds = DistillationStudy.teachersNeeded(by: config.variants).sorted { $0.rawValue < $1.rawValue }
         let teacherSeconds = try SideBySide.run(kinds.count, lanes: config.lanes) { i in
             let start = Date()
-            _ = try teacher(kinds[i], config: config, lab: lab)
+            _ = try DistillationStudy.teacher(kinds[i], recipes: config.teachers, lab: lab)
             return (kinds[i].rawValue, Date().timeIntervalSince(start))
         }
         // One job per seed and teacher: its students run in order on the same views, so the
@@ -219,9 +156,9 @@ struct Distillation: Experiment {
         let groups = [TeacherArchitecture.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
         let jobs = seeds.flatMap { seed in groups.map { (seed, $0) } }
         let done = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
-            try train(jobs[i].1, seed: jobs[i].0, config: config, lab: lab)
+            try DistillationStudy.train(jobs[i].1, seed: jobs[i].0, recipe: config.recipe, loss: config.loss, teacherRecipes: config.teachers, lab: lab)
         }
-        var students: [String: [TrainedStudent]] = [:]   // variant → per seed
+        var students: [String: [DistillationStudy.TrainedStudent]] = [:]   // variant → per seed
         for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
         for s in seeds.indices { for student in config.variants { precondition(students[student.name]![s].seed == seeds[s]) } }
         var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
@@ -243,78 +180,6 @@ struct Distillation: Experiment {
                              comments: comments)
         report.add("distillation-runs.tsv", runs, comments: comments)
         return report
-    }
-
-    /// One trained student of one seed: its history and its heads, against its own teacher and the ConvNet (Tab. 4).
-    struct TrainedStudent {
-        var variant: StudentSetup, seed: UInt64
-        var history: [EpochRecord]
-        var own: HeadEvaluation, againstConvNet: HeadEvaluation
-    }
-
-    /// A job's students and how many teacher rows it looked up and computed.
-    struct Job {
-        var students: [TrainedStudent]
-        var lookups: [(teacher: String, hits: Int, misses: Int)]
-    }
-
-    /// The teachers `variants` learn from, and the ConvNet, against which every student is evaluated (Tab. 4).
-    func teachersNeeded(by variants: [StudentSetup]) -> Set<TeacherArchitecture> { Set(variants.compactMap(\.teacher)).union([.convnet]) }
-
-    /// The cached teacher of the run's seed (trained and cached first if missing).
-    func teacher(_ t: TeacherArchitecture, config: Config, lab: ExperimentContext) throws -> any Classifier {
-        try Teachers.artifact(t, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: config.teachers[t]!)
-            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-\(t.rawValue)")).model
-    }
-
-    /// Trains `variants` of `seed` in order, each from the same initial weights (where the shapes
-    /// agree) on the same views, with a teacher instance of this job's own (no state is shared
-    /// between jobs that run side by side). With a flip as the only augmentation the teacher's
-    /// views are all computed up front.
-    func train(_ variants: [StudentSetup], seed: UInt64, config: Config, lab: ExperimentContext) throws -> Job {
-        let data = lab.data
-        var teachers: [TeacherArchitecture: MemoizedTeacher] = [:]
-        for t in teachersNeeded(by: variants) {
-            teachers[t] = MemoizedTeacher(try teacher(t, config: config, lab: lab))
-            if !config.recipe.augmentsBeyondFlip && variants.contains(where: { $0.teacher == t }) {
-                teachers[t]!.prefill(data.train, count: config.recipe.trainImages, data: data, flips: config.recipe.flip)
-            }
-        }
-        var students: [TrainedStudent] = []
-        for variant in variants {
-            var loss = config.loss
-            loss.type = variant.type
-            if let kl = variant.kl { loss.klNormalization = kl }
-            let teacher = variant.teacher.map { teachers[$0]! }
-            let (label, run) = ("\(variant.name) seed \(seed)", "\(variant.name)-seed\(seed)")
-            let student: VisionTransformer, history: [EpochRecord]
-            if variant == StudentSetup(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
-                (student, history) = try DeiTStudent.tokenStudent(scale: lab.scale, seed: seed, recipe: config.recipe,
-                                                                  teacherRecipe: config.teachers[.convnet]!, loss: loss, teacher: teacher,
-                                                                  data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints)
-                    .trained(cache: lab.cache, checkpoint: lab.checkpoints.run(run))
-            } else {
-                var rng = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
-                student = try DeiTStudent.make(lab.scale, type: variant.type, rng: &rng)
-                history = try DeiTStudent.train(student, teacher: teacher, loss: loss, recipe: config.recipe, data: data,
-                                                label: label, rng: &views, checkpoint: lab.checkpoints.run(run))
-            }
-            let own = evaluateHeads(student, teacher: teacher ?? teachers[.convnet]!, data: data)
-            let againstConvNet = variant.teacher == .vit ? evaluateHeads(student, teacher: teachers[.convnet]!, data: data) : own
-            students.append(TrainedStudent(variant: variant, seed: seed, history: history, own: own, againstConvNet: againstConvNet))
-            print("\(variant.name) seed \(seed): " + describe(own))
-            fflush(nil)
-        }
-        return Job(students: students, lookups: teachers.map { ($0.key.rawValue, $0.value.hits, $0.value.misses) })
-    }
-
-    func describe(_ e: HeadEvaluation) -> String {
-        var parts = [String(format: "class head %.2f%%", e.classHead)]
-        if let d = e.distillationHead, let l = e.fusedLogits, let s = e.fusedSoftmax {
-            parts += [String(format: "distillation head %.2f%%", d), String(format: "fused logits %.2f%%, softmaxes %.2f%% (%d images differ)", l, s, e.fusionsDisagree!)]
-        }
-        if let t = e.teacher { parts.append(String(format: "teacher %.2f%%, disagreement %.3f", t, e.disagreement["class"]!)) }
-        return parts.joined(separator: ", ")
     }
 
     /// One head of a student over the seeds: accuracy, and disagreement with the ConvNet teacher.
@@ -346,7 +211,7 @@ struct Distillation: Experiment {
     }
 
     /// The final table — one row per (variant, head) — and the JSON summary.
-    func summary(config: Config, students: [String: [TrainedStudent]], teacherSeconds: [String: Double], comments: [String]) -> Report {
+    func summary(config: Config, students: [String: [DistillationStudy.TrainedStudent]], teacherSeconds: [String: Double], comments: [String]) -> Report {
         var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
                            .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
                            .init("paper_disagreement"), .init("teacher_accuracy", "%")])

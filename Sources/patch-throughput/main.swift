@@ -161,7 +161,13 @@ struct PatchThroughput: Experiment {
             print(String(format: "DINO patch %d: k-NN20 %.2f%%, %.0f images/s forward, %.0f training (%.0f s)", patch, knn20, ips, trainIPS, trainSeconds))
             fflush(nil)
         }
-        var report = Report(results: Summary(gflopPerImage: [:], dinoKNN20: [:]))
+        // Summary: the seed-determined results at the top level; the speeds under "timings".
+        func ratio(_ a: String, _ b: String) -> Double? { speeds[a].flatMap { a in speeds[b].map { a / $0 } } }
+        var report = Report(results: Summary(gflopPerImage: Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
+                                             dinoKNN20: knn),
+                            timings: Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, dinoImagesPerSecond: dinoSpeeds,
+                                            ratioS16OverS8: ratio("ViT-S/16", "ViT-S/8"), ratioB16OverB8: ratio("ViT-B/16", "ViT-B/8"),
+                                            paperRatioS16OverS8: 1007.0 / 180, paperRatioB16OverB8: 312.0 / 63))
         report.add("patch-throughput-imagenet.tsv", big, comments: comments)
         let b = config.dino.backbone
         report.add("patch-throughput-dino.tsv", dinoTable, comments: [
@@ -172,13 +178,6 @@ struct PatchThroughput: Experiment {
             "scale \(lab.scale.rawValue), seed \(lab.seed)", provenance,
         ])
 
-        // Summary: the seed-determined results at the top level; the speeds under "timings".
-        func ratio(_ a: String, _ b: String) -> Double? { speeds[a].flatMap { a in speeds[b].map { a / $0 } } }
-        report.results = Summary(gflopPerImage: Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
-                                 dinoKNN20: knn)
-        report.timings = Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, dinoImagesPerSecond: dinoSpeeds,
-                                ratioS16OverS8: ratio("ViT-S/16", "ViT-S/8"), ratioB16OverB8: ratio("ViT-B/16", "ViT-B/8"),
-                                paperRatioS16OverS8: 1007.0 / 180, paperRatioB16OverB8: 312.0 / 63)
         if let s = speeds["ViT-S/16"], let s8 = speeds["ViT-S/8"], let b = speeds["ViT-B/16"], let b8 = speeds["ViT-B/8"] {
             print(String(format: "S/16 ÷ S/8 = %.2f (paper 5.6); B/16 ÷ B/8 = %.2f (paper 5.0)", s / s8, b / b8))
         }

@@ -22,14 +22,7 @@ extension TokenSimilarity {
         var trainImages: Int?
         @Option(help: "Students' width (embedding dimension); heads stay at the preset's count.")
         var width: Int?
-        @Option(help: "Students' Mixup α (DeiT's 0.8); 0 with --cutmix-alpha 0 turns mixing off.")
-        var mixupAlpha: Double?
-        @Option(help: "Students' CutMix α (DeiT's 1.0).")
-        var cutmixAlpha: Double?
-        @Option(help: "Students' random resized crop area, as 'low,high' (DeiT's 0.08,1), or 'off'.")
-        var cropScale: String?
-        @Option(help: "Students' RandAugment magnitude, 0 to 10 (DeiT's 9); 0 turns it off.")
-        var magnitude: Float?
+        @OptionGroup(title: "Students' augmentation") var augmentation: AugmentationFlags
         @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it, for 2 epochs; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
         var teacherRecipe: String?
         @Option(help: "Epochs of the ConvNet teacher (the preset's otherwise; fewer make a weaker teacher).")
@@ -60,23 +53,7 @@ extension TokenSimilarity {
             if let learningRate { config.recipe.learningRate = learningRate }
             if let trainImages { config.recipe.trainImages = trainImages }
             if let width { config.student.width = width }
-            if mixupAlpha != nil || cutmixAlpha != nil {
-                var mix = config.recipe.mix ?? MixConfig()
-                if let mixupAlpha { mix.mixupAlpha = mixupAlpha }
-                if let cutmixAlpha { mix.cutmixAlpha = cutmixAlpha }
-                config.recipe.mix = mix.mixupAlpha == 0 && mix.cutmixAlpha == 0 ? nil : mix
-            }
-            if let cropScale {
-                config.recipe.cropScale = cropScale == "off" ? nil
-                    : try Flags.range("crop-scale", cropScale, rule: "0 < low ≤ high ≤ 1 (or 'off')") { $0 > 0 && $0 <= $1 && $1 <= 1 }
-            }
-            if let magnitude {
-                guard (0...10).contains(magnitude) else { throw ValidationError("--magnitude must be from 0 to 10, got \(magnitude)") }
-                if magnitude == 0 { config.recipe.randAugment = nil } else {
-                    config.recipe.randAugment = config.recipe.randAugment ?? RandAugment()
-                    config.recipe.randAugment!.magnitude = magnitude
-                }
-            }
+            try augmentation.apply(to: &config.recipe)
             switch teacherRecipe {
             case nil: break
             case "distillation": config.teacher = DeiTStudent.teacherRecipe(scale, .convnet, student: config.recipe)

@@ -133,7 +133,7 @@ func temporaryFolder() -> URL {
         var trainings = 0
         let file = cache.url(name: "t", scale: .quick, seed: 0, recipe: ["recipe": 1])
         func train() -> [Int] { trainings += 1; return [trainings, 7] }
-        #expect(try cache.loadOrTrain(trained, at: file, train: train) == ([1, 7], true))
+        #expect(try cache.loadOrTrain(trained, at: file, recipe: #"{"recipe":1}"#, train: train) == ([1, 7], true))
         let reloaded = ConvNet(config, rng: &rng)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train) == ([1, 7], false))  // the history comes back with the weights
         #expect(trainings == 1 && reloaded.conv1.weight.scalars == trained.conv1.weight.scalars)
@@ -145,6 +145,7 @@ func temporaryFolder() -> URL {
         // The file names its architecture and config, so it can be rebuilt without the code.
         let metadata = try ConvNet(config, rng: &rng).load(from: file, requireChecksum: true)
         #expect(metadata["architecture"] == "convnet")
+        #expect(metadata["recipe"] == #"{"recipe":1}"#)
         #expect(try JSONDecoder().decode(ConvNetConfig.self, from: Data((metadata["config"] ?? "").utf8)) == config)
         // A file without the history of its training is retrained.
         try trained.save(to: file)

@@ -21,7 +21,7 @@ final class StopAfter {
 
 func checkpoint(_ url: URL, resume: Bool, stopAt n: Int? = nil) -> RunCheckpoint {
     let stop = n.map(StopAfter.init)
-    return RunCheckpoint(url: url, resume: resume, stopRequested: { stop?.check() })
+    return RunCheckpoint(url: url, resume: resume, config: #"{"test":1}"#, stopRequested: { stop?.check() })
 }
 
 func state(_ module: any Module) -> [String: [Float]] {
@@ -119,6 +119,9 @@ func state(_ module: any Module) -> [String: [Float]] {
         let (tensors, metadata) = try Safetensors.read(file)
         let loop = try #require(try JSONSerialization.jsonObject(with: Data(metadata["loop"]!.utf8)) as? [String: Any])
         #expect(loop["step"] as? Int == 3)
+        // The file describes itself: the model's architecture and config, and the run's config.
+        #expect(metadata["model.architecture"] == "vit" && metadata["model.config"] != nil && metadata["recipe"] == #"{"test":1}"#,
+                "\(metadata.keys.sorted())")
 
         func resumed(loop changes: [String: Any] = [:], metadata extra: [String: String] = [:],
                      tensors edit: (inout [(name: String, tensor: Tensor)]) -> Void = { _ in }) -> String {

@@ -149,3 +149,15 @@ public struct AttentionStatistics: Codable, Sendable {
         imagesWithoutAUROC = scores.auroc[h].filter(\.isNaN).count
     }
 }
+
+extension AttentionScores {
+    /// One measure's per-head series by its name in `AttentionStatistics.measures`.
+    public subscript(_ measure: String) -> [[Double]] { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
+}
+
+extension AttentionStatistics {
+    /// The measures by the names the summaries use.
+    public static let measures = ["mass", "jaccard", "auroc"]
+
+    public subscript(_ measure: String) -> AttentionMeasure { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
+}

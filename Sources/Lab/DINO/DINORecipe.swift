@@ -177,8 +177,8 @@ extension DINORecipe {
         return r
     }
 
-    /// Our DINO on Fashion-MNIST (`collapse`, `attention-maps`, and the base of the teacher
-    /// study): the paper's values are beside each field above; papers/dino-sweep.md has the
+    /// Our DINO on Fashion-MNIST (the collapse and attention studies, and the base of the
+    /// teacher study): the paper's values are beside each field above; papers/dino-sweep.md has the
     /// trials that chose these.
     public static func fashionMNIST(epochs: Int, trainImages: Int?) -> DINORecipe {
         var r = DINORecipe(backbone: ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0), epochs: epochs, batchSize: 32)
@@ -192,7 +192,7 @@ extension DINORecipe {
         return r
     }
 
-    /// The teacher study's recipe (`ema-teacher`): the one above on a narrower backbone, width 64
+    /// The teacher study's recipe (DINO §5.2): the one above on a narrower backbone, width 64
     /// and 2 heads (ViT-S: 384 and 6), which trains 1.6× faster and gains as much over its own
     /// random initialization per image (papers/dino-sweep.md, trials G and I).
     public static func teacherStudy(epochs: Int, trainImages: Int?) -> DINORecipe {

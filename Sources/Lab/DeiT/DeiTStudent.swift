@@ -1,5 +1,5 @@
 // The ViT student of the DeiT experiments — its architecture and recipe per scale, how it is
-// trained with each objective, and the cached DeiT⚗ model `token-similarity` inspects.
+// trained with each objective, and the cached DeiT⚗ model the token study inspects.
 import Data
 import Foundation
 import NN
@@ -16,17 +16,16 @@ public enum DeiTStudent {
     public static func preset(_ scale: Scale) -> (config: ViTConfig, recipe: SupervisedRecipe) {
         switch scale {
         case .quick:
-            var r = SupervisedRecipe(epochs: 2, batchSize: 64, learningRate: 2e-3)
-            r.trainImages = 4096
-            return (ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2), r)
+            return (ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2), SupervisedRecipe(epochs: 2, batchSize: 64, learningRate: 2e-3, trainImages: 4096))
         case .default:
             // DeiT-Ti: patch 16 of 224 (196 tokens), width 192, depth 12, 3 heads of 64.
             // Ours: patch 7 of 28 (16 tokens), width 64, depth 4, 2 heads of 32; smaller than the
             // transformer teacher (width 128, depth 6).
             // DeiT's regime is data-efficient: a ViT short of data under strong augmentation,
             // where the teacher's label for a crop or a mix says what the true label cannot.
-            var r = SupervisedRecipe(epochs: 40, batchSize: 128, learningRate: 2e-3)  // DeiT 300 epochs, batch 1024, lr 5e-4·1024/512
-            r.trainImages = 10_000  // DeiT: ImageNet's 1.28M; here a sixth of the 60 000 (20 000 shrank the gain: papers/deit-sweep.md F)
+            // DeiT: 300 epochs, batch 1024, lr 5e-4·1024/512, ImageNet's 1.28M images; here a sixth of the 60 000
+            // (20 000 shrank the gain: papers/deit-sweep.md F).
+            let r = SupervisedRecipe(epochs: 40, batchSize: 128, learningRate: 2e-3, trainImages: 10_000)
             return (ViTConfig(patchSize: 7, width: 64, depth: 4, heads: 2), dataEfficient(r))
         case .full:
             return (ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4), SupervisedRecipe(epochs: 30, batchSize: 128, learningRate: 1e-3))
@@ -47,8 +46,8 @@ public enum DeiTStudent {
         return r
     }
 
-    /// How a teacher of the DeiT study is trained: with a flip only, as `supervised` trains it
-    /// (Lab/DeiT/Teachers.swift, the same cached model); under random augmentation, on the student's
+    /// How a teacher of the DeiT study is trained: with a flip only, as Teachers.recipe trains it
+    /// (the same cached model); under random augmentation, on the student's
     /// images with the student's augmentation, as DeiT's teachers see ImageNet, for
     /// `teacherEpochs` (the heavier augmentation needs more passes).
     public static func teacherRecipe(_ scale: Scale, _ teacher: TeacherArchitecture, student: SupervisedRecipe? = nil) -> SupervisedRecipe {
@@ -95,8 +94,8 @@ public enum DeiTStudent {
     /// trained by `teacherRecipe`, the student trained by `recipe` (the scale's presets by default).
     /// Its identity holds its teacher's, so a new teacher makes a new student. `teacher` may be
     /// that teacher already at hand (it only saves loading it); `checkpoints` make the teacher's
-    /// training, if it runs, resumable too. `distillation` trains it among its variants,
-    /// `token-similarity` and `attention-maps`-like readers inspect it.
+    /// training, if it runs, resumable too. The DeiT study trains it among its variants; the
+    /// token study inspects it.
     public static func tokenStudent(scale: Scale, seed: UInt64, recipe: SupervisedRecipe? = nil, teacherRecipe: SupervisedRecipe? = nil,
                                     loss: DistillationConfig = DistillationConfig(type: .token), teacher: (any Classifier)? = nil,
                                     data: FashionMNIST, cache: URL, label: String = "token student",

@@ -26,8 +26,8 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     public var tokenLearningRateScale: Float? = nil  // timm/DeiT: 1
     public var tokenWeightDecay: Bool? = nil         // timm/DeiT: none (`no_weight_decay()` lists the tokens)
 
-    public init(epochs: Int, batchSize: Int, learningRate: Float) {
-        (self.epochs, self.batchSize, self.learningRate) = (epochs, batchSize, learningRate)
+    public init(epochs: Int, batchSize: Int, learningRate: Float, trainImages: Int? = nil) {
+        (self.epochs, self.batchSize, self.learningRate, self.trainImages) = (epochs, batchSize, learningRate, trainImages)
     }
 
     public static let maxEpochs = 1000, maxBatchSize = 4096
@@ -128,7 +128,7 @@ public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> (loss:
 /// non-finite loss (as DINO's and DeiT's loops do). With a `checkpoint`, the state is saved after
 /// every epoch and when a stop is requested, and a resumed run continues from it. `metrics` names
 /// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's,
-/// and `probe` adds measures of the model itself (token-similarity's cosines). The per-epoch
+/// and `probe` adds measures of the model itself (the token study's cosines). The per-epoch
 /// accuracy is measured on `evaluation` (the whole test set by default); it never touches the
 /// weights or the generators, so a subset only makes the record cheaper.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,

@@ -13,9 +13,7 @@ public enum Teachers {
     public static func convNet(_ scale: Scale) -> (config: ConvNetConfig, recipe: SupervisedRecipe) {
         switch scale {
         case .quick:
-            var r = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 2e-3)
-            r.trainImages = 2048
-            return (ConvNetConfig(widths: [8, 16, 32], stemPool: true), r)
+            return (ConvNetConfig(widths: [8, 16, 32], stemPool: true), SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 2e-3, trainImages: 2048))
         case .default:
             return (ConvNetConfig(widths: [32, 64, 128], stemPool: true), SupervisedRecipe(epochs: 7, batchSize: 128, learningRate: 2e-3))
         case .full:
@@ -29,9 +27,7 @@ public enum Teachers {
     public static func vit(_ scale: Scale) -> (config: ViTConfig, recipe: SupervisedRecipe) {
         switch scale {
         case .quick:
-            var r = SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3)
-            r.trainImages = 2048
-            return (ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2), r)
+            return (ViTConfig(patchSize: 7, width: 32, depth: 2, heads: 2), SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3, trainImages: 2048))
         case .default:
             return (ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4), SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
         case .full:

@@ -41,7 +41,8 @@ public struct Artifact<Model, History: Codable> {
     /// there, otherwise trained (resumable through `checkpoint`) and stored.
     public func trained(cache: URL, checkpoint: RunCheckpoint? = nil) throws -> (model: Model, history: History) {
         let (model, train) = try make()
-        let (history, _) = try ModelCache(root: cache, folder: shelf.rawValue).loadOrTrain(module(model), at: file(in: cache)) {
+        let (history, _) = try ModelCache(root: cache, folder: shelf.rawValue).loadOrTrain(module(model), at: file(in: cache),
+                                                                                                 recipe: ModelCache.identityJSON(identity)) {
             try train(checkpoint)
         }
         return (model, history)

@@ -18,7 +18,12 @@ public struct Checkpoints {
     /// Opens the experiment's folder. Checkpoints an earlier run left there are continued with
     /// `--resume` and removed with `--fresh`; without either, the run stops before any work and
     /// keeps them (at the default scale they can hold an hour of training).
+    /// The experiment's config as the summary writes it, saved in every checkpoint beside the
+    /// models' architectures.
+    let config: String
+
     public init(_ options: ExperimentOptions, experiment: String, config: some Encodable) throws {
+        self.config = Results.jsonText(Results.jsonObject(config))
         let key = ModelCache(root: options.cacheURL, folder: "runs").url(name: experiment, scale: options.scale, seed: options.seed,
                                                                           recipe: config)
         directory = key.deletingPathExtension()
@@ -40,7 +45,7 @@ public struct Checkpoints {
 
     /// The checkpoint of the run `name` (letters, digits and dashes).
     public func run(_ name: String) -> RunCheckpoint {
-        RunCheckpoint(url: directory.appendingPathComponent("\(name).safetensors"), resume: resume)
+        RunCheckpoint(url: directory.appendingPathComponent("\(name).safetensors"), resume: resume, config: config)
     }
 
     /// Called after the experiment has written its data: the checkpoints are no longer needed.
@@ -63,9 +68,11 @@ public struct RunCheckpoint {
     public let url: URL
     public let resume: Bool
     public var stopRequested: () -> Int32? = { Interruption.signal }
+    /// The experiment's config (JSON), saved as the file's `recipe`.
+    let config: String?
 
-    public init(url: URL, resume: Bool, stopRequested: @escaping () -> Int32? = { Interruption.signal }) {
-        (self.url, self.resume, self.stopRequested) = (url, resume, stopRequested)
+    public init(url: URL, resume: Bool, config: String? = nil, stopRequested: @escaping () -> Int32? = { Interruption.signal }) {
+        (self.url, self.resume, self.config, self.stopRequested) = (url, resume, config, stopRequested)
     }
 
     /// What the file belongs to: its experiment, scale, seed and configuration hash (its folder)
@@ -94,6 +101,7 @@ public struct RunCheckpoint {
     func save(_ snapshot: TrainingSnapshot, label: String, position: String, stoppingFor signal: Int32?) throws {
         var snapshot = snapshot
         try snapshot.put("run", identity)
+        if let config { snapshot.setRecipe(config) }
         try RegularFile.createFolders(url.deletingLastPathComponent().path)
         try snapshot.write(to: url)
         if let signal { throw Interrupted(signal: signal, run: label, position: position, checkpoint: url) }
@@ -127,6 +135,9 @@ struct TrainingSnapshot {
         tensors += named.map { (prefix + $0.name, $0.tensor) }
     }
 
+    /// The experiment's config, as JSON text (not re-encoded as a string).
+    mutating func setRecipe(_ json: String) { metadata["recipe"] = json }
+
     mutating func put<T: Encodable>(_ key: String, _ value: T) throws {
         metadata[key] = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
@@ -139,7 +150,10 @@ struct TrainingSnapshot {
         loop.rng = rng.state
         loop.generators = models.flatMap { $0.module.randomizedModules }.map { $0.generator.state }
         loop.optimizerSteps = optimizer.steps
-        for (prefix, module) in models { add(prefix, module.stateDict()) }
+        for (prefix, module) in models {
+            add(prefix, module.stateDict())
+            metadata.merge(module.architectureMetadata(prefix: prefix)) { $1 }
+        }
         add("optimizer.", optimizer.stateTensors)
         try put("loop", loop)
         try put("history", history)

@@ -18,12 +18,17 @@ public struct ModelCache {
 
     /// `<name>-<scale>-seed<seed>-<FNV-1a of the recipe's sorted-key JSON, hex>.safetensors`.
     public static func fileName(name: String, scale: Scale, seed: UInt64, recipe: some Encodable) -> String {
+        let fingerprint = fnv1a(identityJSON(recipe))
+        return "\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors"
+    }
+
+    /// `recipe` as sorted-key JSON: what a file name hashes, and what a cached model records.
+    static func identityJSON(_ recipe: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Recipes are validated to be finite; the strategy only keeps a stray NaN from trapping.
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let fingerprint = fnv1a(String(decoding: (try? encoder.encode(recipe)) ?? Data(), as: UTF8.self))
-        return "\(name)-\(scale.rawValue)-seed\(seed)-\(String(fingerprint, radix: 16)).safetensors"
+        return String(decoding: (try? encoder.encode(recipe)) ?? Data(), as: UTF8.self)
     }
 
     /// A trained model's artifact: loads `model` and the history of its training from `file` if
@@ -31,7 +36,7 @@ public struct ModelCache {
     /// history reads back); otherwise runs `train` (saying why), which returns that history, and
     /// stores both. Holds `file`'s lock throughout, so a second process asking for the same model
     /// waits for the first, then loads it.
-    public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL,
+    public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL, recipe: String? = nil,
                                               train: () throws -> History) throws -> (history: History, trained: Bool) {
         let name = file.lastPathComponent
         try RegularFile.createFolders(directory.path)
@@ -55,9 +60,11 @@ public struct ModelCache {
             print("model cache: no \(name) in \(directory.path); training it")
         }
         let history = try train()
-        let described = (model as? any DescribedModel)?.architectureMetadata ?? [:]
-        try model.save(to: file, metadata: described.merging(["history": String(decoding: try JSONEncoder().encode(history), as: UTF8.self),
-                                                              "artifact": name]) { $1 })
+        var metadata = model.architectureMetadata(prefix: "")
+        metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        metadata["artifact"] = name
+        if let recipe { metadata["recipe"] = recipe }
+        try model.save(to: file, metadata: metadata)
         return (history, true)
     }
 }

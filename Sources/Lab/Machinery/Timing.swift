@@ -1,4 +1,4 @@
-// The one timing loop: the bench, patch-throughput's forward timings and the sgemm reference.
+// The one timing loop: the bench, the papers' forward throughputs and the sgemm reference.
 import Dispatch
 
 /// Seconds per call of a piece of work: the median, fastest and slowest of its timed calls.

@@ -4,7 +4,7 @@
 // Why not Dispatch alone: a training step of a small model is a chain of hundreds of short
 // parallel regions. Between them Dispatch's workers sleep, and on a virtual machine a sleeping
 // vCPU is handed back to the host, so every region first waits for a wake-up. Measured on the DINO
-// step (ema-teacher's, Zen 4, 2 vCPUs, binaries alternated): with Dispatch alone it ran 1.23×
+// step (the DINO teacher study's, Zen 4, 2 vCPUs, binaries alternated): with Dispatch alone it ran 1.23×
 // slower when no OpenBLAS thread happened to spin beside it, and these workers made it 1.2–1.3×
 // faster than Dispatch with that thread. A worker here spins for `spinSeconds` after its last
 // chunk, then parks on a condition variable (OpenMP runtimes do the same, with a block time of
@@ -83,7 +83,7 @@ final class WorkerPool: @unchecked Sendable {
     func sendWorkersToSleep() { sleepNow.store(true, ordering: .relaxed) }
 
     /// Runs `body` with the pool asleep and unused: when independent runs already fill the cores,
-    /// a spinning worker only takes time from them (measured: two ema-teacher runs side by side
+    /// a spinning worker only takes time from them (measured: two DINO teacher-study runs side by side
     /// took 44–47 s with it spinning, 40–41 s without).
     func stepAside<R>(_ body: () throws -> R) rethrows -> R {
         stepAsides.add(1, ordering: .relaxed)
