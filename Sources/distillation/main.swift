@@ -105,22 +105,7 @@ struct Distillation: Experiment {
             if let tau { config.loss.tau = tau }
             if let lambda { config.loss.lambda = lambda }
             if let klNormalization { config.loss.klNormalization = try Flags.choice("kl-normalization", klNormalization) }
-            // A soft student that names the config's own KL normalization is the one without it.
-            // Typed twice, that is an error; in the default list (soft-convnet and
-            // soft-convnet-per-element), the second becomes the other normalization's student.
-            var seen: [StudentSetup: String] = [:]
-            for (i, v) in config.variants.enumerated() {
-                var same = v
-                if same.kl == config.loss.klNormalization { same.kl = nil }
-                if let other = seen[same] {
-                    guard variants == nil, let kl = v.kl else {
-                        throw ValidationError("--variants names one student twice: '\(other)' and '\(v.name)' (\(config.loss.klNormalization.rawValue) is the KL normalization in use)")
-                    }
-                    same.kl = KLNormalization.allCases.first { $0 != kl }
-                }
-                seen[same] = v.name
-                config.variants[i] = same
-            }
+            config.variants = try StudentSetup.distinct(config.variants, klNormalization: config.loss.klNormalization, typed: variants != nil)
         }
 
         /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).
@@ -161,107 +146,14 @@ struct Distillation: Experiment {
         var students: [String: [DistillationStudy.TrainedStudent]] = [:]   // variant → per seed
         for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
         for s in seeds.indices { for student in config.variants { precondition(students[student.name]![s].seed == seeds[s]) } }
-        var runs = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
-                          .init("seconds", "s"), .init("teacher_label_flips", "share of training views"), .init("teacher_seconds", "s")])
-        for s in seeds.indices {
-            for variant in config.variants {
-                let s = students[variant.name]![s]
-                for r in s.history {
-                    runs.append([variant.name, s.seed, r.epoch, r.trainLoss, r.testAccuracy, r.seconds,
-                                 r.metrics?["teacherLabelFlips"] ?? Double.nan, r.metrics?["teacherSeconds"] ?? Double.nan])
-                }
-            }
-        }
         print("teacher logits: " + ["convnet", "vit"].compactMap { t in
             let counts = done.flatMap(\.lookups).filter { $0.teacher == t }
             return counts.isEmpty ? nil : "\(t) \(counts.map(\.hits).reduce(0, +)) looked up, \(counts.map(\.misses).reduce(0, +)) computed"
         }.joined(separator: "; "))
-        var report = summary(config: config, students: students, teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds),
-                             comments: comments)
-        report.add("distillation-runs.tsv", runs, comments: comments)
-        return report
-    }
-
-    /// One head of a student over the seeds: accuracy, and disagreement with the ConvNet teacher.
-    struct HeadResult: Encodable {
-        let accuracy: [Double], accuracyMean: Double, accuracyStd: Double
-        let disagreementConvNet: [Double], disagreementConvNetMean: Double, disagreementConvNetStd: Double
-        @NullWhenNil var paper: Double?
-        @NullWhenNil var paperDisagreement: Double?
-    }
-
-    /// One student of the study over the seeds, beside its heads: its curve, and what its teacher did.
-    struct StudentResult: Encodable {
-        var fusedSoftmax: [Double]? = nil            // DeiT⚗: the paper's fusion, beside the official code's
-        var fusionsDisagreeImages: [Int]? = nil
-        var testAccuracyPerEpoch: [[Double]] = []
-        var teacherAccuracy: [Double]? = nil
-        var disagreementOwnTeacher: [Double]? = nil
-        // How often the teacher's hard label is not the (dominant) true label of the view the
-        // student trains on, per epoch, and its mean.
-        var teacherLabelFlips: [[Double]]? = nil
-        var teacherLabelFlipsMean: Double? = nil
-    }
-
-    /// The run's time: the summary's "timings".
-    struct Timings: Encodable {
-        var teacherLoadOrTrainSeconds: [String: Double]
-        var trainingSeconds: [String: [Double]] = [:]
-        var teacherTimeShare: [String: [Double]] = [:]   // the teacher forward's share of the steps' time
-    }
-
-    /// The final table — one row per (variant, head) — and the JSON summary.
-    func summary(config: Config, students: [String: [DistillationStudy.TrainedStudent]], teacherSeconds: [String: Double], comments: [String]) -> Report {
-        var table = Table([.init("index"), .init("student"), .init("head"), .init("accuracy_mean", "%"), .init("accuracy_std", "%"),
-                           .init("paper", "% (DeiT-Ti, ImageNet)"), .init("disagreement_convnet_mean"), .init("disagreement_convnet_std"),
-                           .init("paper_disagreement"), .init("teacher_accuracy", "%")])
-        var results: [String: Merged<[String: HeadResult], StudentResult>] = [:]
-        var timings = Timings(teacherLoadOrTrainSeconds: teacherSeconds)
-        var index = 0
-        for variant in config.variants {
-            let runs = students[variant.name]!.map(\.own), versusConvNet = students[variant.name]!.map(\.againstConvNet)
-            var heads: [(name: String, accuracy: [Double], disagreement: [Double])] =
-                [("class", runs.map(\.classHead), versusConvNet.map { $0.disagreement["class"]! })]
-            if variant.type == .token {
-                heads.append(("distillation", runs.map { $0.distillationHead! }, versusConvNet.map { $0.disagreement["distillation"]! }))
-                heads.append(("class+distillation", runs.map { $0.fusedLogits! }, versusConvNet.map { $0.disagreement["class+distillation"]! }))
-            }
-            var entry = StudentResult(), headResults: [String: HeadResult] = [:]
-            for head in heads {
-                let key = variant.type == .token ? "\(variant.name)/\(head.name)" : variant.name
-                let accuracy = meanAndStd(head.accuracy), disagreement = meanAndStd(head.disagreement)
-                table.append([index, variant.name, head.name, accuracy.mean, accuracy.std, Config.paper[key] ?? Double.nan,
-                              disagreement.mean, disagreement.std, Config.paperDisagreement[key] ?? Double.nan,
-                              runs.compactMap(\.teacher).first ?? Double.nan])
-                index += 1
-                headResults[head.name] = HeadResult(accuracy: head.accuracy, accuracyMean: accuracy.mean, accuracyStd: accuracy.std,
-                                                    disagreementConvNet: head.disagreement, disagreementConvNetMean: disagreement.mean,
-                                                    disagreementConvNetStd: disagreement.std, paper: Config.paper[key],
-                                                    paperDisagreement: Config.paperDisagreement[key])
-                print("\(variant.name) \(head.name): \(meanAndSpread(accuracy.mean, accuracy.std, seeds: config.seeds)) %, disagreement with the ConvNet "
-                    + meanAndSpread(disagreement.mean, disagreement.std, seeds: config.seeds, decimals: 3))
-            }
-            if variant.type == .token {
-                entry.fusedSoftmax = runs.map { $0.fusedSoftmax! }
-                entry.fusionsDisagreeImages = runs.map { $0.fusionsDisagree! }
-            }
-            let histories = students[variant.name]!.map(\.history)
-            entry.testAccuracyPerEpoch = histories.map { $0.map(\.testAccuracy) }
-            timings.trainingSeconds[variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
-            if variant.teacher != nil {
-                entry.teacherAccuracy = runs.map { $0.teacher! }
-                entry.disagreementOwnTeacher = runs.map { $0.disagreement["class"]! }
-                let flips = histories.map { $0.map { $0.metrics!["teacherLabelFlips"]! } }
-                entry.teacherLabelFlips = flips
-                entry.teacherLabelFlipsMean = meanAndStd(flips.map { $0.reduce(0, +) / Double($0.count) }).mean
-                timings.teacherTimeShare[variant.name] =
-                    histories.map { h in h.reduce(0) { $0 + $1.metrics!["teacherSeconds"]! } / h.reduce(0) { $0 + $1.seconds } }
-            }
-            results[variant.name] = Merged(headResults, entry)
-        }
-        var report = Report(results: results, timings: timings)
-        report.add("distillation-final.tsv", table, comments: comments + ["final test accuracy and disagreement with the ConvNet teacher, mean and std over \(seedCount(config.seeds)); "
-                                                                          + "class+distillation fuses the logits (the official code)"])
+        var report = DistillationStudy.summary(name: Self.name, variants: config.variants, seeds: config.seeds, students: students,
+                                               teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds), paper: Config.paper,
+                                               paperDisagreement: Config.paperDisagreement, comments: comments)
+        report.add("distillation-runs.tsv", DistillationStudy.runsTable(variants: config.variants, seeds: seeds.count, students: students), comments: comments)
         return report
     }
 }

@@ -53,16 +53,6 @@ struct Config: ExperimentConfig {
     }
 }
 
-/// One teacher trained from one seed (or, for the fixed-random teacher, only evaluated).
-struct Run {
-    var kind: TeacherUpdate, seed: UInt64
-    var history: [DINOEpochRecord]  // empty for the fixed-random teacher
-    var knn: [Int: Double]          // after the last epoch, all 60 000 images as the bank
-    var subsetCurve: [Double]       // k-NN20 on the subset bank after epochs 0 (initialization) … E
-    var probe: Double
-    var testFeatureSpread: Float    // featureSpread of the teacher backbone's test features at the end
-}
-
 struct EMATeacher: Experiment {
     static let name = "ema-teacher"
     static let abstract = "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2)."
@@ -113,28 +103,29 @@ struct EMATeacher: Experiment {
             try run(jobs[i].0, seed: jobs[i].1, config: config, lab: lab)
         }
         for i in seeds.count..<results.count { results[i].subsetCurve.insert(results[i % seeds.count].subsetCurve[0], at: 0) }
-        return report(Dictionary(grouping: results, by: \.kind), pixelKNN: pixelKNN, config: config, lab: lab,
-                      seconds: Date().timeIntervalSince(start))
+        return TeacherRun.report(name: Self.name, Dictionary(grouping: results, by: \.kind), teachers: config.teachers, pixelKNN: pixelKNN, recipe: config.recipe,
+                                 evaluation: config.evaluation, probe: config.probe, seeds: config.seeds, lanes: config.lanes,
+                                 paper: Config.paper, lab: lab, seconds: Date().timeIntervalSince(start))
     }
 
     /// Trains (or loads the artifact of; for the fixed-random teacher, only evaluates) one teacher
     /// from one seed, then fits the linear probe on its final features.
-    func run(_ kind: TeacherUpdate, seed: UInt64, config: Config, lab: ExperimentContext) throws -> Run {
+    func run(_ kind: TeacherUpdate, seed: UInt64, config: Config, lab: ExperimentContext) throws -> TeacherRun {
         let data = lab.data
         var recipe = config.recipe
         recipe.teacher = kind
         let label = "\(kind.rawValue) seed \(seed)"
-        var run: Run, features: (train: Tensor, test: Tensor)
+        var run: TeacherRun, features: (train: Tensor, test: Tensor)
         if kind == .fixedRandom {
             let trainer = try DINOTrainer(recipe: recipe, data: data, seed: Artifacts.dinoSeed(seed))
             let (full, subset) = trainer.evaluateTeacher(config.evaluation)
-            run = Run(kind: kind, seed: seed, history: [], knn: full, subsetCurve: [(subset.isEmpty ? full : subset)[20] ?? .nan],
+            run = TeacherRun(kind: kind, seed: seed, history: [], knn: full, subsetCurve: [(subset.isEmpty ? full : subset)[20] ?? .nan],
                       probe: .nan, testFeatureSpread: 0)
             features = trainer.lastFeatures!
         } else {
             let (teacher, history) = try Artifacts.dino(recipe: recipe, evaluation: config.evaluation, scale: lab.scale, seed: seed, data: data, label: label)
                 .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("\(kind.rawValue)-seed\(seed)"))
-            run = Run(kind: kind, seed: seed, history: history, knn: history.last!.knn,
+            run = TeacherRun(kind: kind, seed: seed, history: history, knn: history.last!.knn,
                       subsetCurve: history.map { (config.evaluation.subsetBank == nil ? $0.knn : $0.knnSubset)[20] ?? .nan }, probe: .nan,
                       testFeatureSpread: 0)
             features = (normalizedFeatures(teacher, of: data.train, data: data), normalizedFeatures(teacher, of: data.test, data: data))

@@ -43,8 +43,6 @@ struct TokenSimilarity: Experiment {
         var doseTeacherEpochs = [1, 2, 5, 40]
         /// --dose-response: `teacher`'s recipe trained for these epochs too (its own epochs always).
         var doseSupervisedEpochs = [7]
-        /// DeiT §4 (DeiT-B⚗ on ImageNet).
-        static let paper = (inputTokens: 0.06, lastLayer: 0.93, twoClassTokens: 0.999)
 
         static func preset(_ scale: Scale) -> Config {
             let (student, recipe) = DeiTStudent.preset(scale)
@@ -78,7 +76,10 @@ struct TokenSimilarity: Experiment {
         }
     }
 
-    enum Kind: String, CaseIterable, Codable { case distillation, control = "two_class_tokens" }
+    typealias Kind = TokenStudy.Kind
+    typealias Run = TokenStudy.Run
+    typealias ModelSummary = TokenStudy.ModelSummary
+    typealias Summary = TokenStudy.Summary
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         config.doseResponse ? try doseResponse(config, lab) : try pair(config, lab)
@@ -152,69 +153,19 @@ struct TokenSimilarity: Experiment {
         let byKind = Dictionary(grouping: zip(jobs, runs), by: { $0.0.1 }).mapValues { $0.map(\.1) }
         let (student, control) = (byKind[.distillation].map(ModelSummary.init), byKind[.control].map(ModelSummary.init))
 
-        // One row per depth: 0 the learned tokens, 1…depth after each block, depth + 1 after the final norm.
-        let names = ["tokens"] + (1...config.student.depth).map { "block\($0)" } + ["norm"]
-        func byDepth(_ s: ModelSummary?) -> [Spread] {
-            guard let s else { return names.map { _ in Spread([]) } }
-            return [Spread(mean: s.inputTokensMean, std: s.inputTokensStd)] + s.blocks + [Spread(mean: s.outputMean, std: s.outputStd)]
-        }
-        var table = Table([.init("depth"), .init("where"), .init("distillation_mean"), .init("distillation_std"),
-                           .init("two_class_tokens_mean"), .init("two_class_tokens_std")])
-        for (i, (d, c)) in zip(byDepth(student), byDepth(control)).enumerated() { table.append([i, names[i], d.mean, d.std, c.mean, c.std]) }
-
-        // Per epoch, mean and std over seeds of the probe's cosines, and the teacher's disagreement:
-        // the learned tokens and the output first, then after each block.
-        let blocks = names.dropFirst().dropLast()
-        var columns: [Table.Column] = [.init("epoch")]
-        for kind in Kind.allCases { for n in ["tokens", "norm"] { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
-        columns += [.init("disagreement_mean"), .init("disagreement_std")]
-        for kind in Kind.allCases { for n in blocks { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
-        var epochs = Table(columns)
-        for e in 0..<config.recipe.epochs {
-            func spread(_ kind: Kind, _ metric: String) -> [Any] {
-                let s = meanAndStd((byKind[kind] ?? []).map { $0.history[e].metrics?[metric] ?? .nan })
-                return [s.mean, s.std]
-            }
-            epochs.append([e + 1] + Kind.allCases.flatMap { kind in ["tokens", "norm"].flatMap { spread(kind, "cos_\($0)") } }
-                          + spread(.distillation, "teacherLabelFlips")
-                          + Kind.allCases.flatMap { kind in blocks.flatMap { spread(kind, "cos_\($0)") } })
-        }
-
-        var report = Report(results: Summary(distillation: student, twoClassTokens: control,
-                                             paper: .init(inputTokens: Config.paper.inputTokens, lastLayer: Config.paper.lastLayer,
-                                                          twoClassTokens: Config.paper.twoClassTokens)))
+        var report = Report(results: Summary(distillation: student, twoClassTokens: control))
         let common = [
             "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
             lab.provenance,
-            String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", Config.paper.inputTokens,
-                   Config.paper.lastLayer, Config.paper.twoClassTokens)]
-        report.add("token-similarity.tsv", table, comments: [
+            String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", TokenStudy.paper.inputTokens,
+                   TokenStudy.paper.lastLayer, TokenStudy.paper.twoClassTokens)]
+        report.add("token-similarity.tsv", TokenStudy.depthTable(depth: config.student.depth, student: student, control: control), comments: [
             "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images; mean and std over seeds"] + common)
-        report.add("token-similarity-epochs.tsv", epochs, comments: [
+        report.add("token-similarity-epochs.tsv", TokenStudy.epochTable(depth: config.student.depth, epochs: config.recipe.epochs, runs: byKind), comments: [
             "after each epoch: the same cosines over the first \(config.probeImages) test images, mean and std over seeds; the share of training views whose teacher argmax differs from the dominant true label"] + common)
 
-        // Every model alone, one block each (gnuplot's `index`): DeiT⚗'s seeds, then the control's.
-        // The control is bimodal across seeds, so a mean hides what each model did.
-        var models: [String] = []
-        for kind in Kind.allCases {
-            guard config.runs.contains(kind) else {  // not run: empty blocks keep the layout the figure reads
-                models += seeds.map { "# \(kind.rawValue) seed \($0): not run\nnan\tnan\tnan\tnan\tnan\n" }
-                continue
-            }
-            for (seed, run) in zip(jobs, runs).filter({ $0.0.1 == kind }).map({ ($0.0.0, $0.1) }) {
-                let c = run.cosines
-                var block = Table([.init("where"), .init("cos"), .init("epoch"), .init("cos_tokens"), .init("cos_norm")])
-                let profile = [c.inputTokens] + c.blocks + [c.output]
-                for row in 0..<max(profile.count, run.history.count) {
-                    let record = row < run.history.count ? run.history[row].metrics : nil
-                    block.append([row < profile.count ? row : Double.nan, row < profile.count ? profile[row] : .nan,
-                                  row < run.history.count ? row + 1 : Double.nan, record?["cos_tokens"] ?? .nan, record?["cos_norm"] ?? .nan])
-                }
-                models.append(block.tsv(comments: ["\(kind.rawValue) seed \(seed)"]))
-            }
-        }
         report.add("token-similarity-seeds.tsv", text: (["# every model alone: columns 1–2 its cosine through the network (0 learned tokens … depth + 1 after the norm, over the 10 000 test images), columns 3–5 its cosines after each epoch (the first \(config.probeImages)); one block per model, \(Kind.allCases.map(\.rawValue).joined(separator: " seeds, then ")) seeds"]
-                                                          + common.map { "# " + $0 }).joined(separator: "\n") + "\n" + models.joined(separator: "\n\n"))
+                                                          + common.map { "# " + $0 }).joined(separator: "\n") + "\n" + TokenStudy.seedBlocks(seeds: seeds, runs: byKind).joined(separator: "\n\n"))
         return report
     }
 
@@ -247,16 +198,16 @@ struct TokenSimilarity: Experiment {
                            .init("output_mean"), .init("output_std"), .init("input_tokens_mean"), .init("input_tokens_std"),
                            .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")]
                           + seeds.map { .init("output_seed\($0)") })
-        var settings: [DoseSetting] = []
+        var settings: [TokenStudy.DoseSetting] = []
         for (t, (name, recipe, accuracy)) in teachers.enumerated() {
             let student = ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1))
-            settings.append(DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, distillation: student))
+            settings.append(TokenStudy.DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, distillation: student))
             table.append([name, recipe.epochs, accuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
                           student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
                           control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd]
                           + student.perSeed.map { $0["output"]! })
         }
-        var report = Report(results: DoseSummary(settings: settings, twoClassTokens: control))
+        var report = Report(results: TokenStudy.DoseSummary(settings: settings, twoClassTokens: control))
         report.add("token-similarity-dose.tsv", table, comments: [
             "DeiT⚗ taught by ConvNet teachers of different strength (distillation-N: `distillation`'s teacher trained for N epochs on the students' images and augmentation; supervised-N: `supervised`'s, a flip only on all 60 000 images, trained for N epochs; the default's is supervised-\(config.teacher.epochs)ep): the cosine between its tokens (after the final norm, and the learned tokens) over the 10 000 test images, against the share of training views whose teacher argmax differs from the dominant true label; mean and std over seeds; the control's values repeated on every row",
             "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",

@@ -1,9 +1,24 @@
-// The data files of the teacher study: every epoch of every run, the curves (mean ± std over
-// seeds) and the final values, each TSV with the recipe and the provenance in its comments.
+// DINO's teacher study (§5.2, Fig. 6 right): one run per teacher update and seed, and the files
+// and summary the study writes from them.
 import Data
 import Foundation
-import Lab
 import Tensor
+
+/// One teacher trained from one seed (or, for the fixed-random teacher, only evaluated).
+public struct TeacherRun: Sendable {
+    public var kind: TeacherUpdate, seed: UInt64
+    public var history: [DINOEpochRecord]  // empty for the fixed-random teacher
+    public var knn: [Int: Double]          // after the last epoch, all 60 000 images as the bank
+    public var subsetCurve: [Double]       // k-NN20 on the subset bank after epochs 0 (initialization) … E
+    public var probe: Double
+    public var testFeatureSpread: Float    // featureSpread of the teacher backbone's test features at the end
+
+    public init(kind: TeacherUpdate, seed: UInt64, history: [DINOEpochRecord], knn: [Int: Double], subsetCurve: [Double], probe: Double,
+                testFeatureSpread: Float) {
+        (self.kind, self.seed, self.history, self.knn, self.subsetCurve) = (kind, seed, history, knn, subsetCurve)
+        (self.probe, self.testFeatureSpread) = (probe, testFeatureSpread)
+    }
+}
 
 /// One teacher's numbers in the summary: per seed, and their mean and std.
 struct TeacherResult: Encodable {
@@ -28,14 +43,20 @@ struct RunTimings: Encodable {
     let seconds: Double, lanes: Int, cpu: String
 }
 
-extension EMATeacher {
-    func report(_ runs: [TeacherUpdate: [Run]], pixelKNN: [Int: Double], config: Config, lab: ExperimentContext, seconds: Double) -> Report {
-        let kinds = config.teachers.contains(.fixedRandom) ? config.teachers : config.teachers + [.fixedRandom]
-        let bank = config.evaluation.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
+extension TeacherRun {
+    /// The teacher study's files and summary from every run, grouped by teacher: every epoch of
+    /// every run, the curves (mean and std over seeds) and the final values, each TSV with the
+    /// recipe and the provenance in its comments; `paper` is Fig. 6's k-NN per teacher.
+    /// The files are `<name>-runs.tsv`, `<name>-curves.tsv` and `<name>-final.tsv`.
+    public static func report(name: String, _ runs: [TeacherUpdate: [TeacherRun]], teachers: [TeacherUpdate], pixelKNN: [Int: Double], recipe: DINORecipe,
+                              evaluation: KNNSchedule, probe probeRecipe: LinearProbeRecipe, seeds: Int, lanes: Int, paper: [TeacherUpdate: Double],
+                              lab: ExperimentContext, seconds: Double) -> Report {
+        let kinds = teachers.contains(.fixedRandom) ? teachers : teachers + [.fixedRandom]
+        let bank = evaluation.subsetBank.map { "the first \($0) training images" } ?? "all 60 000 training images"
         let comments = ["DINO with five teachers (DINO §5.2); k-NN (T 0.07) of the teacher's backbone, 10 000 test images; "
                         + "final values with all 60 000 training images as the bank, curves with \(bank)",
                         "the fixed-random teacher is the initialization every teacher of a seed starts from, evaluated without training",
-                        "scale \(lab.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))", lab.provenance]
+                        "scale \(lab.scale.rawValue), recipe \(Results.jsonText(Results.jsonObject(recipe)))", lab.provenance]
 
         var table = Table([.init("teacher"), .init("seed"), .init("epoch"), .init("knn20", "%"), .init("knn200", "%"), .init("knn20_subset", "%"),
                            .init("loss", "nats"), .init("teacher_entropy", "nats"), .init("kl", "nats"), .init("center_norm"),
@@ -54,10 +75,10 @@ extension EMATeacher {
         }
 
         // The fixed-random teacher's curve is flat: it is the same network after every epoch.
-        func curve(_ run: Run) -> [Double] { run.history.isEmpty ? Array(repeating: run.subsetCurve[0], count: config.recipe.epochs + 1) : run.subsetCurve }
+        func curve(_ run: TeacherRun) -> [Double] { run.history.isEmpty ? Array(repeating: run.subsetCurve[0], count: recipe.epochs + 1) : run.subsetCurve }
         var curves = Table([.init("epoch")] + kinds.flatMap { [.init("\($0.rawValue)_mean", "%"), .init("\($0.rawValue)_std", "%")] }
                            + [.init("raw_pixels", "%")])
-        for e in 0...config.recipe.epochs {
+        for e in 0...recipe.epochs {
             curves.append([e] + kinds.flatMap { kind -> [Any] in
                 let (m, s) = meanAndStd(runs[kind]!.map { curve($0)[e] }); return [m, s]
             } + [pixelKNN[20] ?? Double.nan])
@@ -71,7 +92,7 @@ extension EMATeacher {
             let runs = runs[kind]!
             let k20 = meanAndStd(runs.map { $0.knn[20]! }), k200 = meanAndStd(runs.map { $0.knn[200]! }), probe = meanAndStd(runs.map(\.probe))
             let spread = meanAndStd(runs.map { Double($0.testFeatureSpread) }).mean
-            finals.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, Config.paper[kind] ?? Double.nan, spread])
+            finals.append([i, kind.rawValue, k20.mean, k20.std, k200.mean, k200.std, probe.mean, probe.std, paper[kind] ?? Double.nan, spread])
             // The last epoch's step diagnostics, mean over seeds: the collapse signatures.
             func last(_ value: (DINOEpochRecord) -> Float) -> Double? {
                 runs[0].history.isEmpty ? nil : meanAndStd(runs.map { Double(value($0.history.last!)) }).mean
@@ -79,24 +100,24 @@ extension EMATeacher {
             teacherResults[kind.rawValue] = TeacherResult(
                 knn20: runs.map { $0.knn[20]! }, knn200: runs.map { $0.knn[200]! }, probe: runs.map(\.probe),
                 knn20Mean: k20.mean, knn20Std: k20.std, knn200Mean: k200.mean, knn200Std: k200.std, probeMean: probe.mean, probeStd: probe.std,
-                paperKNN20: Config.paper[kind], knn20SubsetPerEpoch: runs.map(curve), testFeatureSpread: spread,
+                paperKNN20: paper[kind], knn20SubsetPerEpoch: runs.map(curve), testFeatureSpread: spread,
                 lastEpochTeacherEntropy: last(\.teacherEntropy), lastEpochKL: last(\.kl), lastEpochFeatureStd: last(\.featureStd))
             perTeacher[kind.rawValue] = .init(trainingSeconds: runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
                                               evaluationSeconds: runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } })
-            let n = config.seeds
+            let n = seeds
             print("\(kind.rawValue): k-NN20 \(meanAndSpread(k20.mean, k20.std, seeds: n)) %, k-NN200 \(meanAndSpread(k200.mean, k200.std, seeds: n)) %, "
-                + "linear \(meanAndSpread(probe.mean, probe.std, seeds: n)) % (paper k-NN \(Config.paper[kind].map { String($0) } ?? "–"))")
+                + "linear \(meanAndSpread(probe.mean, probe.std, seeds: n)) % (paper k-NN \(paper[kind].map { String($0) } ?? "–"))")
         }
-        print(String(format: "ema-teacher: %.1f minutes, %d runs at once", seconds / 60, config.lanes))
+        print(String(format: "teacher study: %.1f minutes, %d runs at once", seconds / 60, lanes))
 
         let results = Merged(teacherResults, ["raw_pixels_knn": Dictionary(uniqueKeysWithValues: pixelKNN.map { ("k\($0.key)", $0.value) })])
-        let timings = Merged(perTeacher, RunTimings(seconds: seconds, lanes: config.lanes, cpu: Machine.cpuModel))
+        let timings = Merged(perTeacher, RunTimings(seconds: seconds, lanes: lanes, cpu: Machine.cpuModel))
         var report = Report(results: results, timings: timings)
-        report.add("ema-teacher-runs.tsv", table, comments: comments)
-        report.add("ema-teacher-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(seedCount(config.seeds)), "
+        report.add("\(name)-runs.tsv", table, comments: comments)
+        report.add("\(name)-curves.tsv", curves, comments: comments + ["k-NN20 after each epoch (0: the initialization), mean and std over \(seedCount(seeds)), "
                                                                            + "with \(bank) as the bank"])
-        report.add("ema-teacher-final.tsv", finals, comments: comments + ["final values, mean and std over \(seedCount(config.seeds)); the linear probe: "
-                                                                         + Results.jsonText(Results.jsonObject(config.probe))])
+        report.add("\(name)-final.tsv", finals, comments: comments + ["final values, mean and std over \(seedCount(seeds)); the linear probe: "
+                                                                         + Results.jsonText(Results.jsonObject(probeRecipe))])
         return report
     }
 }
