@@ -59,7 +59,7 @@ struct Collapse: Experiment {
     static let abstract = "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7)."
 
     struct Options: ConfigFlags {
-        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it; in parentheses: the paper's)") var recipe: DINORecipeFlags
+        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it)") var recipe: DINORecipeFlags<Collapse>
         @OptionGroup var lanes: LanesFlag
 
         func apply(to config: inout Config) throws {
@@ -111,5 +111,7 @@ struct Collapse: Experiment {
         return report
     }
 }
+
+extension Collapse: DINORecipePreset { static var defaultRecipe: DINORecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<Collapse>.main()

@@ -61,30 +61,24 @@ struct Distillation: Experiment {
 
         @OptionGroup var lanes: LanesFlag
 
-        @Option(help: "Number of seeds per student (seed, seed+1, …).")
+        @Option(help: "Number of seeds per student: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).")
         var seeds: Int?
 
-        @Option(help: "Override the scale's epoch count.")
-        var epochs: Int?
-
-        @Option(help: "Training images per epoch, for students and teachers: the first N of the 60 000.")
-        var trainImages: Int?
-
-        @Option(help: "Epochs of each teacher on those images (its preset otherwise).")
+        @Option(help: "Epochs of each teacher on those images (default scale: ConvNet \(Config.preset(.default).teachers[.convnet]!.epochs), ViT \(Config.preset(.default).teachers[.vit]!.epochs)).")
         var teacherEpochs: Int?
 
         @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
         var augmentation: String?
 
-        @OptionGroup(title: "Augmentation of students and teachers") var augmentationFlags: AugmentationFlags
+        @OptionGroup(title: "Students' recipe (the teachers learn from the same images and augmentation)") var student: StudentRecipeFlags<Distillation>
 
-        @Option(help: "Soft distillation's temperature τ (the paper's 3; the official code's default 1).")
+        @Option(help: "Soft distillation's temperature τ (default scale: \(Config.preset(.default).loss.tau); the paper's 3, the official code's default 1).")
         var tau: Float?
 
-        @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (the paper's 0.1).")
+        @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (default scale: \(Config.preset(.default).loss.lambda); the paper's 0.1).")
         var lambda: Float?
 
-        @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined) or per-element (the official code's legacy numel).")
+        @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined; default scale: \(Config.preset(.default).loss.klNormalization.rawValue)) or per-element (the official code's legacy numel).")
         var klNormalization: String?
 
         func apply(to config: inout Config, scale: Scale) throws {
@@ -92,11 +86,8 @@ struct Distillation: Experiment {
                 config.variants = try Flags.list("variants", variants, takes: "none, <soft|hard|token>-<convnet|vit> or soft-<convnet|vit>-<per-sample|per-element>") { StudentSetup(parsing: $0) }
             }
             if let seeds { config.seeds = seeds }
-            try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
             try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
-            try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
             lanes.apply(to: &config.lanes)
-            if let epochs { config.recipe.epochs = epochs }
             try applyAugmentationFlags(&config.recipe)
             for t in TeacherArchitecture.allCases {
                 config.teachers[t] = DeiTStudent.teacherRecipe(scale, t, student: config.recipe)
@@ -108,16 +99,15 @@ struct Distillation: Experiment {
             config.variants = try StudentSetup.distinct(config.variants, klNormalization: config.loss.klNormalization, typed: variants != nil)
         }
 
-        /// The subset and augmentation flags, applied to the student's recipe (the teachers copy them).
+        /// The augmentation preset, then the student's flags (the teachers copy them).
         func applyAugmentationFlags(_ r: inout SupervisedRecipe) throws {
-            if let trainImages { r.trainImages = trainImages }
             switch augmentation {
             case nil: break
             case "deit": r = DeiTStudent.dataEfficient(r)
             case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
             case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
             }
-            try augmentationFlags.apply(to: &r)
+            try student.apply(to: &r)
         }
     }
 
@@ -157,5 +147,7 @@ struct Distillation: Experiment {
         return report
     }
 }
+
+extension Distillation: StudentRecipePreset { static var defaultStudentRecipe: SupervisedRecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<Distillation>.main()

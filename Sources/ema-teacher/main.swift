@@ -58,16 +58,16 @@ struct EMATeacher: Experiment {
     static let abstract = "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2)."
 
     struct Options: ConfigFlags {
-        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it; in parentheses: the paper's)") var recipe: DINORecipeFlags
+        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it)") var recipe: DINORecipeFlags<EMATeacher>
         @OptionGroup var lanes: LanesFlag
 
         @Option(help: "Teachers, comma-separated: \(TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")).")
         var teachers: String?
 
-        @Option(help: "Number of seeds per teacher (seed, seed+1, …).")
+        @Option(help: "Number of seeds per teacher: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).")
         var seeds: Int?
 
-        @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (0: all 60 000 after every epoch).")
+        @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (default scale: \(Config.preset(.default).evaluation.subsetBank ?? 0)); 0: all 60 000 after every epoch.")
         var subsetBank: Int?
 
         func apply(to config: inout Config) throws {
@@ -140,5 +140,7 @@ struct EMATeacher: Experiment {
         return run
     }
 }
+
+extension EMATeacher: DINORecipePreset { static var defaultRecipe: DINORecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<EMATeacher>.main()

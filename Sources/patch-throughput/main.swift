@@ -70,7 +70,7 @@ struct PatchThroughput: Experiment {
     static let abstract = "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5), and DINO's k-NN against images/s at 28²."
 
     struct Options: ConfigFlags {
-        @Option(help: "Patch sizes of the 28² DINO models (comma-separated divisors of 28; the default 7,4).")
+        @Option(help: "Patch sizes of the 28² DINO models, comma-separated divisors of 28 (default scale: \(Config.preset(.default).dinoPatches.map(String.init).joined(separator: ",")); the paper's 16 and 8 of 224).")
         var patches: String?
 
         @OptionGroup var lanes: LanesFlag

@@ -48,7 +48,7 @@ struct Supervised: Experiment {
         @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, 40 epochs; the default) or full (all 60 000 images, flips only: ConvNet 7 epochs, ViT 12).")
         var dataRegime: String?
 
-        @Option(help: "Override the scale's epoch count (the cached teacher then differs from the default one).")
+        @Option(help: "Epochs of every model (default scale: ConvNet \(Config.preset(.default).recipe(.convnet, .default).epochs), ViT \(Config.preset(.default).recipe(.vit, .default).epochs) under deit); the cached teacher then differs from the default one.")
         var epochs: Int?
 
         @OptionGroup var lanes: LanesFlag

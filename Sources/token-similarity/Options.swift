@@ -7,25 +7,17 @@ import NN
 
 extension TokenSimilarity {
     struct Options: ConfigFlags {
-        @Option(help: "Number of seeds (seed, seed+1, …); each trains a DeiT⚗ student and a control.")
+        @Option(help: "Number of seeds: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1); each trains a DeiT⚗ student and a control.")
         var seeds: Int?
         @Option(help: "Models to train, comma-separated: distillation (DeiT⚗), two_class_tokens (the control); both by default.")
         var runs: String?
         @OptionGroup var lanes: LanesFlag
-        @Option(help: "Students' epochs (the preset's otherwise).")
-        var epochs: Int?
-        @Option(help: "Students' batch size.")
-        var batchSize: Int?
-        @Option(help: "Students' peak learning rate.")
-        var learningRate: Float?
-        @Option(help: "Students' training images: the first N of the 60 000.")
-        var trainImages: Int?
-        @Option(help: "Students' width (embedding dimension); heads stay at the preset's count.")
+        @Option(help: "Students' width, timm's embed_dim (default scale: \(Config.preset(.default).student.width); DeiT-B: 768); heads stay at the preset's count.")
         var width: Int?
-        @OptionGroup(title: "Students' augmentation") var augmentation: AugmentationFlags
+        @OptionGroup(title: "Students' recipe") var student: StudentRecipeFlags<TokenSimilarity>
         @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it, for 2 epochs; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
         var teacherRecipe: String?
-        @Option(help: "Epochs of the ConvNet teacher (the preset's otherwise; fewer make a weaker teacher).")
+        @Option(help: "Epochs of the ConvNet teacher (default scale: \(Config.preset(.default).teacher.epochs)); fewer make a weaker teacher.")
         var teacherEpochs: Int?
         @Option(help: "What the distillation head learns: hard (the teacher's argmax, DeiT⚗) or soft (its distribution at τ).")
         var distillationTarget: String?
@@ -33,7 +25,7 @@ extension TokenSimilarity {
         var tokenLRScale: Float?
         @Option(help: "Weight decay on the prefix tokens: on or off (timm: off).")
         var tokenWeightDecay: String?
-        @Option(help: "Test images the per-epoch cosines average over.")
+        @Option(help: "Test images the per-epoch cosines average over (default scale: \(Config.preset(.default).probeImages)).")
         var probeImages: Int?
         @Flag(help: "Run the dose-response study instead: DeiT⚗ with teachers of several strengths (--dose-teacher-epochs), against the control; writes token-similarity-dose.{tsv,json}.")
         var doseResponse = false
@@ -44,16 +36,9 @@ extension TokenSimilarity {
             if let seeds { config.seeds = seeds }
             if let runs { config.runs = try Flags.list("runs", runs, takes: "distillation, two_class_tokens") { Kind(rawValue: $0) } }
             lanes.apply(to: &config.lanes)
-            try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
             try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
-            try Flags.count("batch-size", batchSize, 1...SupervisedRecipe.maxBatchSize)
-            try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
-            if let epochs { config.recipe.epochs = epochs }
-            if let batchSize { config.recipe.batchSize = batchSize }
-            if let learningRate { config.recipe.learningRate = learningRate }
-            if let trainImages { config.recipe.trainImages = trainImages }
             if let width { config.student.width = width }
-            try augmentation.apply(to: &config.recipe)
+            try student.apply(to: &config.recipe)
             switch teacherRecipe {
             case nil: break
             case "distillation": config.teacher = DeiTStudent.teacherRecipe(scale, .convnet, student: config.recipe)

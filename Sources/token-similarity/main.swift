@@ -85,64 +85,15 @@ struct TokenSimilarity: Experiment {
         config.doseResponse ? try doseResponse(config, lab) : try pair(config, lab)
     }
 
-    /// The ConvNet teacher trained by `recipe` for the run's seed (every student seed learns from
-    /// it, as in `distillation`): loaded from the cache, or trained there.
-    func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
-        let (model, history) = try Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe)
-            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-" + Self.name(recipe, lab)))
-        return (model, history.last!.testAccuracy)
-    }
-
-    /// A teacher's name in checkpoints and tables: its cache file's, without the extension.
-    static func name(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) -> String {
-        (Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe).fileName as NSString).deletingPathExtension
-    }
-
-    /// One model of seed `seed`: DeiT⚗ taught by the teacher of `teacherRecipe`, or the control.
-    /// Both start from the same weights (the second token too) and see the same views in the same
-    /// order, so only the second head's target differs. Cached with its history (the per-epoch
-    /// cosines), so the dose-response study reuses the default's models.
+    /// One model of seed `seed` (TokenStudy.train), cached as `token-similarity-<kind>`.
     func train(_ kind: Kind, seed: UInt64, teacherRecipe: SupervisedRecipe, _ config: Config, _ lab: ExperimentContext) throws -> Run {
-        let data = lab.data, probe = data.test.prefix(config.probeImages)
-        var architecture = config.student
-        architecture.prefix = kind == .distillation ? .clsAndDist : .twoCls
-        let label = "\(kind == .distillation ? "DeiT⚗ (teacher \(Self.name(teacherRecipe, lab)))" : "two class tokens") seed \(seed)"
-        let teacherFile = Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: data, recipe: teacherRecipe).fileName
-        // What determines the weights and the stored history's cosines; the per-epoch accuracy
-        // (on the probe) touches neither the weights nor the generators.
-        let identity: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(config.recipe), AnyHashableCodable(config.probeImages)]
-            + (kind == .distillation ? [AnyHashableCodable(config.loss), AnyHashableCodable(teacherFile)] : [])
-        let artifact = Artifact<VisionTransformer, [EpochRecord]>("token-similarity-\(kind.rawValue)", scale: lab.scale, seed: seed, identity: identity) {
-            var initial = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
-            let model = try VisionTransformer(architecture, rng: &initial)
-            let measure = { tokenCosines(model, on: probe, data: data).metrics }
-            return (model, { checkpoint in
-                switch kind {
-                case .distillation:
-                    return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: config.loss, recipe: config.recipe,
-                                                 data: data, label: label, rng: &views, probe: measure, evaluation: probe, checkpoint: checkpoint)
-                case .control:
-                    let objective = try twoClassTokenObjective(student: model, labelSmoothing: config.recipe.labelSmoothing)
-                    return try trainClassifier(model, recipe: config.recipe, data: data, label: label, rng: &views, objective: objective,
-                                               probe: measure, evaluation: probe, checkpoint: checkpoint)
-                }
-            })
-        }
-        let checkpoint = lab.checkpoints.run("\(kind.rawValue)-\(kind == .distillation ? Self.name(teacherRecipe, lab) + "-" : "")seed\(seed)")
-        let (model, history) = try artifact.trained(cache: lab.cache, checkpoint: checkpoint)
-        let run = Run(cosines: tokenCosines(model, on: data.test, data: data), heads: evaluateHeads(model, teacher: nil, data: data),
-                      history: history)
-        let c = run.cosines
-        print(String(format: "%@: cos learned tokens %.3f (with positions %.3f), after each block %@, output %.3f; heads %.2f%% and %.2f%%%@",
-                     label, c.inputTokens, c.inputWithPositions, c.blocks.map { String(format: "%.3f", $0) }.joined(separator: " "),
-                     c.output, run.heads.classHead, run.heads.distillationHead!,
-                     run.disagreement.map { String(format: "; teacher ≠ label on %.1f%% of views", 100 * $0) } ?? ""))
-        return run
+        try TokenStudy.train(kind, seed: seed, artifactName: "\(Self.name)-\(kind.rawValue)", student: config.student, recipe: config.recipe,
+                             loss: config.loss, teacherRecipe: teacherRecipe, probeImages: config.probeImages, lab: lab)
     }
 
     /// The default study: per seed, DeiT⚗ and the control.
     func pair(_ config: Config, _ lab: ExperimentContext) throws -> Report {
-        if config.runs.contains(.distillation) { _ = try teacher(config.teacher, lab) }  // before the students, which then load it
+        if config.runs.contains(.distillation) { _ = try TokenStudy.teacher(config.teacher, lab) }  // before the students, which then load it
         let seeds = lab.seeds(config.seeds)
         // Every DeiT⚗ student first: each takes about twice a control's time (the teacher's
         // forward), so the controls fill the lanes at the end.
@@ -185,8 +136,8 @@ struct TokenSimilarity: Experiment {
             return ("supervised-\(epochs)ep", recipe)
         }
         // One setting per distinct teacher (at the quick scale the two recipes coincide).
-        let distinct = recipes.filter { r in recipes.first { Self.name($0.1, lab) == Self.name(r.1, lab) }!.0 == r.0 }
-        let teachers = try distinct.map { (name: $0.0, recipe: $0.1, accuracy: try teacher($0.1, lab).accuracy) }
+        let distinct = recipes.filter { r in recipes.first { TokenStudy.teacherName($0.1, lab) == TokenStudy.teacherName(r.1, lab) }!.0 == r.0 }
+        let teachers = try distinct.map { (name: $0.0, recipe: $0.1, accuracy: try TokenStudy.teacher($0.1, lab).accuracy) }
         let seeds = lab.seeds(config.seeds)
         let jobs: [(setting: Int?, seed: UInt64)] = seeds.map { (nil, $0) } + teachers.indices.flatMap { t in seeds.map { (t, $0) } }
         let runs = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
@@ -194,21 +145,12 @@ struct TokenSimilarity: Experiment {
             return try train(setting == nil ? .control : .distillation, seed: seed, teacherRecipe: teachers[setting ?? 0].recipe, config, lab)
         }
         let control = ModelSummary(Array(runs.prefix(seeds.count)))
-        var table = Table([.init("setting"), .init("teacher_epochs"), .init("teacher_accuracy", "%"), .init("disagreement_mean"), .init("disagreement_std"),
-                           .init("output_mean"), .init("output_std"), .init("input_tokens_mean"), .init("input_tokens_std"),
-                           .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")]
-                          + seeds.map { .init("output_seed\($0)") })
-        var settings: [TokenStudy.DoseSetting] = []
-        for (t, (name, recipe, accuracy)) in teachers.enumerated() {
-            let student = ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1))
-            settings.append(TokenStudy.DoseSetting(name: name, teacherEpochs: recipe.epochs, teacherAccuracy: accuracy, distillation: student))
-            table.append([name, recipe.epochs, accuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
-                          student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
-                          control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd]
-                          + student.perSeed.map { $0["output"]! })
+        let settings = teachers.enumerated().map { t, teacher in
+            TokenStudy.DoseSetting(name: teacher.name, teacherEpochs: teacher.recipe.epochs, teacherAccuracy: teacher.accuracy,
+                                   distillation: ModelSummary(zip(jobs, runs).filter { $0.0.setting == t }.map(\.1)))
         }
         var report = Report(results: TokenStudy.DoseSummary(settings: settings, twoClassTokens: control))
-        report.add("token-similarity-dose.tsv", table, comments: [
+        report.add("token-similarity-dose.tsv", TokenStudy.doseTable(settings, control: control, seeds: seeds), comments: [
             "DeiT⚗ taught by ConvNet teachers of different strength (distillation-N: `distillation`'s teacher trained for N epochs on the students' images and augmentation; supervised-N: `supervised`'s, a flip only on all 60 000 images, trained for N epochs; the default's is supervised-\(config.teacher.epochs)ep): the cosine between its tokens (after the final norm, and the learned tokens) over the 10 000 test images, against the share of training views whose teacher argmax differs from the dominant true label; mean and std over seeds; the control's values repeated on every row",
             "scale \(lab.scale.rawValue), seeds \(seeds.map(String.init).joined(separator: ",")), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe)))",
             lab.provenance])
@@ -216,5 +158,7 @@ struct TokenSimilarity: Experiment {
         return report
     }
 }
+
+extension TokenSimilarity: StudentRecipePreset { static var defaultStudentRecipe: SupervisedRecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<TokenSimilarity>.main()

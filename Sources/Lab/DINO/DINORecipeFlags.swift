@@ -1,60 +1,68 @@
 // The command-line flags that change a DINO recipe, shared by the executables that train one.
-// Each flag only sets a field; DINORecipe.validate checks the result whole.
+// Each flag only sets a field; DINORecipe.validate checks the result whole. Each flag's help
+// shows the value the experiment's default scale runs and the paper's.
 import ArgumentParser
 
-public struct DINORecipeFlags: ParsableArguments {
-    @Option(help: "Override the scale's epoch count (the warmups shorten to fit).")
+/// An experiment whose config holds a DINO recipe: its default scale's recipe, for the help.
+public protocol DINORecipePreset {
+    static var defaultRecipe: DINORecipe { get }
+}
+
+public struct DINORecipeFlags<Preset: DINORecipePreset>: ParsableArguments {
+    static var d: DINORecipe { Preset.defaultRecipe }
+
+    @Option(help: "Epochs (default scale: \(d.epochs); the paper's 100–800); the warmups shorten to fit.")
     var epochs: Int?
 
-    @Option(help: "Training images per epoch: the first N of the 60 000 (the final k-NN bank is always all 60 000).")
+    @Option(help: "Training images per epoch: the first N of the 60 000 (default scale: \(d.trainImages.map(String.init) ?? "all 60 000")); the final k-NN bank is always all 60 000.")
     var trainImages: Int?
 
-    @Option(help: "Images per batch (the paper's 1024).")
+    @Option(help: "Images per batch (default scale: \(d.batchSize); the paper's 1024).")
     var batchSize: Int?
 
-    @Option(help: "Peak learning rate per 256 images (the paper's 5e-4).")
+    @Option(help: "Peak learning rate per 256 images (default scale: \(d.learningRate); the paper's 5e-4).")
     var learningRate: Float?
 
-    @Option(help: "Epochs of linear learning-rate warmup (the paper's 10).")
+    @Option(help: "Epochs of linear learning-rate warmup (default scale: \(d.warmupEpochs); the paper's 10).")
     var warmupEpochs: Int?
 
-    @Option(help: "Teacher momentum at the first step (the paper's 0.996); it rises to 1 on a cosine.")
+    @Option(help: "Teacher momentum at the first step (default scale: \(d.teacherMomentum); the paper's 0.996); it rises to 1 on a cosine.")
     var momentum: Float?
 
-    @Option(help: "Teacher temperature after its warmup (the paper's 0.04 → 0.07); lower it if the teacher entropy stays near ln K.")
+    @Option(help: "Teacher temperature after its warmup (default scale: \(d.teacherTemperature); the paper's 0.04 → 0.07); lower it if the teacher entropy stays near ln K.")
     var teacherTemperature: Float?
 
-    @Option(help: "Teacher temperature at the first epoch (the paper's 0.04).")
+    @Option(help: "Teacher temperature at the first epoch (default scale: \(d.warmupTeacherTemperature); the paper's 0.04).")
     var warmupTeacherTemperature: Float?
 
-    @Option(help: "Epochs over which the teacher temperature rises linearly to --teacher-temperature (the paper's 30; official default 0).")
+    @Option(help: "Epochs over which the teacher temperature rises linearly to --teacher-temperature (default scale: \(d.warmupTeacherTemperatureEpochs); the paper's 30, the official default 0).")
     var warmupTeacherTemperatureEpochs: Int?
 
-    @Option(help: "Epochs during which the student's last layer does not move (the paper's 1).")
+    @Option(help: "Epochs during which the student's last layer does not move (default scale: \(d.freezeLastLayerEpochs); the paper's 1).")
     var freezeLastLayerEpochs: Int?
 
-    @Option(help: "Local crops per image (the official 8; the paper's Tab. 8 also 2, 6, 10).")
+    @Option(help: "Local crops per image (default scale: \(d.localCrops); the official 8, the paper's Tab. 8 also 2, 6, 10).")
     var localCrops: Int?
 
-    @Option(help: "Area range of the local crops, as 'low,high' (the paper's 0.05,0.4; global crops take 'high' to 1).")
+    @Option(help: "Area range of the local crops, as 'low,high' (default scale: \(d.localScale.lowerBound),\(d.localScale.upperBound); the paper's 0.05,0.4); global crops take 'high' to 1.")
     var localScale: String?
 
-    @Option(help: "Patch size of the backbone; the 28² global and the local crops must be multiples of it (the paper's 16 and 8 at 224²).")
+    @Option(help: "Patch size of the backbone (default scale: \(d.backbone.patchSize); the paper's 16 and 8 at 224²); the 28² global and the local crops must be multiples of it.")
     var patchSize: Int?
 
-    @Option(help: "Side of the local crops, a multiple of the patch size (the paper's 96 at 224²; ours 14 at 28²).")
+    @Option(help: "Side of the local crops, a multiple of the patch size (default scale: \(d.localSize) of 28; the paper's 96 of 224).")
     var localSize: Int?
 
-    @Option(help: "Backbone width, timm's embed_dim (ViT-S: 384).")
+    @Option(help: "Backbone width, timm's embed_dim (default scale: \(d.backbone.width); ViT-S: 384).")
     var width: Int?
 
-    @Option(help: "Backbone depth in blocks (ViT-S: 12).")
+    @Option(help: "Backbone depth in blocks (default scale: \(d.backbone.depth); ViT-S: 12).")
     var depth: Int?
 
-    @Option(help: "Attention heads per block; must divide the width (ViT-S: 6).")
+    @Option(help: "Attention heads per block, a divisor of the width (default scale: \(d.backbone.heads); ViT-S: 6).")
     var heads: Int?
 
-    @Option(help: "K, the head's output dimension (the paper's 65 536).")
+    @Option(help: "K, the head's output dimension (default scale: \(d.head.outDim); the paper's 65 536).")
     var outDim: Int?
 
     public init() {}

@@ -143,4 +143,77 @@ public enum TokenStudy {
         }
         return models
     }
+
+    /// The ConvNet teacher trained by `recipe` for the run's seed (every student seed learns from
+    /// it, as in `distillation`): loaded from the cache, or trained there.
+    public static func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
+        let (model, history) = try Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe)
+            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-" + teacherName(recipe, lab)))
+        return (model, history.last!.testAccuracy)
+    }
+
+    /// A teacher's name in checkpoints and tables: its cache file's, without the extension.
+    public static func teacherName(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) -> String {
+        (Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe).fileName as NSString).deletingPathExtension
+    }
+
+    /// One model of seed `seed`: DeiT⚗ taught by the teacher of `teacherRecipe`, or the control.
+    /// Both start from the same weights (the second token too) and see the same views in the same
+    /// order, so only the second head's target differs. Cached with its history (the per-epoch
+    /// cosines, under `artifactName`), so the dose-response study reuses the default's models.
+    public static func train(_ kind: Kind, seed: UInt64, artifactName: String, student: ViTConfig, recipe: SupervisedRecipe, loss: DistillationConfig,
+                             teacherRecipe: SupervisedRecipe, probeImages: Int, lab: ExperimentContext) throws -> Run {
+        let data = lab.data, probe = data.test.prefix(probeImages)
+        var architecture = student
+        architecture.prefix = kind == .distillation ? .clsAndDist : .twoCls
+        let label = "\(kind == .distillation ? "DeiT⚗ (teacher \(teacherName(teacherRecipe, lab)))" : "two class tokens") seed \(seed)"
+        let teacherFile = Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: data, recipe: teacherRecipe).fileName
+        // What determines the weights and the stored history's cosines; the per-epoch accuracy
+        // (on the probe) touches neither the weights nor the generators.
+        let identity: [AnyHashableCodable] = [AnyHashableCodable(architecture), AnyHashableCodable(recipe), AnyHashableCodable(probeImages)]
+            + (kind == .distillation ? [AnyHashableCodable(loss), AnyHashableCodable(teacherFile)] : [])
+        let artifact = Artifact<VisionTransformer, [EpochRecord]>(artifactName, scale: lab.scale, seed: seed, identity: identity) {
+            var initial = DeiTStudent.rng(seed: seed), views = DeiTStudent.viewsRNG(seed: seed)
+            let model = try VisionTransformer(architecture, rng: &initial)
+            let measure = { tokenCosines(model, on: probe, data: data).metrics }
+            return (model, { checkpoint in
+                switch kind {
+                case .distillation:
+                    return try DeiTStudent.train(model, teacher: try teacher(teacherRecipe, lab).model, loss: loss, recipe: recipe,
+                                                 data: data, label: label, rng: &views, probe: measure, evaluation: probe, checkpoint: checkpoint)
+                case .control:
+                    let objective = try twoClassTokenObjective(student: model, labelSmoothing: recipe.labelSmoothing)
+                    return try trainClassifier(model, recipe: recipe, data: data, label: label, rng: &views, objective: objective,
+                                               probe: measure, evaluation: probe, checkpoint: checkpoint)
+                }
+            })
+        }
+        let checkpoint = lab.checkpoints.run("\(kind.rawValue)-\(kind == .distillation ? teacherName(teacherRecipe, lab) + "-" : "")seed\(seed)")
+        let (model, history) = try artifact.trained(cache: lab.cache, checkpoint: checkpoint)
+        let run = Run(cosines: tokenCosines(model, on: data.test, data: data), heads: evaluateHeads(model, teacher: nil, data: data),
+                      history: history)
+        let c = run.cosines
+        print(String(format: "%@: cos learned tokens %.3f (with positions %.3f), after each block %@, output %.3f; heads %.2f%% and %.2f%%%@",
+                     label, c.inputTokens, c.inputWithPositions, c.blocks.map { String(format: "%.3f", $0) }.joined(separator: " "),
+                     c.output, run.heads.classHead, run.heads.distillationHead!,
+                     run.disagreement.map { String(format: "; teacher ≠ label on %.1f%% of views", 100 * $0) } ?? ""))
+        return run
+    }
+
+    /// The dose-response study's table: one row per teacher, its student's cosines and
+    /// disagreement beside the control's (repeated on every row), then each seed's output cosine.
+    public static func doseTable(_ settings: [DoseSetting], control: ModelSummary, seeds: [UInt64]) -> Table {
+        var table = Table([.init("setting"), .init("teacher_epochs"), .init("teacher_accuracy", "%"), .init("disagreement_mean"), .init("disagreement_std"),
+                           .init("output_mean"), .init("output_std"), .init("input_tokens_mean"), .init("input_tokens_std"),
+                           .init("control_output_mean"), .init("control_output_std"), .init("control_input_tokens_mean"), .init("control_input_tokens_std")]
+                          + seeds.map { .init("output_seed\($0)") })
+        for setting in settings {
+            let student = setting.distillation
+            table.append([setting.name, setting.teacherEpochs, setting.teacherAccuracy, student.disagreementRate!.mean, student.disagreementRate!.std,
+                          student.outputMean, student.outputStd, student.inputTokensMean, student.inputTokensStd,
+                          control.outputMean, control.outputStd, control.inputTokensMean, control.inputTokensStd]
+                          + student.perSeed.map { $0["output"]! })
+        }
+        return table
+    }
 }
