@@ -141,29 +141,14 @@ struct AttentionMaps: Experiment {
             maps.append(("attention-maps-\(name).tsv", header.map { "# \($0)" }.joined(separator: "\n") + "\n" + blocks.joined(separator: "\n\n\n") + "\n"))
         }
 
-        // The measures in one table: a row per setting and model, each measure's best head and head
-        // mean with their intervals.
-        var columns: [Table.Column] = [.init("index"), .init("setting"), .init("model")]
-        for measure in AttentionStatistics.measures {
-            for part in ["best", "best_low", "best_high", "best_head", "head_mean", "head_mean_low", "head_mean_high"] {
-                columns.append(.init("\(measure)_\(part)", part == "best_head" ? "" : "%"))
-            }
-        }
-        columns += [.init("object_share", "%"), .init("paper_jaccard", "% (ViT-S/16, VOC12)")]
-        var table = Table(columns)
+        // The measures in one table: a row per setting and model.
+        var table = AttentionStatistics.table(paperColumn: "% (ViT-S/16, VOC12)")
         var results: [String: ModelResult] = [:]
         for (index, setting) in settings.enumerated() {
             for (m, (name, _)) in models.enumerated() {
                 let s = statistics[setting.name]![name]!
-                var row: [Any] = [index * models.count + m, setting.name, name]
-                for measure in AttentionStatistics.measures {
-                    let x = s[measure]
-                    row += [x.best.mean, x.best.low, x.best.high, x.bestHead, x.headMean.mean, x.headMean.low, x.headMean.high]
-                }
-                table.append(row + [s.objectShare.mean, Config.paper[name]!])
-                func shown(_ x: Interval) -> String { String(format: "%.1f %% [%.1f, %.1f]", x.mean, x.low, x.high) }
-                print("\(setting.name) \(name), best heads: attention on the object \(shown(s.mass.best)), Jaccard \(shown(s.jaccard.best)), "
-                      + "AUROC \(shown(s.auroc.best)); the object is \(String(format: "%.1f", s.objectShare.mean)) % of the patches")
+                table.append([index * models.count + m, setting.name, name] + s.row + [Config.paper[name]!])
+                print("\(setting.name) \(name), best heads: \(s.described)")
             }
             print("\(setting.name): " + AttentionStatistics.measures.map { "\($0) \(ordering[setting.name]![$0]!)" }.joined(separator: "; "))
         }

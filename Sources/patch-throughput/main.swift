@@ -187,9 +187,3 @@ struct PatchThroughput: Experiment {
 
 ExperimentRunner<PatchThroughput>.main()
 
-
-/// A forward pass without a graph, timed as evaluation: one warm-up, then repeats filling
-/// `seconds` (at least three).
-func timeForward(seconds: Double, _ body: () -> Void) -> Timing {
-    TimeBreakdown.measure(.evaluation) { timeRepeatedly(seconds: seconds) { withNoGrad(body) } }
-}

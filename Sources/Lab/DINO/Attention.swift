@@ -161,3 +161,33 @@ extension AttentionStatistics {
 
     public subscript(_ measure: String) -> AttentionMeasure { measure == "mass" ? mass : (measure == "jaccard" ? jaccard : auroc) }
 }
+
+extension AttentionStatistics {
+    /// A table with a row per (setting, model): index, setting, model, then per measure its best
+    /// head and head mean with their intervals (`row`), the object's share, and the paper's value.
+    public static func table(paperColumn: String) -> Table {
+        var columns: [Table.Column] = [.init("index"), .init("setting"), .init("model")]
+        for measure in measures {
+            for part in ["best", "best_low", "best_high", "best_head", "head_mean", "head_mean_low", "head_mean_high"] {
+                columns.append(.init("\(measure)_\(part)", part == "best_head" ? "" : "%"))
+            }
+        }
+        return Table(columns + [.init("object_share", "%"), .init("paper_jaccard", paperColumn)])
+    }
+
+    /// This model's cells of `table`'s row, after its index, setting and name and before the
+    /// paper's value.
+    public var row: [Any] {
+        Self.measures.flatMap { measure -> [Any] in
+            let x = self[measure]
+            return [x.best.mean, x.best.low, x.best.high, x.bestHead, x.headMean.mean, x.headMean.low, x.headMean.high]
+        } + [objectShare.mean]
+    }
+
+    /// The best heads' measures in words, with their intervals.
+    public var described: String {
+        func shown(_ x: Interval) -> String { String(format: "%.1f %% [%.1f, %.1f]", x.mean, x.low, x.high) }
+        return "attention on the object \(shown(mass.best)), Jaccard \(shown(jaccard.best)), AUROC \(shown(auroc.best)); "
+            + "the object is \(String(format: "%.1f", objectShare.mean)) % of the patches"
+    }
+}

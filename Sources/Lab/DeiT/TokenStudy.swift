@@ -216,4 +216,16 @@ public enum TokenStudy {
         }
         return table
     }
+
+    /// The dose-response study's teachers by name: `distillation`'s recipe trained for each of
+    /// `epochs` ("distillation-Nep"), and `supervised`'s for its own epochs and each of
+    /// `supervisedEpochs` ("supervised-Nep"); one per distinct teacher (at the quick scale the two
+    /// recipes coincide).
+    public static func doseTeachers(_ distillation: SupervisedRecipe, epochs: [Int], supervised: SupervisedRecipe, supervisedEpochs: [Int],
+                                    lab: ExperimentContext) -> [(String, SupervisedRecipe)] {
+        func trained(_ recipe: SupervisedRecipe, _ epochs: Int) -> SupervisedRecipe { var r = recipe; r.epochs = epochs; return r }
+        let recipes = epochs.map { ("distillation-\($0)ep", trained(distillation, $0)) }
+            + Set([supervised.epochs] + supervisedEpochs).sorted().map { ("supervised-\($0)ep", trained(supervised, $0)) }
+        return recipes.filter { r in recipes.first { teacherName($0.1, lab) == teacherName(r.1, lab) }!.0 == r.0 }
+    }
 }

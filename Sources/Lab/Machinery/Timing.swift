@@ -1,5 +1,6 @@
 // The one timing loop: the bench, the papers' forward throughputs and the sgemm reference.
 import Dispatch
+import Tensor
 
 /// Seconds per call of a piece of work: the median, fastest and slowest of its timed calls.
 public struct Timing: Sendable {
@@ -29,4 +30,10 @@ public func timeRepeatedly(warmup: Int = 1, atLeast: Int = 3, seconds: Double = 
 public func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// A forward pass without a graph, timed as evaluation: one warm-up, then repeats filling
+/// `seconds` (at least three).
+public func timeForward(seconds: Double, _ body: () -> Void) -> Timing {
+    TimeBreakdown.measure(.evaluation) { timeRepeatedly(seconds: seconds) { withNoGrad(body) } }
 }
