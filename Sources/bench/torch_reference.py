@@ -94,6 +94,12 @@ def nano_train_case(patch=4, dim=128, depth=6, heads=4, batch=256):
     return rate(step, batch), f"AdamW step, 28x28 patch={patch} dim={dim} depth={depth} heads={heads} batch={batch}"
 
 
+def dino_loss(teacher, student):
+    """DINO's loss: each teacher crop's distribution against every other crop's log-softmax."""
+    terms = [-(t * s).sum(-1).mean() for i, t in enumerate(teacher) for j, s in enumerate(student) if i != j]
+    return sum(terms) / len(terms)
+
+
 def nano_dino_case(patch=4, dim=128, depth=6, heads=4, batch=128, out_dim=1024, local_crops=6, local_size=12):
     def make():
         vit = ViT(28, patch, dim, depth, heads, chans=1, classes=10)
@@ -113,13 +119,8 @@ def nano_dino_case(patch=4, dim=128, depth=6, heads=4, batch=128, out_dim=1024, 
         with torch.no_grad():
             t = [F.softmax((out(tv, th, tl, x) - center) / 0.04, -1) for x in g]
         s = [F.log_softmax(out(sv, sh, sl, x) / 0.1, -1) for x in g + loc]
-        loss, n = 0, 0
-        for i, ti in enumerate(t):
-            for j, sj in enumerate(s):
-                if i != j:
-                    loss, n = loss - (ti * sj).sum(-1).mean(), n + 1
         opt.zero_grad()
-        (loss / n).backward()
+        dino_loss(t, s).backward()
         opt.step()
         with torch.no_grad():
             for ps, pt in zip(params, list(tv.parameters()) + list(th.parameters()) + list(tl.parameters())):
@@ -156,13 +157,8 @@ def dino_recipe_case(batch=32, patch=7, dim=96, depth=4, heads=3, out_dim=1024, 
             to = out(t_, g)
             tp = F.softmax((to - center) / 0.04, -1).chunk(2)
         sp = F.log_softmax(torch.cat([out(s_, g), out(s_, loc)]) / 0.1, -1).chunk(2 + local_crops)
-        loss, n = 0, 0
-        for i, ti in enumerate(tp):
-            for j, sj in enumerate(sp):
-                if i != j:
-                    loss, n = loss - (ti * sj).sum(-1).mean(), n + 1
         opt.zero_grad()
-        (loss / n).backward()
+        dino_loss(tp, sp).backward()
         for p in s_.parameters():
             nn.utils.clip_grad_norm_([p], 3.0)
         opt.step()
