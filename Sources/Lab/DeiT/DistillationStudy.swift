@@ -110,7 +110,7 @@ public enum DistillationStudy {
             let teacher = variant.teacher.map { teachers[$0]! }
             let (label, run) = ("\(variant.name) seed \(seed)", "\(variant.name)-seed\(seed)")
             let student: VisionTransformer, history: [EpochRecord]
-            if variant == StudentSetup(.token, .convnet) {  // DeiT⚗, which token-similarity inspects: an artifact
+            if variant == StudentSetup(.token, .convnet) {  // DeiT⚗, which the token study inspects: an artifact
                 (student, history) = try DeiTStudent.tokenStudent(scale: lab.scale, seed: seed, recipe: recipe,
                                                                   teacherRecipe: teacherRecipes[.convnet]!, loss: loss, teacher: teacher,
                                                                   data: data, cache: lab.cache, label: label, checkpoints: lab.checkpoints)
@@ -142,7 +142,7 @@ public enum DistillationStudy {
     /// One head of a student over the seeds: accuracy, and disagreement with the ConvNet teacher.
     public struct HeadResult: Encodable {
         let accuracy: [Double], accuracyMean: Double, accuracyStd: Double
-        let disagreementConvNet: [Double], disagreementConvNetMean: Double, disagreementConvNetStd: Double
+        let disagreementConvnet: [Double], disagreementConvnetMean: Double, disagreementConvnetStd: Double
         @NullWhenNil var paper: Double?
         @NullWhenNil var paperDisagreement: Double?
     }
@@ -195,8 +195,8 @@ public enum DistillationStudy {
                               runs.compactMap(\.teacher).first ?? Double.nan])
                 index += 1
                 headResults[head.name] = HeadResult(accuracy: head.accuracy, accuracyMean: accuracy.mean, accuracyStd: accuracy.std,
-                                                    disagreementConvNet: head.disagreement, disagreementConvNetMean: disagreement.mean,
-                                                    disagreementConvNetStd: disagreement.std, paper: paper[key],
+                                                    disagreementConvnet: head.disagreement, disagreementConvnetMean: disagreement.mean,
+                                                    disagreementConvnetStd: disagreement.std, paper: paper[key],
                                                     paperDisagreement: paperDisagreement[key])
                 print("\(variant.name) \(head.name): \(meanAndSpread(accuracy.mean, accuracy.std, seeds: seeds)) %, disagreement with the ConvNet "
                     + meanAndSpread(disagreement.mean, disagreement.std, seeds: seeds, decimals: 3))

@@ -145,7 +145,7 @@ public enum TokenStudy {
     }
 
     /// The ConvNet teacher trained by `recipe` for the run's seed (every student seed learns from
-    /// it, as in `distillation`): loaded from the cache, or trained there.
+    /// it, as in the distillation study): loaded from the cache, or trained there.
     public static func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
         let (model, history) = try Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe)
             .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-" + teacherName(recipe, lab)))
@@ -217,8 +217,8 @@ public enum TokenStudy {
         return table
     }
 
-    /// The dose-response study's teachers by name: `distillation`'s recipe trained for each of
-    /// `epochs` ("distillation-Nep"), and `supervised`'s for its own epochs and each of
+    /// The dose-response study's teachers by name: the `distillation` recipe trained for each of
+    /// `epochs` ("distillation-Nep"), and the `supervised` recipe for its own epochs and each of
     /// `supervisedEpochs` ("supervised-Nep"); one per distinct teacher (at the quick scale the two
     /// recipes coincide).
     public static func doseTeachers(_ distillation: SupervisedRecipe, epochs: [Int], supervised: SupervisedRecipe, supervisedEpochs: [Int],

@@ -42,7 +42,7 @@ public struct Artifact<Model, History: Codable> {
     public func trained(cache: URL, checkpoint: RunCheckpoint? = nil) throws -> (model: Model, history: History) {
         let (model, train) = try make()
         let (history, _) = try ModelCache(root: cache, folder: shelf.rawValue).loadOrTrain(module(model), at: file(in: cache),
-                                                                                                 recipe: ModelCache.identityJSON(identity)) {
+                                                                                                 recipe: Results.jsonText(Results.jsonObject(identity))) {
             try train(checkpoint)
         }
         return (model, history)

@@ -15,13 +15,13 @@ public struct Checkpoints {
     public let directory: URL
     public let resume: Bool
 
-    /// Opens the experiment's folder. Checkpoints an earlier run left there are continued with
-    /// `--resume` and removed with `--fresh`; without either, the run stops before any work and
-    /// keeps them (at the default scale they can hold an hour of training).
     /// The experiment's config as the summary writes it, saved in every checkpoint beside the
     /// models' architectures.
     let config: String
 
+    /// Opens the experiment's folder. Checkpoints an earlier run left there are continued with
+    /// `--resume` and removed with `--fresh`; without either, the run stops before any work and
+    /// keeps them (at the default scale they can hold an hour of training).
     public init(_ options: ExperimentOptions, experiment: String, config: some Encodable) throws {
         self.config = Results.jsonText(Results.jsonObject(config))
         let key = ModelCache(root: options.cacheURL, folder: "runs").url(name: experiment, scale: options.scale, seed: options.seed,
@@ -175,6 +175,12 @@ struct TrainingSnapshot {
         let moments = Dictionary(tensors("optimizer.").map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         for (name, moment) in optimizer.stateTensors where moments[name]?.shape != moment.shape {
             throw unusable("the optimizer's \(name) is missing or not of shape \(moment.shape)")
+        }
+        for (prefix, module) in models {
+            let saved = Dictionary(tensors(prefix).map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { a, _ in a })
+            for (name, tensor) in module.stateDict() where saved[name] != tensor.shape {
+                throw unusable("\(prefix)\(name) is missing or not of shape \(tensor.shape)")
+            }
         }
         let restoreExtra = try extra(loop.epoch * stepsPerEpoch + loop.step)
         do {

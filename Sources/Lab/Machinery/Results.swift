@@ -121,7 +121,8 @@ public enum Results {
 
     /// A Codable value as a JSON object, its fields' names in snake_case (`batchSize` →
     /// `batch_size`, as DINO's `log_stats`): the one key style of every summary and TSV comment.
-    /// A dictionary's own keys (run and model names, `ViT-S/16`, `soft-convnet`) stay as written.
+    /// A dictionary's own keys (run and model names, `ViT-S/16`, `soft-convnet`) stay as written,
+    /// except in `Merged`, whose halves encode into one keyed container: keep names there lowercase.
     public static func jsonObject<T: Encodable>(_ value: T) -> Any {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

@@ -60,7 +60,7 @@ struct TrainingLoop {
     let optimizer: AdamW
     let metrics: MetricLogger                          // the names the step returns, fresh
     let checkpoint: RunCheckpoint?
-    /// A trainer's own state beside the loop's (DINO's center and step records).
+    /// A trainer's own state beside the loop's and its models' (DINO's step records).
     var saveExtra: (inout TrainingSnapshot) throws -> Void = { _ in }
     /// Checks that state in a checkpoint, given the steps the run had taken, and returns how to
     /// put it back; throws (`snapshot.unusable`) if it does not fit, before anything changes.
