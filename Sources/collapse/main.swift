@@ -31,7 +31,7 @@ enum Ablation: String, CaseIterable, Codable {
 /// paper's values beside each field of DINORecipe (Lab/DINO/DINORecipe.swift). The teacher temperature stays
 /// at 0.04 (no warmup): Fig. 7's point is what each operation does alone. Collapse is a matter of
 /// steps, so the small batch of that recipe (many steps per image) gets each run to its end.
-struct Config: ExperimentConfig {
+struct Config: RecipeConfig, SideBySideConfig {
     var recipe: DINORecipe
     var variants = Ablation.allCases
     var ks = [20]
@@ -49,7 +49,6 @@ struct Config: ExperimentConfig {
     }
 
     func validate() throws {
-        try LanesFlag.validate(lanes)
         try recipe.validate()
     }
 }
@@ -58,15 +57,7 @@ struct Collapse: Experiment {
     static let name = "collapse"
     static let abstract = "DINO with centering only, sharpening only, and both: teacher entropy and KL per step (DINO §5.3, Fig. 7)."
 
-    struct Options: ConfigFlags {
-        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it)") var recipe: DINORecipeFlags<Collapse>
-        @OptionGroup var lanes: LanesFlag
-
-        func apply(to config: inout Config) throws {
-            try recipe.apply(to: &config.recipe)
-            lanes.apply(to: &config.lanes)
-        }
-    }
+    typealias Options = DINORecipeFlags<Config>  // unset: the scale's preset, as --show-config prints it
 
     /// A run's state at the end: its last epoch's steps averaged.
     struct Final: Encodable {
@@ -111,7 +102,5 @@ struct Collapse: Experiment {
         return report
     }
 }
-
-extension Collapse: DINORecipePreset { static var defaultRecipe: DINORecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<Collapse>.main()

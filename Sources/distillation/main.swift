@@ -15,7 +15,7 @@ import NN
 import Tensor
 
 /// Every knob; the student's architecture and recipe are DeiTStudent.preset (Lab/DeiT/DeiTStudent.swift).
-struct Config: ExperimentConfig {
+struct Config: RecipeConfig, SideBySideConfig {
     var student: ViTConfig
     var recipe: SupervisedRecipe                 // DeiTStudent.preset: DeiT's data-efficient regime at the default scale
     var teachers: [TeacherArchitecture: SupervisedRecipe] = [:]  // DeiTStudent.teacherRecipe: supervised's, or the student's augmentation
@@ -44,7 +44,6 @@ struct Config: ExperimentConfig {
 
     func validate() throws {
         try Flags.count("seeds", seeds, 1...100)
-        try LanesFlag.validate(lanes)
         try recipe.validate()
         for recipe in teachers.values { try recipe.validate() }
         try loss.validate()
@@ -56,30 +55,15 @@ struct Distillation: Experiment {
     static let abstract = "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4)."
 
     struct Options: ConfigFlags {
-        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).")
-        var variants: String?
+        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).") var variants: String?
+        @Option(help: "Number of seeds per student: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).") var seeds: Int?
+        @Option(help: "Epochs of each teacher on those images (default scale: ConvNet \(Config.preset(.default).teachers[.convnet]!.epochs), ViT \(Config.preset(.default).teachers[.vit]!.epochs)).") var teacherEpochs: Int?
+        @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.") var augmentation: String?
+        @OptionGroup(title: "Students' recipe (the teachers learn from the same images and augmentation)") var student: StudentRecipeFlags<Config>
 
-        @OptionGroup var lanes: LanesFlag
-
-        @Option(help: "Number of seeds per student: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).")
-        var seeds: Int?
-
-        @Option(help: "Epochs of each teacher on those images (default scale: ConvNet \(Config.preset(.default).teachers[.convnet]!.epochs), ViT \(Config.preset(.default).teachers[.vit]!.epochs)).")
-        var teacherEpochs: Int?
-
-        @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.")
-        var augmentation: String?
-
-        @OptionGroup(title: "Students' recipe (the teachers learn from the same images and augmentation)") var student: StudentRecipeFlags<Distillation>
-
-        @Option(help: "Soft distillation's temperature τ (default scale: \(Config.preset(.default).loss.tau); the paper's 3, the official code's default 1).")
-        var tau: Float?
-
-        @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (default scale: \(Config.preset(.default).loss.lambda); the paper's 0.1).")
-        var lambda: Float?
-
-        @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined; default scale: \(Config.preset(.default).loss.klNormalization.rawValue)) or per-element (the official code's legacy numel).")
-        var klNormalization: String?
+        @Option(help: "Soft distillation's temperature τ (default scale: \(Config.preset(.default).loss.tau); the paper's 3, the official code's default 1).") var tau: Float?
+        @Option(help: "Soft distillation's weight λ of the KL term, in [0, 1] (default scale: \(Config.preset(.default).loss.lambda); the paper's 0.1).") var lambda: Float?
+        @Option(help: "How the soft loss's KL is divided: per-sample (the KL as defined; default scale: \(Config.preset(.default).loss.klNormalization.rawValue)) or per-element (the official code's legacy numel).") var klNormalization: String?
 
         func apply(to config: inout Config, scale: Scale) throws {
             if let variants {
@@ -87,7 +71,6 @@ struct Distillation: Experiment {
             }
             if let seeds { config.seeds = seeds }
             try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
-            lanes.apply(to: &config.lanes)
             try applyAugmentationFlags(&config.recipe)
             for t in TeacherArchitecture.allCases {
                 config.teachers[t] = DeiTStudent.teacherRecipe(scale, t, student: config.recipe)
@@ -107,7 +90,7 @@ struct Distillation: Experiment {
             case "flip": (r.cropScale, r.randAugment, r.erasing, r.mix) = (nil, nil, 0, nil)
             case let other?: throw ValidationError("--augmentation takes deit or flip, got '\(other)'")
             }
-            try student.apply(to: &r)
+            try student.update(&r)
         }
     }
 
@@ -147,7 +130,5 @@ struct Distillation: Experiment {
         return report
     }
 }
-
-extension Distillation: StudentRecipePreset { static var defaultStudentRecipe: SupervisedRecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<Distillation>.main()

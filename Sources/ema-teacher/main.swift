@@ -14,7 +14,7 @@ import Tensor
 
 /// Every knob; the paper's values are beside each field of DINORecipe (Lab/DINO/DINORecipe.swift). The
 /// trials that chose them are in papers/dino-sweep.md.
-struct Config: ExperimentConfig {
+struct Config: RecipeConfig, SideBySideConfig {
     var recipe: DINORecipe
     var teachers = TeacherUpdate.allCases
     var seeds = 2                   // paper: one run per teacher; 2 keep `make figures` near its budget (3 cost 50 % more)
@@ -42,7 +42,6 @@ struct Config: ExperimentConfig {
 
     func validate() throws {
         try Flags.count("seeds", seeds, 1...Config.maxSeeds)
-        try LanesFlag.validate(lanes)
         if let bank = evaluation.subsetBank {
             try Flags.count("subset-bank", bank, 1...60_000, note: "0 for all 60 000")
             if bank < evaluation.ks.max()! {
@@ -58,17 +57,10 @@ struct EMATeacher: Experiment {
     static let abstract = "DINO with five teachers — momentum, student copy, previous iteration, previous epoch, fixed random (DINO §5.2)."
 
     struct Options: ConfigFlags {
-        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it)") var recipe: DINORecipeFlags<EMATeacher>
-        @OptionGroup var lanes: LanesFlag
-
-        @Option(help: "Teachers, comma-separated: \(TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var teachers: String?
-
-        @Option(help: "Number of seeds per teacher: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).")
-        var seeds: Int?
-
-        @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (default scale: \(Config.preset(.default).evaluation.subsetBank ?? 0)); 0: all 60 000 after every epoch.")
-        var subsetBank: Int?
+        @OptionGroup(title: "DINO recipe (unset: the scale's preset, as --show-config prints it)") var recipe: DINORecipeFlags<Config>
+        @Option(help: "Teachers, comma-separated: \(TeacherUpdate.allCases.map(\.rawValue).joined(separator: ", ")).") var teachers: String?
+        @Option(help: "Number of seeds per teacher: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).") var seeds: Int?
+        @Option(help: "Bank of the intermediate epochs' k-NN: the first N training images (default scale: \(Config.preset(.default).evaluation.subsetBank ?? 0)); 0: all 60 000 after every epoch.") var subsetBank: Int?
 
         func apply(to config: inout Config) throws {
             if let teachers {
@@ -78,8 +70,7 @@ struct EMATeacher: Experiment {
             }
             if let seeds { config.seeds = seeds }
             if let subsetBank { config.evaluation.subsetBank = subsetBank == 0 ? nil : subsetBank }
-            lanes.apply(to: &config.lanes)
-            try recipe.apply(to: &config.recipe)
+            try recipe.update(&config.recipe)
         }
     }
 
@@ -140,7 +131,5 @@ struct EMATeacher: Experiment {
         return run
     }
 }
-
-extension EMATeacher: DINORecipePreset { static var defaultRecipe: DINORecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<EMATeacher>.main()

@@ -19,7 +19,7 @@ import NN
 import Tensor
 
 /// Every knob; the papers' values beside ours.
-struct Config: ExperimentConfig {
+struct Config: ExperimentConfig, SideBySideConfig {
     struct Model: Codable {
         var name: String
         var vit: ViTConfig
@@ -60,7 +60,6 @@ struct Config: ExperimentConfig {
     }
 
     func validate() throws {
-        try LanesFlag.validate(lanes)
         for patch in dinoPatches { try dino.withPatchSize(patch).validate() }
     }
 }
@@ -70,10 +69,7 @@ struct PatchThroughput: Experiment {
     static let abstract = "Forward images/s against patch size (DINO Tab. 2, DeiT Tab. 5), and DINO's k-NN against images/s at 28²."
 
     struct Options: ConfigFlags {
-        @Option(help: "Patch sizes of the 28² DINO models, comma-separated divisors of 28 (default scale: \(Config.preset(.default).dinoPatches.map(String.init).joined(separator: ",")); the paper's 16 and 8 of 224).")
-        var patches: String?
-
-        @OptionGroup var lanes: LanesFlag
+        @Option(help: "Patch sizes of the 28² DINO models, comma-separated divisors of 28 (default scale: \(Config.preset(.default).dinoPatches.map(String.init).joined(separator: ",")); the paper's 16 and 8 of 224).") var patches: String?
 
         func apply(to config: inout Config) throws {
             if let patches {
@@ -81,7 +77,6 @@ struct PatchThroughput: Experiment {
                     Int($0).flatMap { $0 > 0 && 28 % $0 == 0 ? $0 : nil }
                 }
             }
-            lanes.apply(to: &config.lanes)
         }
     }
 
@@ -186,4 +181,3 @@ struct PatchThroughput: Experiment {
 }
 
 ExperimentRunner<PatchThroughput>.main()
-

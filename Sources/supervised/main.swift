@@ -21,7 +21,7 @@ struct Supervised: Experiment {
     /// teachers), or on all of Fashion-MNIST with flips only.
     enum DataRegime: String, Codable, CaseIterable { case deit, full }
 
-    struct Config: ExperimentConfig {
+    struct Config: ExperimentConfig, SideBySideConfig {
         var models: [TeacherArchitecture] = [.convnet, .vit]
         var dataRegime = DataRegime.deit
         var epochs: Int? = nil  // overrides each teacher's preset; the cached model then is another one
@@ -37,27 +37,18 @@ struct Supervised: Experiment {
 
         func validate() throws {
             try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
-            try LanesFlag.validate(lanes)
         }
     }
 
     struct Options: ConfigFlags {
-        @Option(help: "Models to train: convnet, vit, or both (comma-separated).")
-        var models: String?
-
-        @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, 40 epochs; the default) or full (all 60 000 images, flips only: ConvNet 7 epochs, ViT 12).")
-        var dataRegime: String?
-
-        @Option(help: "Epochs of every model (default scale: ConvNet \(Config.preset(.default).recipe(.convnet, .default).epochs), ViT \(Config.preset(.default).recipe(.vit, .default).epochs) under deit); the cached teacher then differs from the default one.")
-        var epochs: Int?
-
-        @OptionGroup var lanes: LanesFlag
+        @Option(help: "Models to train: convnet, vit, or both (comma-separated).") var models: String?
+        @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, 40 epochs; the default) or full (all 60 000 images, flips only: ConvNet 7 epochs, ViT 12).") var dataRegime: String?
+        @Option(help: "Epochs of every model (default scale: ConvNet \(Config.preset(.default).recipe(.convnet, .default).epochs), ViT \(Config.preset(.default).recipe(.vit, .default).epochs) under deit); the cached teacher then differs from the default one.") var epochs: Int?
 
         func apply(to config: inout Config) throws {
             if let models { config.models = try Flags.list("models", models, takes: "convnet, vit or both, comma-separated") { TeacherArchitecture(rawValue: $0) } }
             if let dataRegime { config.dataRegime = try Flags.choice("data-regime", dataRegime) }
             if let epochs { config.epochs = epochs }
-            lanes.apply(to: &config.lanes)
         }
     }
 

@@ -21,7 +21,7 @@ struct TokenSimilarity: Experiment {
     static let name = "token-similarity"
     static let abstract = "Cosine between the class and distillation tokens through DeiT⚗, against a ViT with two class tokens (DeiT §4)."
 
-    struct Config: ExperimentConfig {
+    struct Config: RecipeConfig, SideBySideConfig {
         var student: ViTConfig            // DeiTStudent.preset: patch 7, width 64, depth 4, 2 heads (DeiT-B⚗: 16, 768, 12, 12)
         var recipe: SupervisedRecipe      // DeiTStudent.preset: DeiT's data-efficient regime (DeiT: 300 epochs of ImageNet)
         /// The ConvNet teacher on its own recipe (`supervisedTeacher`: a flip only, all 60 000
@@ -68,7 +68,6 @@ struct TokenSimilarity: Experiment {
             for e in doseTeacherEpochs { try Flags.count("dose-teacher-epochs", e, 1...SupervisedRecipe.maxEpochs) }
             for e in doseSupervisedEpochs { try Flags.count("dose-supervised-epochs (the preset's)", e, 1...SupervisedRecipe.maxEpochs) }
             try Flags.count("probe-images", probeImages, 1...10_000)
-            try LanesFlag.validate(lanes)
             try recipe.validate()
             try teacher.validate()
             try doseTeacher.validate()
@@ -79,38 +78,30 @@ struct TokenSimilarity: Experiment {
     // The flags, each setting one field of the config, for the trials of papers/deit-sweep.md
     // and the dose-response study.
     struct Options: ConfigFlags {
-        @Option(help: "Number of seeds: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1); each trains a DeiT⚗ student and a control.")
-        var seeds: Int?
+        @Option(help: "Number of seeds: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1); each trains a DeiT⚗ student and a control.") var seeds: Int?
         @Option(help: "Models to train, comma-separated: distillation (DeiT⚗), two_class_tokens (the control); both by default.")
         var runs: String?
-        @OptionGroup var lanes: LanesFlag
-        @Option(help: "Students' width, timm's embed_dim (default scale: \(Config.preset(.default).student.width); DeiT-B: 768); heads stay at the preset's count.")
-        var width: Int?
-        @OptionGroup(title: "Students' recipe") var student: StudentRecipeFlags<TokenSimilarity>
-        @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it, for 2 epochs; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).")
-        var teacherRecipe: String?
+        @Option(help: "Students' width, timm's embed_dim (default scale: \(Config.preset(.default).student.width); DeiT-B: 768); heads stay at the preset's count.") var width: Int?
+        @OptionGroup(title: "Students' recipe") var student: StudentRecipeFlags<Config>
+        @Option(help: "How the ConvNet teacher is trained: supervised (on its own recipe: a flip only, all 60 000 images, as `supervised --data-regime full` trains it, for 2 epochs; the default) or distillation (on the students' images with their augmentation, as `distillation`'s).") var teacherRecipe: String?
         @Option(help: "Epochs of the ConvNet teacher (default scale: \(Config.preset(.default).teacher.epochs)); fewer make a weaker teacher.")
         var teacherEpochs: Int?
-        @Option(help: "What the distillation head learns: hard (the teacher's argmax, DeiT⚗) or soft (its distribution at τ).")
-        var distillationTarget: String?
+        @Option(help: "What the distillation head learns: hard (the teacher's argmax, DeiT⚗) or soft (its distribution at τ).") var distillationTarget: String?
         @Option(help: "The prefix tokens' learning rate as a multiple of the base (1: timm).")
         var tokenLRScale: Float?
-        @Option(help: "Weight decay on the prefix tokens: on or off (timm: off).")
-        var tokenWeightDecay: String?
+        @Option(help: "Weight decay on the prefix tokens: on or off (timm: off).") var tokenWeightDecay: String?
         @Option(help: "Test images the per-epoch cosines average over (default scale: \(Config.preset(.default).probeImages)).")
         var probeImages: Int?
-        @Flag(help: "Run the dose-response study instead: DeiT⚗ with teachers of several strengths (--dose-teacher-epochs), against the control; writes token-similarity-dose.{tsv,json}.")
-        var doseResponse = false
+        @Flag(help: "Run the dose-response study instead: DeiT⚗ with teachers of several strengths (--dose-teacher-epochs), against the control; writes token-similarity-dose.{tsv,json}.") var doseResponse = false
         @Option(help: "With --dose-response: the epoch counts of `distillation`'s teacher, comma-separated (the preset's: 1,2,5,40; quick 1,2,4,8).")
         var doseTeacherEpochs: String?
 
         func apply(to config: inout Config, scale: Scale) throws {
             if let seeds { config.seeds = seeds }
             if let runs { config.runs = try Flags.list("runs", runs, takes: "distillation, two_class_tokens") { Kind(rawValue: $0) } }
-            lanes.apply(to: &config.lanes)
             try Flags.count("teacher-epochs", teacherEpochs, 1...SupervisedRecipe.maxEpochs)
             if let width { config.student.width = width }
-            try student.apply(to: &config.recipe)
+            try student.update(&config.recipe)
             switch teacherRecipe {
             case nil: break
             case "distillation": config.teacher = DeiTStudent.teacherRecipe(scale, .convnet, student: config.recipe)
@@ -208,7 +199,5 @@ struct TokenSimilarity: Experiment {
         return report
     }
 }
-
-extension TokenSimilarity: StudentRecipePreset { static var defaultStudentRecipe: SupervisedRecipe { Config.preset(.default).recipe } }
 
 ExperimentRunner<TokenSimilarity>.main()

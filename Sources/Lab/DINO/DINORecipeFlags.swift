@@ -3,13 +3,8 @@
 // shows the value the experiment's default scale runs and the paper's.
 import ArgumentParser
 
-/// An experiment whose config holds a DINO recipe: its default scale's recipe, for the help.
-public protocol DINORecipePreset {
-    static var defaultRecipe: DINORecipe { get }
-}
-
-public struct DINORecipeFlags<Preset: DINORecipePreset>: ParsableArguments {
-    static var d: DINORecipe { Preset.defaultRecipe }
+public struct DINORecipeFlags<Config: RecipeConfig>: ParsableArguments where Config.Recipe == DINORecipe {
+    static var d: DINORecipe { Config.preset(.default).recipe }
 
     @Option(help: "Epochs (default scale: \(d.epochs); the paper's 100–800); the warmups shorten to fit.")
     var epochs: Int?
@@ -68,7 +63,7 @@ public struct DINORecipeFlags<Preset: DINORecipePreset>: ParsableArguments {
     public init() {}
 
     /// Sets every field a flag names; the caller validates the recipe.
-    public func apply(to recipe: inout DINORecipe) throws {
+    public func update(_ recipe: inout DINORecipe) throws {
         // Counts out of the recipe's bounds are named by their flag here, before the recipe sees them.
         try Flags.count("epochs", epochs, 1...DINORecipe.maxEpochs)
         try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")
@@ -96,4 +91,9 @@ public struct DINORecipeFlags<Preset: DINORecipePreset>: ParsableArguments {
         if let heads { recipe.backbone.heads = heads }
         if let outDim { recipe.head.outDim = outDim }
     }
+}
+
+/// For an experiment whose only flags are its DINO recipe's: `typealias Options = DINORecipeFlags<Config>`.
+extension DINORecipeFlags: ConfigFlags {
+    public func apply(to config: inout Config, scale: Scale) throws { try update(&config.recipe) }
 }

@@ -4,13 +4,8 @@
 import ArgumentParser
 import Data
 
-/// An experiment whose students train by a SupervisedRecipe: its default scale's, for the help.
-public protocol StudentRecipePreset {
-    static var defaultStudentRecipe: SupervisedRecipe { get }
-}
-
-public struct StudentRecipeFlags<Preset: StudentRecipePreset>: ParsableArguments {
-    static var d: SupervisedRecipe { Preset.defaultStudentRecipe }
+public struct StudentRecipeFlags<Config: RecipeConfig>: ParsableArguments where Config.Recipe == SupervisedRecipe {
+    static var d: SupervisedRecipe { Config.preset(.default).recipe }
 
     @Option(help: "Students' epochs (default scale: \(d.epochs); DeiT's 300 of ImageNet).")
     var epochs: Int?
@@ -42,7 +37,7 @@ public struct StudentRecipeFlags<Preset: StudentRecipePreset>: ParsableArguments
     public init() {}
 
     /// Sets every field a flag names.
-    public func apply(to r: inout SupervisedRecipe) throws {
+    public func update(_ r: inout SupervisedRecipe) throws {
         try Flags.count("epochs", epochs, 1...SupervisedRecipe.maxEpochs)
         try Flags.count("batch-size", batchSize, 1...SupervisedRecipe.maxBatchSize)
         try Flags.count("train-images", trainImages, 1...60_000, note: "Fashion-MNIST's training set")

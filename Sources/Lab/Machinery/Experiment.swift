@@ -15,6 +15,13 @@ public protocol ExperimentConfig: Codable {
     func validate() throws
 }
 
+/// A config that trains by one recipe: the recipe's flag group reads the default scale's for its
+/// help, so `--help` shows the value that runs.
+public protocol RecipeConfig: ExperimentConfig {
+    associatedtype Recipe
+    var recipe: Recipe { get set }
+}
+
 /// Flags that change a config: each only sets a field (or refuses text it cannot read). `scale`
 /// is the run's, for a value derived from the scale's presets.
 public protocol ConfigFlags: ParsableArguments {
@@ -92,6 +99,7 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
 
     @OptionGroup var options: ExperimentOptions
     @OptionGroup var flags: E.Options
+    @OptionGroup var lanes: LanesFlag
 
     @Flag(name: [.customLong("show-config"), .customLong("print-config")],
           help: "Print the configuration this command would run (the scale's preset with the flags applied; the summary's \"config\"), with its seed and output folder, as JSON, and exit without training.")
@@ -103,6 +111,7 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
     func config() throws -> E.Config {
         var config = E.Config.preset(options.scale)
         try flags.apply(to: &config, scale: options.scale)
+        try lanes.apply(to: &config, experiment: E.name)
         try Lab.Flags.validating { try config.validate() }
         return config
     }

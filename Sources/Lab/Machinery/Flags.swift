@@ -53,17 +53,25 @@ public enum Flags {
     }
 }
 
-/// The flag of the experiments whose runs train side by side (SideBySide).
-public struct LanesFlag: ParsableArguments {
-    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it.")
+/// The config of an experiment whose runs train side by side (SideBySide), each on its own
+/// thread: how many at once, which the results do not depend on.
+public protocol SideBySideConfig: ExperimentConfig {
+    var lanes: Int { get set }
+}
+
+/// The runner's `--lanes`, for every experiment whose config is a SideBySideConfig.
+struct LanesFlag: ParsableArguments {
+    @Option(help: "Runs trained at once, each on its own thread (default: the core count); the results do not depend on it. For the experiments that train several models.")
     var lanes: Int?
 
-    public init() {}
-
-    public func apply(to lanes: inout Int) {
-        if let value = self.lanes { lanes = value }
+    /// Sets the config's lane count, held to 1...8 like the preset's (`Parallel.threads`).
+    func apply<Config>(to config: inout Config, experiment: String) throws {
+        guard let lanes else { return }
+        try Flags.count("lanes", lanes, 1...8)
+        guard var sideBySide = config as? any SideBySideConfig else {
+            throw ValidationError("--lanes: \(experiment) trains one model at a time; leave it out")
+        }
+        sideBySide.lanes = lanes
+        config = sideBySide as! Config
     }
-
-    /// The bound every such config holds its lane count to.
-    public static func validate(_ lanes: Int) throws { try Flags.count("lanes", lanes, 1...8) }
 }
