@@ -20,6 +20,7 @@ public struct ImageSet: Sendable {
         let plane = height * width
         let t = Tensor(uninitialized: [indices.count, 1, height, width])
         for (b, i) in indices.enumerated() {
+            precondition(i >= 0 && i < count, "images: index \(i) outside the set's \(count) images")
             let dst = t.data + b * plane
             pixels.withUnsafeBufferPointer { src in
                 for p in 0..<plane { dst[p] = Float(src[i * plane + p]) * (1 / 255) }
@@ -55,6 +56,11 @@ public struct FashionMNIST: Sendable {
 
     /// The CRC-32 of each file's decompressed bytes, by file name (without ".gz").
     public let checksums: [String: UInt32]
+    /// The files' CRC-32s in one line (`name crc, …`): what a checkpoint or a cached model records
+    /// of the data it learned from, and compares before it is used.
+    public var fingerprint: String {
+        checksums.keys.sorted().map { "\($0) \(String(format: "%08x", checksums[$0]!))" }.joined(separator: ", ")
+    }
 
     public init(train: ImageSet, test: ImageSet, checksums: [String: UInt32] = [:]) {
         (self.train, self.test, self.checksums) = (train, test, checksums)

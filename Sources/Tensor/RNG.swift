@@ -116,15 +116,16 @@ public struct RNG: Sendable {
     public mutating func gamma(shape: Double) -> Double { gammaWithLog(shape: shape).value }
 
     /// A Gamma(shape, 1) draw and its logarithm, from the same numbers: below shape 1 the value
-    /// G·U^(1/shape) underflows to 0 for tiny shapes, its log (log G + log U / shape) does not.
-    mutating func gammaWithLog(shape: Double) -> (value: Double, log: Double) {
+    /// G·U^(1/shape) underflows to 0 for tiny shapes, its log (log G + log U / shape) does not,
+    /// until the shape is subnormal and log U / shape is −∞; `logU` keeps log U for that case.
+    mutating func gammaWithLog(shape: Double) -> (value: Double, log: Double, logU: Double) {
         precondition(shape > 0 && shape.isFinite, "gamma: needs a finite shape > 0, got \(shape)")
         if shape < 1 {
             let g = gammaWithLog(shape: shape + 1).value, u = 1 - uniformDouble()
-            return (g * Foundation.pow(u, 1 / shape), Foundation.log(g) + Foundation.log(u) / shape)
+            return (g * Foundation.pow(u, 1 / shape), Foundation.log(g) + Foundation.log(u) / shape, Foundation.log(u))
         }
         let x = gammaAtLeastOne(shape: shape)
-        return (x, Foundation.log(x))
+        return (x, Foundation.log(x), 0)
     }
 
     private mutating func gammaAtLeastOne(shape: Double) -> Double {
@@ -140,11 +141,16 @@ public struct RNG: Sendable {
     /// Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b) (NumPy's `beta`, which timm's
     /// Mixup draws its mixing weight from).
     /// When both draws underflow (α ≈ 0.001), X / (X + Y) is 0/0; their logs still give the
-    /// ratio, 1 / (1 + e^(log Y − log X)).
+    /// ratio, 1 / (1 + e^(log Y − log X)). When both logs are −∞ too (a subnormal α), the ratio
+    /// is 0 or 1: X > Y exactly when log U_X / a > log U_Y / b, so the draw is Bernoulli(a / (a + b)),
+    /// Beta's limit as its shapes go to 0.
     public mutating func beta(_ a: Double, _ b: Double) -> Double {
         let x = gammaWithLog(shape: a), y = gammaWithLog(shape: b)
         let ratio = x.value / (x.value + y.value)
-        return ratio.isFinite ? ratio : 1 / (1 + Foundation.exp(y.log - x.log))
+        if ratio.isFinite { return ratio }
+        let logRatio = y.log - x.log
+        if !logRatio.isNaN { return 1 / (1 + Foundation.exp(logRatio)) }
+        return x.logU * (b / a) > y.logU ? 1 : 0
     }
 
     /// Fisher–Yates shuffle.

@@ -48,6 +48,8 @@ struct Config: RecipeConfig, SideBySideConfig {
         return Config(recipe: r)
     }
 
+    var runBytes: Double { recipe.estimatedStepBytes }
+
     func validate() throws {
         try recipe.validate()
     }

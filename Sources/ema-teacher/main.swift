@@ -40,6 +40,8 @@ struct Config: RecipeConfig, SideBySideConfig {
         }
     }
 
+    var runBytes: Double { recipe.estimatedStepBytes }
+
     func validate() throws {
         try Flags.count("seeds", seeds, 1...Config.maxSeeds)
         if let bank = evaluation.subsetBank {

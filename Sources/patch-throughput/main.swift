@@ -59,6 +59,8 @@ struct Config: ExperimentConfig, SideBySideConfig {
         }
     }
 
+    var runBytes: Double { dinoPatches.map { dino.withPatchSize($0).estimatedStepBytes }.max() ?? 0 }
+
     func validate() throws {
         for patch in dinoPatches { try dino.withPatchSize(patch).validate() }
     }
@@ -144,7 +146,7 @@ struct PatchThroughput: Experiment {
         for (patch, (vit, history)) in zip(config.dinoPatches, trained) {
             vit.setTraining(false)
             let knn20 = history.last!.knn[20]!  // all 60 000 training images as the bank, after the last epoch
-            let x = lab.data.normalize(lab.data.test.images(Array(0..<config.forwardBatch)))
+            let x = lab.data.normalize(lab.data.test.images((0..<config.forwardBatch).map { $0 % lab.data.test.count }))  // a small --data repeats its images
             let median = timeForward(seconds: config.repeatSeconds) { _ = vit(x) }.median
             let ips = Double(config.forwardBatch) / median
             let trainSeconds = history.reduce(0) { $0 + $1.seconds }

@@ -8,11 +8,16 @@ import Testing
 /// The package root, from this file's path (Tests/LabTests/…).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-struct Execution { let status: Int32; let output: String }
+struct Execution {
+    let status: Int32
+    let output: String
+    /// Ended by a signal (a crash: SIGILL from a precondition, SIGSEGV) rather than an exit.
+    var crashed = false
+}
 
 /// Runs `.build/release/<name>` with `arguments` in `directory` (the test's own by default);
 /// stdout and stderr together.
-func execute(_ name: String, _ arguments: [String], in directory: URL? = nil) throws -> Execution {
+func execute(_ name: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Execution {
     let binary = packageRoot.appendingPathComponent(".build/release/\(name)")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         throw TestFailure("\(binary.path) is missing: build the executables first (`swift build -c release`, which `make test` does)")
@@ -21,12 +26,13 @@ func execute(_ name: String, _ arguments: [String], in directory: URL? = nil) th
     process.executableURL = binary
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let pipe = Pipe()
     (process.standardOutput, process.standardError) = (pipe, pipe)
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return Execution(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    return Execution(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
 }
 
 /// The files in `folder` (none if it does not exist): experiments create their output folder
@@ -52,6 +58,12 @@ struct TestFailure: Error, CustomStringConvertible {
         ("supervised", ["--data-regime", "imagenet"], "--data-regime takes deit or full, got 'imagenet'"),
         ("patch-throughput", ["--patches", "5"], "--patches"),
         ("patch-throughput", ["--lanes", "0"], "--lanes"),
+        // Beyond the memory budget: one step, and lanes of steps side by side.
+        ("collapse", ["--batch-size", "1024", "--width", "768", "--local-crops", "32", "--out-dim", "65536"],
+         "more than the"),
+        ("collapse", ["--batch-size", "1024", "--width", "768", "--local-crops", "32", "--out-dim", "65536"],
+         "use a smaller --batch-size, fewer --local-crops or a smaller --out-dim"),
+        ("attention-maps", ["--lanes", "2"], "attention-maps trains one model at a time"),
         ("collapse", ["--epochs", "0"], "--epochs must be from 1 to 1000, got 0"),
         ("ema-teacher", ["--momentum", "1.5"], "momentum"),
         ("ema-teacher", ["--teachers", "mean-teacher"], "mean-teacher"),
@@ -316,5 +328,72 @@ struct TestFailure: Error, CustomStringConvertible {
         let (stopped, uninterrupted) = (try summary("stopped"), try summary("uninterrupted"))
         #expect(stopped.isEqual(uninterrupted), "\(name): the resumed run's summary differs")
         #expect(checkpoints().isEmpty, "\(name) left its checkpoints after finishing")
+    }
+
+    /// kill -9 at the two writes a run makes, by fault injection (`VITDISTILL_TEST_KILL_BEFORE_RENAME`:
+    /// the process dies with the file's temporary written, before its rename): first at its first
+    /// checkpoint, then, resumed, between the renames of its result set (the TSV in place, the
+    /// summary not). The next resume finishes the killed set's renames, continues from the
+    /// checkpoints, and ends with the uninterrupted run's summary, nothing of the killed writers left.
+    @Test func aRunKilledDuringItsWritesResumesToTheUninterruptedResult() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("killed-writes-\(UUID().uuidString)")
+        func arguments(_ run: String) -> [String] {
+            ["--scale", "quick", "--seed", "3", "--output", folder.appendingPathComponent("\(run)/data").path,
+             "--cache", folder.appendingPathComponent("\(run)/cache").path]
+        }
+        func summary(_ run: String) throws -> NSDictionary {
+            var s = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(run)/data/collapse.json"))) as! [String: Any]
+            (s["provenance"], s["timings"]) = (nil, nil)
+            return NSDictionary(dictionary: s)
+        }
+        func everything(_ run: String) -> [String] {
+            ((try? FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent(run).path)) ?? []).sorted()
+        }
+        let reference = try execute("collapse", arguments("uninterrupted"))
+        #expect(reference.status == 0, "\(reference.output.suffix(2000))")
+
+        let kill = "VITDISTILL_TEST_KILL_BEFORE_RENAME"
+        let first = try execute("collapse", arguments("killed"), environment: [kill: ".safetensors"])
+        #expect(first.crashed && first.status == SIGKILL, "\(first.output.suffix(2000))")
+        #expect(files(in: folder.appendingPathComponent("killed/data")).isEmpty)
+        #expect(everything("killed").contains { $0.hasSuffix(".tmp") }, "the killed write left no temporary: \(everything("killed"))")
+
+        let second = try execute("collapse", arguments("killed") + ["--resume"], environment: [kill: "collapse.json"])
+        #expect(second.crashed && second.status == SIGKILL, "\(second.output.suffix(2000))")
+        let data = files(in: folder.appendingPathComponent("killed/data"))
+        #expect(data.contains("collapse.tsv") && !data.contains("collapse.json") && data.contains { $0.hasSuffix(".journal") },
+                "killed between its renames, the set should stand half renamed with its journal: \(data)")
+
+        let last = try execute("collapse", arguments("killed") + ["--resume"])
+        #expect(last.status == 0 && last.output.contains("continuing from"), "\(last.output.suffix(2000))")
+        #expect(try summary("killed").isEqual(summary("uninterrupted")), "the resumed run's summary differs")
+        let leftovers = everything("killed").filter { $0.hasSuffix(".tmp") || $0.hasSuffix(".journal") || ($0.hasPrefix("cache/runs") && $0.hasSuffix(".safetensors")) }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+        #expect(files(in: folder.appendingPathComponent("killed/data")) == ["collapse.json", "collapse.tsv"])
+    }
+
+    /// Ctrl-C outside the training steps: a patch-1 DINO (785 tokens) trained for one step of two
+    /// images is evaluated by k-NN over all 60 000 training images, minutes long. A SIGINT ten
+    /// seconds in lands there, and ends the process within a batch, saying where and how to
+    /// continue, with no data file written.
+    @Test func aStopDuringAnEvaluationPassEndsTheRunThere() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stop-eval-\(UUID().uuidString)")
+        let log = folder.appendingPathComponent("run.log")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data().write(to: log)
+        let process = Process()
+        process.executableURL = packageRoot.appendingPathComponent(".build/release/collapse")
+        process.arguments = ["--scale", "quick", "--patch-size", "1", "--local-crops", "0", "--epochs", "1", "--train-images", "2", "--batch-size", "2",
+                             "--lanes", "1", "--output", folder.appendingPathComponent("data").path, "--cache", folder.appendingPathComponent("cache").path]
+        let handle = try FileHandle(forWritingTo: log)
+        (process.standardOutput, process.standardError) = (handle, handle)
+        try process.run()
+        sleep(10)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGINT, "\(output.suffix(1500))")
+        #expect(output.contains("SIGINT: stopped during an evaluation pass") && output.contains("--resume"), "\(output.suffix(1500))")
+        #expect(files(in: folder.appendingPathComponent("data")).isEmpty)
     }
 }

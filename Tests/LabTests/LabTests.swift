@@ -108,6 +108,25 @@ func temporaryFolder() -> URL {
         #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8) == "new s\n")
     }
 
+    /// A writer killed between two renames of its set (the TSV in place, the summary still a
+    /// temporary) left a journal: the next writer in the folder finishes the renames first, so the
+    /// set is whole and new, and nothing of the dead writer stays.
+    @Test func aSetKilledBetweenItsRenamesIsFinishedByTheNextWriter() throws {
+        let folder = temporaryFolder()
+        try Results.writeSet([("a.tsv", "old a\n"), ("s.json", "old s\n")], in: folder)
+        let dead = "2147483646"  // no process has pid 2^31 − 2
+        let (ta, ts) = (folder.appendingPathComponent(".a.tsv.\(dead).1a2b.tmp").path, folder.appendingPathComponent(".s.json.\(dead).3c4d.tmp").path)
+        FileManager.default.createFile(atPath: ts, contents: Data("new s\n".utf8))
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("a.tsv"))
+        FileManager.default.createFile(atPath: folder.appendingPathComponent("a.tsv").path, contents: Data("new a\n".utf8))  // renamed before the kill
+        let journal = "\(ta)\0\(folder.appendingPathComponent("a.tsv").path)\0\(ts)\0\(folder.appendingPathComponent("s.json").path)\0"
+        FileManager.default.createFile(atPath: folder.appendingPathComponent(".renames.\(dead).journal").path, contents: Data(journal.utf8))
+        try Results.writeAtomically("other\n", to: folder.appendingPathComponent("other.tsv"))
+        #expect(try String(contentsOf: folder.appendingPathComponent("a.tsv"), encoding: .utf8) == "new a\n")
+        #expect(try String(contentsOf: folder.appendingPathComponent("s.json"), encoding: .utf8) == "new s\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["a.tsv", "other.tsv", "s.json"])
+    }
+
     /// A temporary that a killed writer left (its process gone) is removed by the next write in
     /// its folder; one of a running process stays.
     @Test func aKilledWritersTemporaryIsRemovedByTheNextWrite() throws {
@@ -123,6 +142,19 @@ func temporaryFolder() -> URL {
         let p = Provenance.current
         #expect(!p.blasKernel.isEmpty && !p.cpu.isEmpty && p.threads >= 1)
         #expect(p.gitRevision == "unknown" || p.gitRevision.count >= 12)
+    }
+
+    /// An evaluation pass holds its batch's activations at once: a ViT whose attention maps grow
+    /// with the square of its tokens takes fewer images per batch, within the budget; the default
+    /// runs' models keep the batch asked for.
+    @Test func evaluationBatchesAreBoundByBytes() throws {
+        var rng = RNG(seed: 2)
+        let patch7 = try VisionTransformer(ViTConfig(patchSize: 7, width: 96, depth: 4, heads: 3, classes: 0), rng: &rng)
+        let patch1 = try VisionTransformer(ViTConfig(patchSize: 1, width: 96, depth: 1, heads: 3, classes: 0), rng: &rng)
+        #expect(evaluationBatch(1000, for: patch7) == 1000)
+        let capped = evaluationBatch(1000, for: patch1)
+        #expect(capped < 1000 && capped * patch1.config.forwardBytesPerImage <= evaluationBudget, "\(capped)")
+        #expect(evaluationBatch(1000, for: ConvNet(ConvNetConfig(), rng: &rng)) == 1000)
     }
 
     @Test func teacherCacheTrainsOnceThenLoadsAndRetrainsABrokenFile() throws {
@@ -165,6 +197,10 @@ func temporaryFolder() -> URL {
         try Safetensors.write(trained.stateDict().map { ($0.name, Tensor(repeating: .nan, shape: $0.tensor.shape)) }, to: file)
         #expect(try cache.loadOrTrain(reloaded, at: file, train: train).trained)
         #expect(trainings == 5 && reloaded.conv1.weight.isFinite)
+        // Trained on other data (another --data): retrained; on the same data, loaded.
+        #expect(try cache.loadOrTrain(reloaded, at: file, data: "train 0000", train: train).trained && trainings == 6)
+        #expect(try !cache.loadOrTrain(reloaded, at: file, data: "train 0000", train: train).trained)
+        #expect(try cache.loadOrTrain(reloaded, at: file, data: "train 1111", train: train).trained && trainings == 7)
     }
 
     /// Two callers asking for one missing model at once (`make -j`, a job array): one trains it,

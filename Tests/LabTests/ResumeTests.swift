@@ -21,7 +21,7 @@ final class StopAfter {
 
 func checkpoint(_ url: URL, resume: Bool, stopAt n: Int? = nil) -> RunCheckpoint {
     let stop = n.map(StopAfter.init)
-    return RunCheckpoint(url: url, resume: resume, config: #"{"test":1}"#, stopRequested: { stop?.check() })
+    return RunCheckpoint(url: url, resume: resume, config: #"{"test":1}"#, data: "train 0123abcd", stopRequested: { stop?.check() })
 }
 
 func state(_ module: any Module) -> [String: [Float]] {
@@ -167,6 +167,8 @@ func state(_ module: any Module) -> [String: [Float]] {
         #expect(resumed() == "resumed")  // the rewrite itself keeps a checkpoint sound
         // Another run's checkpoint, copied into this run's place, is refused (its data are sound).
         #expect(resumed(metadata: ["run": "\"other-seed1-0123/run\""]).contains("it was saved by run 'other-seed1-0123/run', not by this one"))
+        // A checkpoint of this run trained on other data (another --data) is refused too.
+        #expect(resumed(metadata: ["data_crc32": "\"train 99999999\""]).contains("it was trained on other data (train 99999999), not on this --data (train 0123abcd)"))
         let copied = file.deletingLastPathComponent().appendingPathComponent("copy.safetensors")
         try FileManager.default.copyItem(at: file, to: copied)
         var r0 = RNG(seed: 4)

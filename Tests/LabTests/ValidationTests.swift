@@ -10,9 +10,9 @@ import NN
     @Test func aDINOStepTooLargeForThisMachineIsRefusedBeforeAllocating() {
         var recipe = DINORecipe(backbone: ViTConfig(patchSize: 4, width: 768, depth: 12, heads: 12, classes: 0), epochs: 1, batchSize: 1024)
         recipe.localCrops = 32
-        #expect(recipe.estimatedStepBytes > Double(ProcessInfo.processInfo.physicalMemory) / 2)
+        #expect(recipe.estimatedStepBytes > Memory.budget)
         #expect(throws: TrainingError.self) { try recipe.validate() }
-        do { try recipe.validate() } catch { #expect("\(error)".contains("more than half of this machine's"), "\(error)") }
+        do { try recipe.validate() } catch { #expect("\(error)".contains("a run may use (half of this machine's memory); use a smaller --batch-size"), "\(error)") }
         // The committed preset is far inside the bound.
         #expect(DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).estimatedStepBytes < 1e9)
         #expect(throws: Never.self) { try DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).validate() }

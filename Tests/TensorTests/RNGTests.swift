@@ -73,6 +73,14 @@ import Tensor
         #expect(x.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
         let low = x.filter { $0 < 0.5 }.count
         #expect(abs(Double(low) / 10_000 - 0.5) < 0.03, "\(low) of 10 000 below 1/2")
+        // A subnormal shape (--mixup-alpha 1e-320): both logs are −∞ too; the draw is 0 or 1,
+        // 1 with probability a / (a + b).
+        for (a, b, one) in [(1e-320, 1e-320, 0.5), (1e-320, 3e-320, 0.25)] {
+            let y = (0..<10_000).map { _ in rng.beta(a, b) }
+            #expect(y.allSatisfy { $0 == 0 || $0 == 1 }, "Beta(\(a), \(b))")
+            let ones = Double(y.filter { $0 == 1 }.count) / 10_000
+            #expect(abs(ones - one) < 0.03, "Beta(\(a), \(b)): \(ones) ones, expected \(one)")
+        }
         var a = RNG(seed: 4), b = RNG(seed: 4)
         for _ in 0..<1000 {
             let gx = b.gamma(shape: 0.8), gy = b.gamma(shape: 0.8)

@@ -71,6 +71,20 @@ import Tensor
         }
     }
 
+    /// A write that fails (a missing folder here; a full disk alike) says what the disk said,
+    /// never that the file is not valid safetensors.
+    @Test func aFailedWriteNamesTheWriteNotTheFormat() throws {
+        let url = directory.appendingPathComponent("missing-\(UUID().uuidString)/model.safetensors")
+        do {
+            try Safetensors.write([("w", Tensor([1, 2], shape: [2]))], to: url)
+            Issue.record("wrote into a missing folder")
+        } catch {
+            let text = "\(error)"
+            #expect(error is FileError && text.contains("cannot be written") && !text.contains("not a valid"), "\(text)")
+            #expect(text.contains(url.path), "\(text)")
+        }
+    }
+
     @Test func rejectsBrokenFiles() throws {
         let eight = [UInt8](repeating: 0, count: 8)
         let truncated = directory.appendingPathComponent("short.safetensors")
@@ -125,7 +139,15 @@ import Tensor
         let at = text.firstRange(of: Data(#""k":"v""#.utf8))!.upperBound - 2
         text[at] = UInt8(ascii: "w")
         try text.write(to: url)
-        expectRejected(url, "its metadata does not match its checksum")
+        expectRejected(url, "its header (metadata or tensor entries) does not match its checksum")
+        // Two tensors of one shape with their names swapped in the header: data and metadata
+        // intact, the entries not.
+        try Safetensors.write([("a", Tensor([1, 2], shape: [2])), ("b", Tensor([3, 4], shape: [2]))], to: url)
+        var swapped = try Data(contentsOf: url)
+        let a = swapped.firstRange(of: Data(#""a":{"#.utf8))!.lowerBound + 1, b = swapped.firstRange(of: Data(#""b":{"#.utf8))!.lowerBound + 1
+        (swapped[a], swapped[b]) = (UInt8(ascii: "b"), UInt8(ascii: "a"))
+        try swapped.write(to: url)
+        expectRejected(url, "its header (metadata or tensor entries) does not match its checksum")
         let unchecked = file(header: #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 128, 63])
         #expect(try Safetensors.read(unchecked).tensors.first?.tensor.item == 1)
         #expect(throws: SafetensorsError.self) { try Safetensors.read(unchecked, requireChecksum: true) }

@@ -91,7 +91,7 @@ public func attentionScores(_ model: VisionTransformer, on set: ImageSet, object
     let patches = (side / p) * (side / p)
     var scores = AttentionScores(mass: .init(repeating: [], count: h + 1), jaccard: .init(repeating: [], count: h + 1),
                                  auroc: .init(repeating: [], count: h + 1), objectShare: [])
-    forEachBatch(of: set, data: data, batchSize: batchSize) { indices, pixels, inputs in
+    forEachBatch(of: set, data: data, batchSize: batchSize, sizedFor: model) { indices, pixels, inputs in
         let objectPixels = objectLayer?.images(indices) ?? pixels
         let attention = clsAttention(model, images: inputs)  // (B, H, g²)
         for b in indices.indices {

@@ -66,14 +66,17 @@ public struct DINORecipe: Codable, Hashable, Sendable {
 
     /// Bytes of a training step's activations and their gradients, roughly: per crop and block,
     /// 24 floats per token and channel (norms, qkv, projections, the 4× MLP and its GELU) and 4 per
-    /// head and token pair (scores, softmax and their gradients), kept for the backward pass.
+    /// head and token pair (scores, softmax and their gradients), kept for the backward pass; per
+    /// crop in the head, its hidden layers and bottleneck, and 4 per logit (student and teacher
+    /// softmax and their gradients: K = 65 536 makes this the largest term).
     public var estimatedStepBytes: Double {
         func crop(_ size: Int) -> Double {
             let tokens = Double((size / backbone.patchSize) * (size / backbone.patchSize) + 1)
-            return tokens * Double(backbone.width) * 24 + tokens * tokens * Double(backbone.heads) * 4
+            return Double(backbone.depth) * (tokens * Double(backbone.width) * 24 + tokens * tokens * Double(backbone.heads) * 4)
+                + Double(2 * (head.layers * head.hiddenDim + head.bottleneckDim) + 4 * head.outDim)
         }
         let perImage = Double(globalCrops) * crop(backbone.imageSize) + Double(localCrops) * crop(localSize)
-        return 4 * Double(batchSize) * Double(backbone.depth) * perImage
+        return 4 * Double(batchSize) * perImage
     }
 
     /// What would make the run impossible or meaningless, with the fix in the message.
@@ -116,11 +119,10 @@ public struct DINORecipe: Codable, Hashable, Sendable {
         guard steps <= DINORecipe.maxSteps else {
             throw fail("\(epochs) epochs of \(max(1, (trainImages ?? 60_000) / batchSize)) steps are \(steps) steps; at most \(DINORecipe.maxSteps)")
         }
-        let memory = Double(ProcessInfo.processInfo.physicalMemory)
-        guard estimatedStepBytes <= memory / 2 else {
-            throw fail(String(format: "a step of batch %d with %d + %d crops needs about %.1f GB, more than half of this machine's %.1f GB; "
-                              + "use a smaller batch or fewer local crops", batchSize, globalCrops, localCrops, estimatedStepBytes / 1e9, memory / 1e9))
-        }
+        do {
+            try Memory.check(estimatedStepBytes, "a step of batch \(batchSize) with \(globalCrops) + \(localCrops) crops (width \(backbone.width), K \(head.outDim)) would",
+                             fix: "use a smaller --batch-size, fewer --local-crops or a smaller --out-dim")
+        } catch let error as TrainingError { throw fail(error.description) }
         guard (0...1).contains(teacherMomentum) else { throw fail("the teacher momentum must be in [0, 1], got \(teacherMomentum) (the paper's is 0.996)") }
         guard (0...1).contains(centerMomentum) else { throw fail("the center momentum must be in [0, 1], got \(centerMomentum) (the paper's is 0.9)") }
         let p = backbone.patchSize

@@ -13,7 +13,7 @@ public func normalizedFeatures(_ backbone: any Backbone, of set: ImageSet, data:
     backbone.setTraining(false)
     defer { backbone.setTraining(wasTraining) }
     var chunks: [Tensor] = []
-    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in chunks.append(backbone.features(x)) }
+    forEachBatch(of: set, data: data, batchSize: batchSize, sizedFor: backbone) { _, _, x in chunks.append(backbone.features(x)) }
     return TimeBreakdown.measure(.evaluation) { l2Normalize(concat(chunks, axis: 0)) }
 }
 
@@ -54,6 +54,7 @@ private func knnAccuracies(train: Tensor, trainLabels: [Int], test: Tensor, test
     let order = ks.enumerated().sorted { $0.element < $1.element }  // the ks, smallest first, with their positions
     let chunk = 500  // test rows per similarity block: 500 × 60 000 floats = 120 MB
     for start in stride(from: 0, to: nTest, by: chunk) {
+        Interruption.stopIfRequested(during: "a k-NN evaluation (test image \(start) of \(nTest))")
         let rows = min(chunk, nTest - start)
         let similarities = withNoGrad { matmul(test.slice(axis: 0, start..<start + rows), train, transposeB: true) }  // (rows, N)
         let s = UnsafePointer(similarities.data)

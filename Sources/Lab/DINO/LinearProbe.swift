@@ -28,7 +28,8 @@ public func linearProbe(train rawTrain: Tensor, trainLabels: [Int], test rawTest
     let schedule = cosineSchedule(base: recipe.learningRate, final: 0, epochs: recipe.epochs, iterationsPerEpoch: steps)
     let optimizer = AdamW(classifier.parameters, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
     var iteration = 0
-    for _ in 0..<recipe.epochs {
+    for epoch in 0..<recipe.epochs {
+        Interruption.stopIfRequested(during: "a linear probe (epoch \(epoch + 1) of \(recipe.epochs))")
         for batch in epochBatches(count: n, batchSize: recipe.batchSize, rng: &rng).prefix(steps) {
             let x = gatherRows(train, batch)
             let loss = crossEntropy(classifier(x), labels: batch.map { trainLabels[$0] })

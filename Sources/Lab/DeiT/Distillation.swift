@@ -67,7 +67,7 @@ public func evaluateHeads(_ student: VisionTransformer, teacher: (any Classifier
     student.setTraining(false)
     teacher?.setTraining(false)
     var cls: [Int] = [], dist: [Int] = [], byLogits: [Int] = [], bySoftmax: [Int] = [], fromTeacher: [Int] = []
-    forEachBatch(of: data.test, data: data, batchSize: batchSize) { _, _, x in
+    forEachBatch(of: data.test, data: data, batchSize: batchSize, sizedFor: student) { _, _, x in
         let out = student(x)
         cls += out.logits!.argmaxLastAxis()
         if let second = out.secondLogits {

@@ -34,9 +34,10 @@ public final class MemoizedTeacher: Classifier {
     /// Computes and remembers the logits of the first `count` images of `set` (all when nil),
     /// normalized as training normalizes them, and of their mirror images when `flips`.
     public func prefill(_ set: ImageSet, count: Int? = nil, data: FashionMNIST, flips: Bool, batchSize: Int = 1000) {
-        let n = min(count ?? set.count, set.count)
+        let n = min(count ?? set.count, set.count), batchSize = evaluationBatch(batchSize, for: model)
         var mirror = RNG(seed: 0)  // p = 1 flips every image; the generator is not consulted for anything else
         for start in stride(from: 0, to: n, by: batchSize) {
+            Interruption.stopIfRequested(during: "the teacher's labels of every view (image \(start) of \(n))")
             let images = set.images(Array(start..<min(start + batchSize, n)))
             // Normalizing is per pixel, so it commutes with the flip: these are the training inputs bit for bit.
             _ = logits(data.normalize(images))

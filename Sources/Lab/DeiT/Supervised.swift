@@ -54,8 +54,12 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
         guard weightDecay.isFinite, weightDecay >= 0, (0..<1).contains(labelSmoothing), (0..<1).contains(erasing) else {
             throw fail("weight decay must be finite and ≥ 0, label smoothing and erasing in [0, 1)")
         }
-        if let scale = tokenLearningRateScale, !(scale.isFinite && scale > 0) {
-            throw fail("the tokens' learning-rate scale must be a finite number > 0, got \(scale)")
+        if erasing > 0 && erasing < 1e-6 {
+            throw fail("an erasing probability of \(erasing) erases nothing in any run; use 0 to turn erasing off, or at least 1e-6")
+        }
+        // The tokens' rate is the base rate times the scale, held to the base rate's 1e-8 to 1.
+        if let scale = tokenLearningRateScale, !(scale.isFinite && (1e-8...1).contains(Double(learningRate) * Double(scale))) {
+            throw fail("the tokens' learning-rate scale times the learning rate must be from 1e-8 to 1, got \(scale) × \(learningRate)")
         }
         if let cropScale, !(cropScale.lowerBound > 0 && cropScale.upperBound <= 1) {
             throw fail("the crop scale must lie in (0, 1], got \(cropScale)")
@@ -64,9 +68,17 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
                                   && (0...1).contains(r.probability) && !r.operations.isEmpty) {
             throw fail("RandAugment takes 0 to 4 layers, a magnitude from 0 to 10, a std ≥ 0, a probability in [0, 1] and at least one operation")
         }
+        // A magnitude below 1e-3 of the 0–10 scale moves no pixel: it is magnitude 0 under another name.
+        if let r = randAugment, r.magnitude > 0 && r.magnitude < 1e-3 {
+            throw fail("a RandAugment magnitude of \(r.magnitude) changes no pixel; use 0 or at least 0.001 (DeiT's 9)")
+        }
         if let m = mix, !(m.mixupAlpha >= 0 && m.cutmixAlpha >= 0 && m.mixupAlpha.isFinite && m.cutmixAlpha.isFinite
                           && (0...1).contains(m.probability) && (0...1).contains(m.switchProbability)) {
             throw fail("Mixup and CutMix take finite α ≥ 0 (DeiT 0.8 and 1.0) and probabilities in [0, 1]")
+        }
+        // Beta(α, α) below α = 0.001 puts λ within 0.001 of 0 or 1 in over 99 % of batches: no mixing.
+        if let m = mix, let (name, alpha) = [("mixup", m.mixupAlpha), ("cutmix", m.cutmixAlpha)].first(where: { $0.1 > 0 && $0.1 < 1e-3 }) {
+            throw fail("a \(name) α of \(alpha) mixes (nearly) no batch: Beta(α, α) puts λ within 0.001 of 0 or 1 in over 99 % of draws; use 0 to turn it off, or at least 0.001 (DeiT's 0.8 and 1.0)")
         }
     }
 }
@@ -177,7 +189,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
 public func predictions(_ model: any Classifier, on set: ImageSet, data: FashionMNIST, batchSize: Int = 500) -> [Int] {
     model.setTraining(false)
     var predicted: [Int] = []
-    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in predicted += model.logits(x).argmaxLastAxis() }
+    forEachBatch(of: set, data: data, batchSize: batchSize, sizedFor: model) { _, _, x in predicted += model.logits(x).argmaxLastAxis() }
     return predicted
 }
 

@@ -68,7 +68,7 @@ public func tokenCosines(_ model: VisionTransformer, on set: ImageSet, data: Fas
     let secondWithPosition = (0..<d).map { tokens.1.data[$0] + positions[d + $0] }
     var blockSums = [Double](repeating: 0, count: model.config.depth)
     var outputSum: Double = 0
-    forEachBatch(of: set, data: data, batchSize: batchSize) { _, _, x in
+    forEachBatch(of: set, data: data, batchSize: batchSize, sizedFor: model) { _, _, x in
         let out = model(x, collectBlockTokens: true)
         for (i, t) in out.blockTokens.enumerated() { blockSums[i] += meanPrefixCosine(t).sum }
         for i in 0..<x.shape[0] { outputSum += cosine(out.features.data + i * d, out.secondFeatures!.data + i * d, count: d) }

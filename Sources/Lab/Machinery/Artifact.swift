@@ -38,11 +38,13 @@ public struct Artifact<Model, History: Codable> {
     }
 
     /// The trained model and the history of its training: loaded from `cache` if a sound file is
-    /// there, otherwise trained (resumable through `checkpoint`) and stored.
+    /// there and was trained on the run's data (the checkpoint's), otherwise trained (resumable
+    /// through `checkpoint`) and stored.
     public func trained(cache: URL, checkpoint: RunCheckpoint? = nil) throws -> (model: Model, history: History) {
         let (model, train) = try make()
         let (history, _) = try ModelCache(root: cache, folder: shelf.rawValue).loadOrTrain(module(model), at: file(in: cache),
-                                                                                                 recipe: Results.jsonText(Results.jsonObject(identity))) {
+                                                                                                 recipe: Results.jsonText(Results.jsonObject(identity)),
+                                                                                                 data: checkpoint?.data) {
             try train(checkpoint)
         }
         return (model, history)

@@ -18,12 +18,15 @@ public struct Checkpoints {
     /// The experiment's config as the summary writes it, saved in every checkpoint beside the
     /// models' architectures.
     let config: String
+    /// The dataset's fingerprint (`FashionMNIST.fingerprint`), recorded and compared by every run.
+    let data: String
 
     /// Opens the experiment's folder. Checkpoints an earlier run left there are continued with
     /// `--resume` and removed with `--fresh`; without either, the run stops before any work and
     /// keeps them (at the default scale they can hold an hour of training).
-    public init(_ options: ExperimentOptions, experiment: String, config: some Encodable) throws {
+    public init(_ options: ExperimentOptions, experiment: String, config: some Encodable, data: String) throws {
         self.config = Results.jsonText(Results.jsonObject(config))
+        self.data = data
         let key = ModelCache(root: options.cacheURL, folder: "runs").url(name: experiment, scale: options.scale, seed: options.seed,
                                                                           recipe: config)
         directory = key.deletingPathExtension()
@@ -45,7 +48,7 @@ public struct Checkpoints {
 
     /// The checkpoint of the run `name` (letters, digits and dashes).
     public func run(_ name: String) -> RunCheckpoint {
-        RunCheckpoint(url: directory.appendingPathComponent("\(name).safetensors"), resume: resume, config: config)
+        RunCheckpoint(url: directory.appendingPathComponent("\(name).safetensors"), resume: resume, config: config, data: data)
     }
 
     /// Called after the experiment has written its data: the checkpoints are no longer needed.
@@ -70,9 +73,13 @@ public struct RunCheckpoint {
     public var stopRequested: () -> Int32? = { Interruption.signal }
     /// The experiment's config (JSON), saved as the file's `recipe`.
     let config: String?
+    /// The dataset's fingerprint, saved as `data_crc32`; a resume on other data is refused, and a
+    /// model trained under this checkpoint is cached with it.
+    public let data: String?
 
-    public init(url: URL, resume: Bool, config: String? = nil, stopRequested: @escaping () -> Int32? = { Interruption.signal }) {
-        (self.url, self.resume, self.config, self.stopRequested) = (url, resume, config, stopRequested)
+    public init(url: URL, resume: Bool, config: String? = nil, data: String? = nil,
+                stopRequested: @escaping () -> Int32? = { Interruption.signal }) {
+        (self.url, self.resume, self.config, self.data, self.stopRequested) = (url, resume, config, data, stopRequested)
     }
 
     /// What the file belongs to: its experiment, scale, seed and configuration hash (its folder)
@@ -90,6 +97,12 @@ public struct RunCheckpoint {
         guard savedRun == identity else {
             throw TrainingSnapshot.unusable(url.path, "it was saved by run '\(savedRun ?? "unnamed")', not by this one ('\(identity)')")
         }
+        if let data {
+            let savedData: String? = try? snapshot.value("data_crc32")
+            guard savedData == data else {
+                throw TrainingSnapshot.unusable(url.path, "it was trained on other data (\(savedData ?? "unrecorded")), not on this --data (\(data))")
+            }
+        }
         if let saved = snapshot.metadata["git"], saved != Provenance.current.gitRevision {
             print("note: \(url.lastPathComponent) was saved by code at git \(saved), this is \(Provenance.current.gitRevision); "
                 + "the resumed run matches an uninterrupted one only if the change left training alone")
@@ -101,6 +114,7 @@ public struct RunCheckpoint {
     func save(_ snapshot: TrainingSnapshot, label: String, position: String, stoppingFor signal: Int32?) throws {
         var snapshot = snapshot
         try snapshot.put("run", identity)
+        if let data { try snapshot.put("data_crc32", data) }
         if let config { snapshot.setRecipe(config) }
         try RegularFile.createFolders(url.deletingLastPathComponent().path)
         try snapshot.write(to: url)

@@ -112,7 +112,10 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
         var config = E.Config.preset(options.scale)
         try flags.apply(to: &config, scale: options.scale)
         try lanes.apply(to: &config, experiment: E.name)
-        try Lab.Flags.validating { try config.validate() }
+        try Lab.Flags.validating {
+            try config.validate()
+            try (config as? any SideBySideConfig)?.checkMemory()
+        }
         return config
     }
 
@@ -130,16 +133,17 @@ public struct ExperimentRunner<E: Experiment>: ParsableCommand {
         BLAS.useFastKernels()
         let data = try options.loadData()  // first: a missing dataset leaves no folder behind
         try options.runInterruptibly {
-            let checkpoints = try Checkpoints(options, experiment: E.name, config: config)
+            let checkpoints = try Checkpoints(options, experiment: E.name, config: config, data: data.fingerprint)
             print("\(E.name): scale \(options.scale.rawValue), seed \(options.seed), \(BLAS.summary), git \(Provenance.current.gitRevision)")
             fflush(nil)
             let report = try E().run(config, ExperimentContext(options: options, data: data, checkpoints: checkpoints))
             // The data files only now, when every run is done, and as one set: a stopped or
             // failed run leaves none of them behind, nor half of them.
+            Interruption.stopIfRequested(during: "the report, before any data file")
             let summary = try Results.jsonFileText(Results.summary(
                 experiment: E.name, scale: options.scale, data: data, seed: options.seed,
-                config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config), results: Results.jsonObject(report.results),
-                timings: report.timings.map { Results.jsonObject($0) as! [String: Any] } ?? [:]))
+                config: report.config.map { Results.jsonObject($0) } ?? Results.jsonObject(config), results: Results.resultObject(report.results, of: E.name),
+                timings: report.timings.map { try Results.resultObject($0, of: E.name) as! [String: Any] } ?? [:]))
             try Results.writeSet(report.files.map { (name: $0.0, contents: $0.1) } + [("\(report.summaryName ?? E.name).json", summary)],
                                  in: options.outputURL)
             try checkpoints.finish()

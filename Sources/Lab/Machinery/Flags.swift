@@ -57,6 +57,18 @@ public enum Flags {
 /// thread: how many at once, which the results do not depend on.
 public protocol SideBySideConfig: ExperimentConfig {
     var lanes: Int { get set }
+    /// Bytes one run needs at its peak (0: small enough not to count): `lanes` of them must fit
+    /// the memory budget together.
+    var runBytes: Double { get }
+}
+
+extension SideBySideConfig {
+    public var runBytes: Double { 0 }
+
+    /// Lanes runs at their peak at once, against the memory budget.
+    func checkMemory() throws {
+        try Memory.check(Double(lanes) * runBytes, "\(lanes) runs side by side would", fix: "use fewer --lanes, or a smaller --batch-size")
+    }
 }
 
 /// The runner's `--lanes`, for every experiment whose config is a SideBySideConfig.

@@ -1,6 +1,7 @@
 // Stopping an experiment cleanly. SIGINT (Ctrl-C) and SIGTERM (what `kill`, schedulers and CI
 // send) only raise a flag; the training loops read it after every step, save a checkpoint, and
-// end the run with `Interrupted`. A second signal stops the process at once, saying so. Data files are
+// end the run with `Interrupted`; evaluation passes, k-NN and timing loops read it after every
+// batch and end the process (`stopIfRequested`). A second signal stops the process at once, saying so. Data files are
 // only ever written whole and as a set (Results.writeSet), so either way none is left half written.
 import ArgumentParser
 import Foundation
@@ -30,6 +31,20 @@ public enum Interruption {
         return s == 0 ? nil : s
     }
 
+    /// Outside the training steps (evaluation, k-NN, timing) a stop does not wait for a
+    /// checkpoint: if a signal came, the process ends here, within a batch, saying what survives.
+    /// Each run continues with --resume from its last checkpoint (an epoch's end, or the step a
+    /// training run stopped at), and the models already trained load from the cache; no data file
+    /// was written (the set is written last, and whole).
+    public static func stopIfRequested(during phase: @autoclosure () -> String) {
+        guard let signal else { return }
+        let note = "\(name(signal)): stopped during \(phase()); no data file was written. Run the same command with --resume: "
+            + "each run continues from its last checkpoint, and the models already trained load from the cache.\n"
+        fflush(nil)
+        FileHandle.standardError.write(Data(note.utf8))
+        _exit(128 + signal)
+    }
+
     /// "SIGINT", "SIGTERM", or the number.
     public static func name(_ signal: Int32) -> String {
         switch signal {
@@ -45,7 +60,7 @@ public enum Interruption {
 private func onSignal(_ signal: Int32) {
     Interruption.received.store(signal, ordering: .relaxed)
     _ = Glibc.signal(signal, onSecondSignal)
-    let note: StaticString = "\nstopping after this training step, keeping a checkpoint (send the signal again to stop at once)\n"
+    let note: StaticString = "\nstopping: training after this step, keeping a checkpoint; an evaluation after this batch (send the signal again to stop at once)\n"
     _ = write(STDERR_FILENO, note.utf8Start, note.utf8CodeUnitCount)
 }
 

@@ -36,7 +36,8 @@ public struct ModelCache {
     /// history reads back); otherwise runs `train` (saying why), which returns that history, and
     /// stores both. Holds `file`'s lock throughout, so a second process asking for the same model
     /// waits for the first, then loads it.
-    public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL, recipe: String? = nil,
+    /// With `data` (the dataset's fingerprint), a file trained on other data is retrained too.
+    public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL, recipe: String? = nil, data: String? = nil,
                                               train: () throws -> History) throws -> (history: History, trained: Bool) {
         let name = file.lastPathComponent
         try RegularFile.createFolders(directory.path)
@@ -47,6 +48,9 @@ public struct ModelCache {
                 let metadata = try model.load(from: file, requireChecksum: true)
                 guard metadata["artifact"] == name else {
                     throw CheckpointError("it was saved as '\(metadata["artifact"] ?? "an unnamed model")', not as \(name)")
+                }
+                if let data, metadata["data_crc32"] != data {
+                    throw CheckpointError("it was trained on other data (\(metadata["data_crc32"] ?? "unrecorded")), not on this --data (\(data))")
                 }
                 guard let text = metadata["history"], let history = try? JSONDecoder().decode(History.self, from: Data(text.utf8)) else {
                     throw CheckpointError("it holds no history of its training")
@@ -64,6 +68,7 @@ public struct ModelCache {
         metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
         metadata["artifact"] = name
         if let recipe { metadata["recipe"] = recipe }
+        if let data { metadata["data_crc32"] = data }
         try model.save(to: file, metadata: metadata)
         return (history, true)
     }

@@ -103,7 +103,8 @@ public enum Results {
     /// A run's files as one set: every one written to a temporary name first, and only when all
     /// are written, renamed into place in order (the summary last, which make waits for). A
     /// failure while writing (a full disk) removes the temporaries and leaves the previous set
-    /// whole.
+    /// whole; a kill between two renames is finished by the next writer in the folder (its
+    /// journal, `RegularFile.putAllInPlace`), so the set ends whole and new.
     public static func writeSet(_ files: [(name: String, contents: String)], in folder: URL) throws {
         try RegularFile.createFolders(folder.path)
         var written: [(temporary: String, path: String)] = []
@@ -116,7 +117,7 @@ public enum Results {
             for w in written { unlink(w.temporary) }
             throw error
         }
-        for w in written { try RegularFile.putInPlace(w.temporary, at: w.path) }
+        try RegularFile.putAllInPlace(written, folder: folder.path)
     }
 
     /// A Codable value as a JSON object, its fields' names in snake_case (`batchSize` →
@@ -129,6 +130,21 @@ public enum Results {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try! encoder.encode(value)
         return try! JSONSerialization.jsonObject(with: data)
+    }
+
+    /// `jsonObject`, for an experiment's results: a NaN or infinite number (a diverged run, a
+    /// measure undefined on these images) stops the run naming the field, before any file is written.
+    public static func resultObject<T: Encodable>(_ value: T, of experiment: String) throws -> Any {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        do {
+            return try JSONSerialization.jsonObject(with: encoder.encode(value))
+        } catch EncodingError.invalidValue(let bad, let context) {
+            let path = String(context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined(separator: "").drop { $0 == "." })
+            throw TrainingError("\(experiment): its result \(path) is \(bad), not a number; no data file was written. "
+                + "A training run that diverged stops earlier, so this is a measure undefined on these images (another --data?)")
+        }
     }
 
     /// `object` as one line of JSON with sorted keys, for TSV comments.

@@ -18,6 +18,7 @@ public func timeRepeatedly(warmup: Int = 1, atLeast: Int = 3, seconds: Double = 
     for _ in 0..<warmup { try body() }
     var samples: [Double] = [], total = 0.0
     repeat {
+        Interruption.stopIfRequested(during: "a timing loop")
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)

@@ -80,8 +80,18 @@ struct TrainingLoop {
                                                         stepsPerEpoch: stepsPerEpoch, metrics: metrics) { try restoreExtra(saved, $0) }
             print("\(label): continuing from \(loop.position(stepsPerEpoch: stepsPerEpoch)) (\(checkpoint!.url.lastPathComponent))")
         }
+        // The loss is checked before each update, so an update could leave NaN weights behind
+        // unseen: check them before they are evaluated, saved or used.
+        func checkFinite(_ position: String) throws {
+            for (prefix, module) in models {
+                if let bad = module.stateDict(prefix: prefix).first(where: { !$0.tensor.isFinite }) {
+                    throw TrainingError("\(label): \(bad.name) holds NaN or infinite values \(position); lower the learning rate (the last was \(optimizer.learningRate)), or raise a temperature that sharpens too much (τ, DINO's teacher temperature)")
+                }
+            }
+        }
         func save(stoppingFor signal: Int32?) throws {
             guard let checkpoint else { return }
+            try checkFinite("at \(loop.position(stepsPerEpoch: stepsPerEpoch))")
             var snapshot = try TrainingSnapshot(models: models, optimizer: optimizer, loop: loop, rng: rng, history: history)
             try saveExtra(&snapshot)
             try checkpoint.save(snapshot, label: label, position: loop.position(stepsPerEpoch: stepsPerEpoch), stoppingFor: signal)
@@ -101,13 +111,7 @@ struct TrainingLoop {
                     try save(stoppingFor: signal)
                 }
             }
-            // The loss is checked before each update, so the last update of an epoch could leave
-            // NaN weights behind unseen: check them before they are evaluated, saved or used.
-            for (prefix, module) in models {
-                if let bad = module.stateDict(prefix: prefix).first(where: { !$0.tensor.isFinite }) {
-                    throw TrainingError("\(label): \(bad.name) holds NaN or infinite values after epoch \(epoch + 1); lower the learning rate (the last was \(optimizer.learningRate))")
-                }
-            }
+            try checkFinite("after epoch \(epoch + 1)")
             let (record, line) = try endEpoch(epoch + 1, loop.metrics, loop.seconds + Date().timeIntervalSince(start))
             progress.epoch(line)
             history.append(record)

@@ -85,6 +85,10 @@ public enum RegularFile {
 
     /// The second half of `writeAtomically`: renames `temporary` over `path` (removing it if that fails).
     public static func putInPlace(_ temporary: String, at path: String) throws {
+        // Fault injection for the kill -9 tests: die with the temporary written, before the rename.
+        if let victim = getenv("VITDISTILL_TEST_KILL_BEFORE_RENAME"), victim.pointee != 0, path.hasSuffix(String(cString: victim)) {
+            raise(SIGKILL)
+        }
         guard rename(temporary, path) == 0 else {
             let cause = String(cString: strerror(errno))
             unlink(temporary)
@@ -92,17 +96,53 @@ public enum RegularFile {
         }
     }
 
-    /// Removes the temporaries `writeTemporary` made in `folder` whose process no longer runs (a
-    /// run killed mid-write); those of running processes stay.
-    public static func removeStaleTemporaries(in folder: String) {
-        guard let directory = opendir(folder) else { return }
+    /// Renames every temporary over its path as one step that a kill cannot leave half done: the
+    /// pairs go first into a journal in `folder` (`.renames.<pid>.journal`, itself written
+    /// atomically), and if the process dies between two renames, the next writer in the folder
+    /// finishes them (`removeStaleTemporaries`), so the set ends whole and new.
+    public static func putAllInPlace(_ pairs: [(temporary: String, path: String)], folder: String) throws {
+        let journal = "\(folder)/.renames.\(getpid()).journal"
+        let text = Array(pairs.map { "\($0.temporary)\0\($0.path)\0" }.joined().utf8)
+        try text.withUnsafeBytes { try writeAtomically($0, to: journal) }
+        for pair in pairs { try putInPlace(pair.temporary, at: pair.path) }
+        unlink(journal)
+    }
+
+    /// The files in `folder` whose name starts with "." and ends with `suffix`, with the pid
+    /// their name carries before the suffix (`.<…>.<pid>[.<hex>]<suffix>`).
+    private static func ownedFiles(in folder: String, suffix: String, random: Bool) -> [(name: String, pid: Int32)] {
+        guard let directory = opendir(folder) else { return [] }
         defer { closedir(directory) }
+        var found: [(String, Int32)] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("."), name.hasSuffix(".tmp") else { continue }
-            let parts = name.dropLast(4).split(separator: ".")
-            guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { unlink("\(folder)/\(name)") }
+            guard name.hasPrefix("."), name.hasSuffix(suffix) else { continue }
+            let parts = name.dropLast(suffix.count).split(separator: ".")
+            let pidAt = parts.count - (random ? 2 : 1)
+            guard pidAt >= 1, let pid = Int32(parts[pidAt]), !random || UInt32(parts[parts.count - 1], radix: 16) != nil else { continue }
+            found.append((name, pid))
+        }
+        return found
+    }
+
+    private static func isGone(_ pid: Int32) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
+
+    /// Finishes the renames of the journals in `folder` whose process no longer runs (a run
+    /// killed while putting a set in place), then removes the temporaries `writeTemporary` made
+    /// there whose process no longer runs (a run killed mid-write); those of running processes stay.
+    public static func removeStaleTemporaries(in folder: String) {
+        for (name, pid) in ownedFiles(in: folder, suffix: ".journal", random: false) where isGone(pid) {
+            let journal = "\(folder)/\(name)"
+            if let bytes = try? read(journal) {
+                let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+                for i in stride(from: 0, to: fields.count - 1, by: 2) where access(fields[i], F_OK) == 0 {
+                    _ = rename(fields[i], fields[i + 1])
+                }
+            }
+            unlink(journal)
+        }
+        for (name, pid) in ownedFiles(in: folder, suffix: ".tmp", random: true) where isGone(pid) {
+            unlink("\(folder)/\(name)")
         }
     }
 

@@ -36,8 +36,13 @@ public enum Safetensors {
         for (_, tensor) in tensors {
             crc = crc32(UnsafeRawBufferPointer(start: tensor.data, count: 4 * tensor.count), continuing: crc)
         }
-        var metadata = metadata.filter { $0.key != checksumKey && $0.key != metadataChecksumKey }
-        metadata[metadataChecksumKey] = hex(metadataCRC(metadata))
+        var metadata = metadata.filter { $0.key != checksumKey && $0.key != headerChecksumKey }
+        var layout: [TensorEntry] = [], end = 0
+        for (name, tensor) in tensors {
+            layout.append(TensorEntry(name: name, dtype: "F32", shape: tensor.shape, begin: end, end: end + 4 * tensor.count))
+            end += 4 * tensor.count
+        }
+        metadata[headerChecksumKey] = hex(headerCRC(metadata, layout))
         metadata[checksumKey] = hex(crc)
         func quoted(_ s: String) -> String {
             String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
@@ -65,25 +70,31 @@ public enum Safetensors {
             // Float32 little-endian: this machine's layout (x86-64 and arm64 are little-endian).
             file.append(contentsOf: UnsafeRawBufferPointer(start: tensor.data, count: 4 * tensor.count))
         }
-        do { try file.withUnsafeBytes { try RegularFile.writeAtomically($0, to: url.path) } } catch let error as FileError {
-            throw SafetensorsError(file: url.path, problem: error.problem)
-        }
+        // A failed write is the disk's or the folder's problem, not the format's: its FileError
+        // ("cannot be written (No space left on device)") goes up as it is.
+        try file.withUnsafeBytes { try RegularFile.writeAtomically($0, to: url.path) }
     }
 
     /// The metadata key of the CRC-32 of the data section, which `write` adds and `read` checks.
     public static let checksumKey = "crc32"
-    /// The metadata key of the CRC-32 of the rest of the metadata (a run's position, its history,
-    /// a model's architecture: a flipped byte there must not load either).
-    public static let metadataChecksumKey = "crc32_metadata"
+    /// The metadata key of the CRC-32 of the rest of the header: every tensor's entry (name,
+    /// dtype, shape, offsets) and the rest of the metadata (a run's position, its history, a
+    /// model's architecture). A flipped byte there, or two tensors' names swapped, must not load.
+    public static let headerChecksumKey = "crc32_header"
 
-    /// CRC-32 of the metadata's fields in key order, each as key NUL value NUL in UTF-8.
-    static func metadataCRC(_ metadata: [String: String]) -> UInt32 {
+    /// A tensor's entry in the header.
+    struct TensorEntry { let name: String, dtype: String, shape: [Int], begin: Int, end: Int }
+
+    /// CRC-32 of the metadata's fields in key order, each as key NUL value NUL in UTF-8, then of
+    /// the tensors' entries in data order, each as name NUL dtype NUL shape NUL begin NUL end NUL
+    /// (numbers in decimal, the shape's joined by commas).
+    static func headerCRC(_ metadata: [String: String], _ entries: [TensorEntry]) -> UInt32 {
         var text: [UInt8] = []
-        for key in metadata.keys.sorted() {
-            text.append(contentsOf: key.utf8)
-            text.append(0)
-            text.append(contentsOf: metadata[key]!.utf8)
-            text.append(0)
+        func field(_ s: String) { text.append(contentsOf: s.utf8); text.append(0) }
+        for key in metadata.keys.sorted() { field(key); field(metadata[key]!) }
+        for e in entries {
+            field(e.name); field(e.dtype); field(e.shape.map(String.init).joined(separator: ","))
+            field(String(e.begin)); field(String(e.end))
         }
         return text.withUnsafeBytes { crc32($0) }
     }
@@ -121,8 +132,7 @@ public enum Safetensors {
             }
         }
 
-        struct Entry { let name: String, dtype: String, shape: [Int], begin: Int, end: Int }
-        var entries: [Entry] = []
+        var entries: [TensorEntry] = []
         for (name, value) in header where name != "__metadata__" {
             guard let info = value.object else { throw fail("entry '\(name)' is not an object") }
             func field(_ key: String) -> JSONValue? { info.first(where: { $0.key == key })?.value }
@@ -153,7 +163,7 @@ public enum Safetensors {
             guard elements * size == end - begin else {
                 throw fail("tensor '\(name)' has shape \(shape) (\(elements * size) bytes of \(dtype)) but data_offsets span \(end - begin) bytes")
             }
-            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var covered = 0
@@ -172,13 +182,13 @@ public enum Safetensors {
         } else if requireChecksum {
             throw fail("it carries no checksum of its data (written by other code, or damaged)")
         }
-        if let written = metadata.removeValue(forKey: metadataChecksumKey) {
-            let actual = hex(metadataCRC(metadata))
+        if let written = metadata.removeValue(forKey: headerChecksumKey) {
+            let actual = hex(headerCRC(metadata, entries))
             guard written == actual else {
-                throw fail("its metadata does not match its checksum (CRC-32 \(actual), recorded \(written)): the file is damaged")
+                throw fail("its header (metadata or tensor entries) does not match its checksum (CRC-32 \(actual), recorded \(written)): the file is damaged")
             }
         } else if requireChecksum {
-            throw fail("it carries no checksum of its metadata (written by other or older code, or damaged)")
+            throw fail("it carries no checksum of its header (written by other or older code, or damaged)")
         }
 
         let tensors: [(name: String, tensor: Tensor)] = bytes.withUnsafeBytes { raw in
