@@ -23,7 +23,8 @@ extension ViTConfig {
     /// Bytes of one image's activations in a forward pass without a graph, roughly: per token,
     /// the residual stream, norm, q, k, v, attention output and the MLP's hidden layer
     /// ((8 + mlpRatio)·width floats), and per head two token-by-token maps (scores, softmax).
-    /// The second term grows with the square of the tokens: 785 at patch 1 of 28² make it ~12 MB.
+    /// The second term grows with the square of the tokens: at patch 1 of 28² (785 tokens), width
+    /// 96 and 3 heads, the whole is about 18 MB.
     public var forwardBytesPerImage: Int {
         let tokens = (imageSize / patchSize) * (imageSize / patchSize) + prefix.count
         return 4 * (tokens * width * (8 + mlpRatio) + 2 * heads * tokens * tokens)

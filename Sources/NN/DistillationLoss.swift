@@ -52,7 +52,7 @@ public struct DistillationConfig: Codable, Hashable, Sendable {
         guard (0.1...100).contains(tau) else { throw DistillationError("distillation: τ must be from 0.1 to 100, got \(tau) (the paper's is 3)") }
         guard (0...1).contains(lambda) else { throw DistillationError("distillation: λ must be in [0, 1], got \(lambda) (the paper's is 0.1)") }
         guard lambda == 0 || lambda >= 1e-6 else {
-            throw DistillationError("distillation: a λ of \(lambda) gives the teacher's term no weight a Float sum keeps; use 0 for none, or at least 1e-6 (the paper's is 0.1)")
+            throw DistillationError("distillation: a λ of \(lambda) gives the teacher's term a negligible weight (under 1e-6 of the loss); use 0 for none, or at least 1e-6 (the paper's is 0.1)")
         }
         guard (0...1).contains(alpha) else { throw DistillationError("distillation: α must be in [0, 1], got \(alpha) (the official is 0.5)") }
         guard (0..<1).contains(labelSmoothing) else { throw DistillationError("distillation: label smoothing must be in [0, 1), got \(labelSmoothing)") }

@@ -372,28 +372,33 @@ struct TestFailure: Error, CustomStringConvertible {
         #expect(files(in: folder.appendingPathComponent("killed/data")) == ["collapse.json", "collapse.tsv"])
     }
 
-    /// Ctrl-C outside the training steps: a patch-1 DINO (785 tokens) trained for one step of two
-    /// images is evaluated by k-NN over all 60 000 training images, minutes long. A SIGINT ten
-    /// seconds in lands there, and ends the process within a batch, saying where and how to
-    /// continue, with no data file written.
-    @Test func aStopDuringAnEvaluationPassEndsTheRunThere() throws {
+    /// Ctrl-C inside an evaluation pass (by fault injection, `VITDISTILL_TEST_SIGINT_IN_EVALUATION`:
+    /// the signal lands in the first batch of `collapse`'s first k-NN, after its first epoch's
+    /// steps) ends the process within that batch, naming the phase and how to continue, with no
+    /// data file and the epoch's steps in a checkpoint; `--resume` evaluates again from there and
+    /// ends with the uninterrupted run's summary.
+    @Test func aStopDuringAnEvaluationPassEndsTheRunThereAndResumes() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stop-eval-\(UUID().uuidString)")
-        let log = folder.appendingPathComponent("run.log")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try Data().write(to: log)
-        let process = Process()
-        process.executableURL = packageRoot.appendingPathComponent(".build/release/collapse")
-        process.arguments = ["--scale", "quick", "--patch-size", "1", "--local-crops", "0", "--epochs", "1", "--train-images", "2", "--batch-size", "2",
-                             "--lanes", "1", "--output", folder.appendingPathComponent("data").path, "--cache", folder.appendingPathComponent("cache").path]
-        let handle = try FileHandle(forWritingTo: log)
-        (process.standardOutput, process.standardError) = (handle, handle)
-        try process.run()
-        sleep(10)
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGINT, "\(output.suffix(1500))")
-        #expect(output.contains("SIGINT: stopped during an evaluation pass") && output.contains("--resume"), "\(output.suffix(1500))")
-        #expect(files(in: folder.appendingPathComponent("data")).isEmpty)
+        func arguments(_ run: String) -> [String] {
+            ["--scale", "quick", "--seed", "4", "--output", folder.appendingPathComponent("\(run)/data").path,
+             "--cache", folder.appendingPathComponent("\(run)/cache").path]
+        }
+        func summary(_ run: String) throws -> NSDictionary {
+            var s = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(run)/data/collapse.json"))) as! [String: Any]
+            (s["provenance"], s["timings"]) = (nil, nil)
+            return NSDictionary(dictionary: s)
+        }
+        let reference = try execute("collapse", arguments("uninterrupted"))
+        #expect(reference.status == 0, "\(reference.output.suffix(2000))")
+        let stopped = try execute("collapse", arguments("stopped"), environment: ["VITDISTILL_TEST_SIGINT_IN_EVALUATION": "1"])
+        #expect(!stopped.crashed && stopped.status == 128 + SIGINT, "\(stopped.output.suffix(1500))")
+        #expect(stopped.output.contains("SIGINT: stopped during an evaluation pass (image 0 of") && stopped.output.contains("--resume"),
+                "\(stopped.output.suffix(1500))")
+        #expect(files(in: folder.appendingPathComponent("stopped/data")).isEmpty)
+        let runs = folder.appendingPathComponent("stopped/cache/runs")
+        #expect(((try? FileManager.default.subpathsOfDirectory(atPath: runs.path)) ?? []).contains { $0.hasSuffix(".safetensors") })
+        let resumed = try execute("collapse", arguments("stopped") + ["--resume"])
+        #expect(resumed.status == 0 && resumed.output.contains("continuing from"), "\(resumed.output.suffix(2000))")
+        #expect(try summary("stopped").isEqual(summary("uninterrupted")), "the resumed run's summary differs")
     }
 }

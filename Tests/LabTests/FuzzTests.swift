@@ -51,7 +51,7 @@ import Testing
         let accepted = cases.indices.filter { checked[$0]?.status == 0 }
         let runs = accepted.map { i in
             (cases[i].0, cases[i].1 + ["--data", data.path, "--output", folder.appendingPathComponent("out-\(i)").path,
-                                        "--cache", folder.appendingPathComponent("cache").path])
+                                        "--cache", folder.appendingPathComponent("cache-\(i)").path])
         }
         judge(runs, runAll(runs), accepted: [0])
         print("flag fuzzing: \(cases.count) cases over \(ExecutableTests.experiments.count) executables, \(accepted.count) accepted and run, \(crashes) without a clear outcome")

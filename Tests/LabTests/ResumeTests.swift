@@ -50,7 +50,9 @@ func state(_ module: any Module) -> [String: [Float]] {
         var resumed: (any Classifier)?
         var history: [EpochRecord] = []
         var finalRNG = RNG(seed: 0)
-        for (resume, stop) in [(false, 10), (true, 54), (true, nil)] as [(Bool, Int?)] {
+        // 64 steps an epoch: questions after steps 1–63, before the epoch's evaluation (its steps
+        // done) and at its end. Stops mid-epoch, before the evaluation, and at the end.
+        for (resume, stop) in [(false, 10), (true, 54), (true, 1), (true, nil)] as [(Bool, Int?)] {
             var rng = RNG(seed: 21)
             let m = try model(&rng)
             do {
@@ -62,7 +64,7 @@ func state(_ module: any Module) -> [String: [Float]] {
                 #expect(i.exitCode == 128 + SIGTERM && i.checkpoint == file)
             }
         }
-        #expect(positions == ["epoch 1, step 10 of 64", "the end of epoch 1"])
+        #expect(positions == ["epoch 1, step 10 of 64", "epoch 1, step 64 of 64", "the end of epoch 1"])
         #expect(history.map(\.trainLoss) == expected.map(\.trainLoss))
         #expect(history.map(\.testAccuracy) == expected.map(\.testAccuracy))
         #expect(state(resumed!) == state(reference))
@@ -71,7 +73,7 @@ func state(_ module: any Module) -> [String: [Float]] {
     }
 
     /// DINO with a momentum and a previous-epoch teacher (whose copy happens at the epoch's end):
-    /// student, teacher, center, every step's diagnostics and the k-NN agree after two stops.
+    /// student, teacher, center, every step's diagnostics and the k-NN agree after three stops.
     @Test(.enabled(if: dataset != nil), arguments: [TeacherUpdate.momentum, .previousEpoch])
     func aResumedDINORunEndsWhereAnUninterruptedOneEnds(_ kind: TeacherUpdate) throws {
         var recipe = tinyRecipe(kind, epochs: 3)
@@ -82,14 +84,15 @@ func state(_ module: any Module) -> [String: [Float]] {
         let file = temporaryFolder().appendingPathComponent("dino.safetensors")
         var positions: [String] = []
         var finished: (DINOTrainer, [DINOEpochRecord])?
-        // 4 steps an epoch: questions after steps 1–3 and at the epoch's end.
-        for (resume, stop) in [(false, 6), (true, 2), (true, nil)] as [(Bool, Int?)] {
+        // 4 steps an epoch: questions after steps 1–3, before the epoch's evaluation (and the
+        // previous-epoch teacher's copy) and at its end.
+        for (resume, stop) in [(false, 7), (true, 2), (true, 1), (true, nil)] as [(Bool, Int?)] {
             let trainer = try DINOTrainer(recipe: recipe, data: dataset!, seed: 9)
             do {
                 finished = (trainer, try trainer.train(label: "resumed", evaluation: KNNSchedule(ks: [20]), checkpoint: checkpoint(file, resume: resume, stopAt: stop)))
             } catch let i as Interrupted { positions.append(i.position) }
         }
-        #expect(positions == ["epoch 2, step 2 of 4", "the end of epoch 2"])
+        #expect(positions == ["epoch 2, step 2 of 4", "epoch 2, step 4 of 4", "the end of epoch 2"])
         let (trainer, history) = try #require(finished)
         #expect(history.map(\.loss) == expected.map(\.loss) && history.map(\.kl) == expected.map(\.kl))
         #expect(history.map(\.knn) == expected.map(\.knn))

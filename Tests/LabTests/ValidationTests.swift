@@ -12,7 +12,7 @@ import NN
         recipe.localCrops = 32
         #expect(recipe.estimatedStepBytes > Memory.budget)
         #expect(throws: TrainingError.self) { try recipe.validate() }
-        do { try recipe.validate() } catch { #expect("\(error)".contains("a run may use (half of this machine's memory); use a smaller --batch-size"), "\(error)") }
+        do { try recipe.validate() } catch { #expect("\(error)".contains("a run may use (half of this machine's memory, or of its container's limit); use a smaller --batch-size"), "\(error)") }
         // The committed preset is far inside the bound.
         #expect(DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).estimatedStepBytes < 1e9)
         #expect(throws: Never.self) { try DINORecipe.fashionMNIST(epochs: 2, trainImages: 15_000).validate() }

@@ -55,7 +55,7 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
             throw fail("weight decay must be finite and ≥ 0, label smoothing and erasing in [0, 1)")
         }
         if erasing > 0 && erasing < 1e-6 {
-            throw fail("an erasing probability of \(erasing) erases nothing in any run; use 0 to turn erasing off, or at least 1e-6")
+            throw fail("an erasing probability of \(erasing) erases a negligible share of images (under one in a million); use 0 to turn erasing off, or at least 1e-6")
         }
         // The tokens' rate is the base rate times the scale, held to the base rate's 1e-8 to 1.
         if let scale = tokenLearningRateScale, !(scale.isFinite && (1e-8...1).contains(Double(learningRate) * Double(scale))) {
@@ -68,9 +68,10 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
                                   && (0...1).contains(r.probability) && !r.operations.isEmpty) {
             throw fail("RandAugment takes 0 to 4 layers, a magnitude from 0 to 10, a std ≥ 0, a probability in [0, 1] and at least one operation")
         }
-        // A magnitude below 1e-3 of the 0–10 scale moves no pixel: it is magnitude 0 under another name.
-        if let r = randAugment, r.magnitude > 0 && r.magnitude < 1e-3 {
-            throw fail("a RandAugment magnitude of \(r.magnitude) changes no pixel; use 0 or at least 0.001 (DeiT's 9)")
+        // A fixed magnitude (std 0) below 1e-3 of the 0–10 scale moves no pixel: magnitude 0 under
+        // another name. With a std, the drawn magnitudes spread around it and do change images.
+        if let r = randAugment, r.magnitudeStd == 0, r.magnitude > 0 && r.magnitude < 1e-3 {
+            throw fail("a RandAugment magnitude of \(r.magnitude) with no spread changes no pixel; use 0 or at least 0.001 (DeiT's 9)")
         }
         if let m = mix, !(m.mixupAlpha >= 0 && m.cutmixAlpha >= 0 && m.mixupAlpha.isFinite && m.cutmixAlpha.isFinite
                           && (0...1).contains(m.probability) && (0...1).contains(m.switchProbability)) {

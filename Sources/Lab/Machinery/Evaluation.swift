@@ -1,11 +1,12 @@
 // Looking at a model without training it: the one batched pass over an image set that every
 // evaluation (accuracy, heads, features, attention, token cosines) runs, and top-1.
 import Data
+import Foundation
 import NN
 import Tensor
 
 /// What an evaluation pass may hold in activations at once: 1 GiB. The default runs' passes
-/// stay well below it (a patch-4 DINO ViT's 1 000 images, 0.3 GB); patch 1's would take 12 GB.
+/// stay below it (a patch-4 DINO ViT's 1 000 images, 0.3 GB); patch 1's would take 18 GB.
 public let evaluationBudget = 1 << 30
 
 /// The images an evaluation pass of `model` runs at once: `requested`, or fewer where a ViT's
@@ -26,6 +27,8 @@ public func forEachBatch(of set: ImageSet, data: FashionMNIST, batchSize request
     try TimeBreakdown.measure(.evaluation) {
         try withNoGrad {
             for start in stride(from: 0, to: n, by: batchSize) {
+                // Fault injection for the stop test: a Ctrl-C that lands in the first batch.
+                if start == 0, getenv("VITDISTILL_TEST_SIGINT_IN_EVALUATION") != nil { raise(SIGINT) }
                 Interruption.stopIfRequested(during: "an evaluation pass (image \(start) of \(n))")
                 let indices = Array(start..<min(start + batchSize, n))
                 let pixels = set.images(indices)

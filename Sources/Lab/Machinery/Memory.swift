@@ -17,7 +17,7 @@ public enum Memory {
     /// Throws when `bytes` exceed the budget, with what needs them and how to need less.
     public static func check(_ bytes: Double, _ what: String, fix: String) throws {
         guard bytes > budget else { return }
-        throw TrainingError(String(format: "%@ need about %.1f GB, more than the %.1f GB a run may use (half of this machine's memory); %@",
+        throw TrainingError(String(format: "%@ need about %.1f GB, more than the %.1f GB a run may use (half of this machine's memory, or of its container's limit); %@",
                                    what, bytes / 1e9, budget / 1e9, fix))
     }
 }

@@ -125,25 +125,33 @@ public enum Results {
     /// A dictionary's own keys (run and model names, `ViT-S/16`, `soft-convnet`) stay as written,
     /// except in `Merged`, whose halves encode into one keyed container: keep names there lowercase.
     public static func jsonObject<T: Encodable>(_ value: T) -> Any {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let data = try! encoder.encode(value)
-        return try! JSONSerialization.jsonObject(with: data)
+        try! encodedObject(value)
     }
 
-    /// `jsonObject`, for an experiment's results: a NaN or infinite number (a diverged run, a
-    /// measure undefined on these images) stops the run naming the field, before any file is written.
+    /// `jsonObject`, for an experiment's results: a NaN or infinite number stops the run naming
+    /// the field, before any file is written (a diverged run stops earlier, at its weights, so
+    /// this is a measure undefined on the images it was given).
     public static func resultObject<T: Encodable>(_ value: T, of experiment: String) throws -> Any {
+        do {
+            return try encodedObject(value)
+        } catch EncodingError.invalidValue(let bad, let context) {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + snakeCase($0.stringValue) }.joined(separator: "")
+            throw TrainingError("\(experiment): its result \(path.drop { $0 == "." }) is \(bad), not a number; no data file was written")
+        }
+    }
+
+    private static func encodedObject<T: Encodable>(_ value: T) throws -> Any {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        do {
-            return try JSONSerialization.jsonObject(with: encoder.encode(value))
-        } catch EncodingError.invalidValue(let bad, let context) {
-            let path = String(context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined(separator: "").drop { $0 == "." })
-            throw TrainingError("\(experiment): its result \(path) is \(bad), not a number; no data file was written. "
-                + "A training run that diverged stops earlier, so this is a measure undefined on these images (another --data?)")
+        return try JSONSerialization.jsonObject(with: encoder.encode(value))
+    }
+
+    /// `perHead` → `per_head`, as `.convertToSnakeCase` writes a key.
+    private static func snakeCase(_ key: String) -> String {
+        key.reduce(into: "") { out, c in
+            if c.isUppercase, !out.isEmpty { out.append("_") }
+            out.append(contentsOf: c.lowercased())
         }
     }
 

@@ -100,7 +100,7 @@ struct TrainingLoop {
         while loop.epoch < epochs {
             let epoch = loop.epoch
             for module in training { module.setTraining(true) }
-            let start = Date()
+            let start = Date(), stepsLeft = loop.step < stepsPerEpoch
             for batch in loop.remainingBatches(count: examples, batchSize: batchSize, steps: stepsPerEpoch, rng: &rng) {
                 let values = try step(batch, epoch, epoch * stepsPerEpoch + loop.step, &rng)
                 loop.metrics.update(values)
@@ -111,8 +111,13 @@ struct TrainingLoop {
                     try save(stoppingFor: signal)
                 }
             }
+            loop.seconds += Date().timeIntervalSince(start)
             try checkFinite("after epoch \(epoch + 1)")
-            let (record, line) = try endEpoch(epoch + 1, loop.metrics, loop.seconds + Date().timeIntervalSince(start))
+            // The epoch's steps are saved before its evaluation too (unless they were saved so and
+            // resumed): a stop there (which ends the process within a batch) or a crash loses no
+            // training; the resumed run evaluates again.
+            if stepsLeft { try save(stoppingFor: checkpoint?.stopRequested()) }
+            let (record, line) = try endEpoch(epoch + 1, loop.metrics, loop.seconds)
             progress.epoch(line)
             history.append(record)
             loop.finishEpoch()
@@ -156,7 +161,7 @@ struct LoopState: Codable {
             if !condition { throw snapshot.unusable(problem()) }
         }
         try require((0...epochs).contains(epoch), "its epoch \(epoch) is outside this run's 0…\(epochs)")
-        try require((0..<stepsPerEpoch).contains(step) && (epoch < epochs || step == 0),
+        try require((0...stepsPerEpoch).contains(step) && (epoch < epochs || step == 0),
                     "its step \(step) is outside an epoch of \(stepsPerEpoch) steps")
         try require(historyCount == epoch, "it records \(historyCount) finished epochs but stands after epoch \(epoch)")
         try require(RNG(state: rng) != nil, "its generator state is invalid")
@@ -177,7 +182,8 @@ struct LoopState: Codable {
         metrics.reset()
     }
 
-    /// "epoch 2, step 17 of 469", or "the end of epoch 1"
+    /// "epoch 2, step 17 of 469" (step 469 of 469: its steps done, its evaluation not), or "the
+    /// end of epoch 1"
     func position(stepsPerEpoch: Int) -> String {
         step == 0 ? "the end of epoch \(epoch)" : "epoch \(epoch + 1), step \(step) of \(stepsPerEpoch)"
     }

@@ -99,51 +99,81 @@ public enum RegularFile {
     /// Renames every temporary over its path as one step that a kill cannot leave half done: the
     /// pairs go first into a journal in `folder` (`.renames.<pid>.journal`, itself written
     /// atomically), and if the process dies between two renames, the next writer in the folder
-    /// finishes them (`removeStaleTemporaries`), so the set ends whole and new.
+    /// finishes them (`removeStaleTemporaries`), so the set ends whole and new. A failure removes
+    /// the journal and the temporaries not yet renamed before it is thrown.
     public static func putAllInPlace(_ pairs: [(temporary: String, path: String)], folder: String) throws {
         let journal = "\(folder)/.renames.\(getpid()).journal"
-        let text = Array(pairs.map { "\($0.temporary)\0\($0.path)\0" }.joined().utf8)
-        try text.withUnsafeBytes { try writeAtomically($0, to: journal) }
-        for pair in pairs { try putInPlace(pair.temporary, at: pair.path) }
-        unlink(journal)
+        var done = 0
+        do {
+            let text = Array(pairs.map { "\($0.temporary)\0\($0.path)\0" }.joined().utf8)
+            try text.withUnsafeBytes { try writeAtomically($0, to: journal) }
+            for pair in pairs {
+                try putInPlace(pair.temporary, at: pair.path)
+                done += 1
+            }
+            unlink(journal)
+        } catch {
+            for pair in pairs.dropFirst(done) { unlink(pair.temporary) }
+            unlink(journal)
+            throw error
+        }
     }
 
-    /// The files in `folder` whose name starts with "." and ends with `suffix`, with the pid
-    /// their name carries before the suffix (`.<…>.<pid>[.<hex>]<suffix>`).
-    private static func ownedFiles(in folder: String, suffix: String, random: Bool) -> [(name: String, pid: Int32)] {
-        guard let directory = opendir(folder) else { return [] }
+    /// The files in `folder` that `writeTemporary` (`.<name>.<pid>.<hex>.tmp`) and `putAllInPlace`
+    /// (`.renames.<pid>.journal`) make, by the pid their name carries.
+    private static func ownedFiles(in folder: String) -> (temporaries: [(name: String, pid: Int32)], journals: [(name: String, pid: Int32)]) {
+        guard let directory = opendir(folder) else { return ([], []) }
         defer { closedir(directory) }
-        var found: [(String, Int32)] = []
+        var found: ([(String, Int32)], [(String, Int32)]) = ([], [])
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("."), name.hasSuffix(suffix) else { continue }
-            let parts = name.dropLast(suffix.count).split(separator: ".")
-            let pidAt = parts.count - (random ? 2 : 1)
-            guard pidAt >= 1, let pid = Int32(parts[pidAt]), !random || UInt32(parts[parts.count - 1], radix: 16) != nil else { continue }
-            found.append((name, pid))
+            let parts = name.split(separator: ".")
+            if name.hasPrefix(".renames."), name.hasSuffix(".journal"), parts.count == 3, let pid = Int32(parts[1]) {
+                found.1.append((name, pid))
+            } else if name.hasPrefix("."), name.hasSuffix(".tmp"), parts.count >= 4, let pid = Int32(parts[parts.count - 3]),
+                      UInt32(parts[parts.count - 2], radix: 16) != nil {
+                found.0.append((name, pid))
+            }
         }
         return found
     }
 
-    private static func isGone(_ pid: Int32) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
-
     /// Finishes the renames of the journals in `folder` whose process no longer runs (a run
     /// killed while putting a set in place), then removes the temporaries `writeTemporary` made
-    /// there whose process no longer runs (a run killed mid-write); those of running processes stay.
+    /// there whose process no longer runs (a run killed mid-write); those of running processes
+    /// stay. Whether a process runs is decided once per pid, so a writer that dies meanwhile keeps
+    /// its temporaries and journal for the next pass. A journal is untrusted: only pairs of a
+    /// temporary of its own process in this folder and a file beside it are renamed, and only over
+    /// a file no newer than the journal (a set written since stands).
     public static func removeStaleTemporaries(in folder: String) {
-        for (name, pid) in ownedFiles(in: folder, suffix: ".journal", random: false) where isGone(pid) {
+        let (temporaries, journals) = ownedFiles(in: folder)
+        var gone: [Int32: Bool] = [:]
+        func isGone(_ pid: Int32) -> Bool {
+            if let known = gone[pid] { return known }
+            let result = kill(pid, 0) != 0 && errno == ESRCH
+            gone[pid] = result
+            return result
+        }
+        func modified(_ path: String) -> timespec? {
+            var info = stat()
+            return stat(path, &info) == 0 ? info.st_mtim : nil
+        }
+        for (name, pid) in journals where isGone(pid) {
             let journal = "\(folder)/\(name)"
-            if let bytes = try? read(journal) {
+            if let written = modified(journal), let bytes = try? read(journal, maxBytes: 1 << 20) {
                 let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-                for i in stride(from: 0, to: fields.count - 1, by: 2) where access(fields[i], F_OK) == 0 {
-                    _ = rename(fields[i], fields[i + 1])
+                for i in stride(from: 0, to: fields.count - 1, by: 2) {
+                    let (temporary, path) = (fields[i], fields[i + 1])
+                    let base = path.split(separator: "/").last.map(String.init) ?? ""
+                    guard temporary.hasPrefix("\(folder)/.\(base).\(pid)."), temporary.hasSuffix(".tmp"), path == "\(folder)/\(base)",
+                          access(temporary, F_OK) == 0 else { continue }
+                    if let existing = modified(path), (existing.tv_sec, existing.tv_nsec) > (written.tv_sec, written.tv_nsec) { continue }
+                    _ = rename(temporary, path)
                 }
             }
             unlink(journal)
         }
-        for (name, pid) in ownedFiles(in: folder, suffix: ".tmp", random: true) where isGone(pid) {
-            unlink("\(folder)/\(name)")
-        }
+        for (name, pid) in temporaries where isGone(pid) { unlink("\(folder)/\(name)") }
     }
 
     /// Creates the folder `path` and any missing parents (`mkdir -p`); says so if something

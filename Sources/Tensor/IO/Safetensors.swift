@@ -86,13 +86,15 @@ public enum Safetensors {
     struct TensorEntry { let name: String, dtype: String, shape: [Int], begin: Int, end: Int }
 
     /// CRC-32 of the metadata's fields in key order, each as key NUL value NUL in UTF-8, then of
-    /// the tensors' entries in data order, each as name NUL dtype NUL shape NUL begin NUL end NUL
-    /// (numbers in decimal, the shape's joined by commas).
+    /// the tensors' entries in data order (then name order), each as name NUL dtype NUL shape NUL
+    /// begin NUL end NUL (numbers in decimal, the shape's joined by commas).
     static func headerCRC(_ metadata: [String: String], _ entries: [TensorEntry]) -> UInt32 {
         var text: [UInt8] = []
         func field(_ s: String) { text.append(contentsOf: s.utf8); text.append(0) }
         for key in metadata.keys.sorted() { field(key); field(metadata[key]!) }
-        for e in entries {
+        // In data order, names breaking ties (zero-size tensors share an offset): the same order
+        // whichever order the writer listed them or the reader sorted them.
+        for e in entries.sorted(by: { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }) {
             field(e.name); field(e.dtype); field(e.shape.map(String.init).joined(separator: ","))
             field(String(e.begin)); field(String(e.end))
         }
