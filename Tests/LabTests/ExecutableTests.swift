@@ -336,16 +336,8 @@ struct TestFailure: Error, CustomStringConvertible {
     /// summary not). The next resume finishes the killed set's renames, continues from the
     /// checkpoints, and ends with the uninterrupted run's summary, nothing of the killed writers left.
     @Test func aRunKilledDuringItsWritesResumesToTheUninterruptedResult() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("killed-writes-\(UUID().uuidString)")
-        func arguments(_ run: String) -> [String] {
-            ["--scale", "quick", "--seed", "3", "--output", folder.appendingPathComponent("\(run)/data").path,
-             "--cache", folder.appendingPathComponent("\(run)/cache").path]
-        }
-        func summary(_ run: String) throws -> NSDictionary {
-            var s = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(run)/data/collapse.json"))) as! [String: Any]
-            (s["provenance"], s["timings"]) = (nil, nil)
-            return NSDictionary(dictionary: s)
-        }
+        let quick = QuickRuns(prefix: "killed-writes", seed: 3), folder = quick.folder
+        let (arguments, summary) = (quick.arguments, quick.summary)
         func everything(_ run: String) -> [String] {
             ((try? FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent(run).path)) ?? []).sorted()
         }
@@ -378,16 +370,8 @@ struct TestFailure: Error, CustomStringConvertible {
     /// data file and the epoch's steps in a checkpoint; `--resume` evaluates again from there and
     /// ends with the uninterrupted run's summary.
     @Test func aStopDuringAnEvaluationPassEndsTheRunThereAndResumes() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stop-eval-\(UUID().uuidString)")
-        func arguments(_ run: String) -> [String] {
-            ["--scale", "quick", "--seed", "4", "--output", folder.appendingPathComponent("\(run)/data").path,
-             "--cache", folder.appendingPathComponent("\(run)/cache").path]
-        }
-        func summary(_ run: String) throws -> NSDictionary {
-            var s = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(run)/data/collapse.json"))) as! [String: Any]
-            (s["provenance"], s["timings"]) = (nil, nil)
-            return NSDictionary(dictionary: s)
-        }
+        let quick = QuickRuns(prefix: "stop-eval", seed: 4), folder = quick.folder
+        let (arguments, summary) = (quick.arguments, quick.summary)
         let reference = try execute("collapse", arguments("uninterrupted"))
         #expect(reference.status == 0, "\(reference.output.suffix(2000))")
         let stopped = try execute("collapse", arguments("stopped"), environment: ["VITDISTILL_TEST_SIGINT_IN_EVALUATION": "1"])
@@ -400,5 +384,30 @@ struct TestFailure: Error, CustomStringConvertible {
         let resumed = try execute("collapse", arguments("stopped") + ["--resume"])
         #expect(resumed.status == 0 && resumed.output.contains("continuing from"), "\(resumed.output.suffix(2000))")
         #expect(try summary("stopped").isEqual(summary("uninterrupted")), "the resumed run's summary differs")
+    }
+}
+
+/// Quick `collapse` runs of one seed side by side in a temporary folder, each with its own data
+/// and cache folders, and their summaries without what differs between any two runs.
+struct QuickRuns {
+    let folder: URL
+    let seed: Int
+
+    init(prefix: String, seed: Int) {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        self.seed = seed
+    }
+
+    func arguments(_ run: String) -> [String] {
+        ["--scale", "quick", "--seed", String(seed), "--output", folder.appendingPathComponent("\(run)/data").path,
+         "--cache", folder.appendingPathComponent("\(run)/cache").path]
+    }
+
+    /// The run's summary less its provenance (the checkout may be dirty in one and not the other)
+    /// and timings (seconds differ between any two runs).
+    func summary(_ run: String) throws -> NSDictionary {
+        var s = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("\(run)/data/collapse.json"))) as! [String: Any]
+        (s["provenance"], s["timings"]) = (nil, nil)
+        return NSDictionary(dictionary: s)
     }
 }
