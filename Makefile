@@ -119,9 +119,14 @@ $(DATA_FILES): $(DATA_DIR)/%.json: .build/release/%
 # Results: never deleted by make, not even when it is interrupted.
 .PRECIOUS: $(DATA_FILES)
 
+# The figure scripts beside another scale's data, each copied to a temporary name and renamed:
+# under make -j a plain cp rewrote a script another job's gnuplot was reading.
+COPY_SCRIPTS = if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && for f in figures/*.gp; do \
+	  cp $$f $(FIGURE_DIR)/.$${f\#figures/}.$$$$ && mv -f $(FIGURE_DIR)/.$${f\#figures/}.$$$$ $(FIGURE_DIR)/$${f\#figures/} || exit 1; done; fi
+
 # A figure is redrawn when its script or its data changed.
 $(FIGURE_FILES): $(FIGURE_DIR)/%.png: figures/%.gp $(DATA_DIR)/%.json
-	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
+	@$(COPY_SCRIPTS)
 	@cd $(FIGURE_DIR) && gnuplot $*.gp && echo "plots: $(FIGURE_DIR)/$*.png, .svg"
 
 $(EXPERIMENTS): %: $(FIGURE_DIR)/%.png
@@ -131,7 +136,7 @@ figures: $(FIGURE_FILES)
 # Drawing needs gnuplot alone: not the dataset, not OpenBLAS.
 plots:
 	@$(MAKE) --no-print-directory setup PACKAGES=gnuplot-nox
-	@if [ "$(FIGURE_DIR)" != figures ]; then mkdir -p $(FIGURE_DIR) && cp figures/*.gp $(FIGURE_DIR)/; fi
+	@$(COPY_SCRIPTS)
 	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
 
 # The full-scale momentum teacher (papers/dino.md, "the momentum teacher beats raw pixels"), with
@@ -144,7 +149,7 @@ dino-full: build
 # and redraws the figure. It reuses the models `make token-similarity` cached. RESUME=1 continues it.
 token-similarity-dose: .build/release/token-similarity $(DATA_DIR)/token-similarity.json
 	.build/release/token-similarity --dose-response --scale $(SCALE) --seed $(SEED) --output $(DATA_DIR) $(if $(RESUME),--resume)$(if $(FRESH), --fresh)
-	@if [ "$(FIGURE_DIR)" != figures ]; then cp figures/*.gp $(FIGURE_DIR)/; fi
+	@$(COPY_SCRIPTS)
 	@cd $(FIGURE_DIR) && gnuplot token-similarity.gp && echo "plots: $(FIGURE_DIR)/token-similarity.png, .svg"
 
 clean:
