@@ -18,3 +18,40 @@ extension ViTConfig {
         return 2 * (embed + Double(depth) * block + heads)
     }
 }
+
+extension ViTConfig {
+    /// FLOPs per image of a training step's products: the forward, and twice it backward (each
+    /// product's two operand gradients), less the patch embedding's input gradient, which an image
+    /// does not need.
+    public func trainingStepFLOPs(imageSize size: Int? = nil) -> Double {
+        let side = (size ?? imageSize) / patchSize
+        let embed = 2 * Double(side * side * channels * patchSize * patchSize * width)
+        return 3 * forwardFLOPs(imageSize: size) - embed
+    }
+}
+
+extension ConvNetConfig {
+    /// Forward FLOPs per image (2 per multiply-add) of the convolutions (3×3 stem and blocks, 1×1
+    /// shortcuts) and the classifier, at `imageSize`²; norms, ReLU, pooling left out.
+    public func forwardFLOPs(imageSize: Int = 28) -> Double {
+        var side = imageSize, flops = 2.0 * Double(side * side * channels * 9 * widths[0])
+        if stemPool { side /= 2 }
+        var inWidth = widths[0]
+        for (s, width) in widths.enumerated() {
+            for b in 0..<blocksPerStage {
+                let stride = s > 0 && b == 0 ? 2 : 1
+                let out = (side - 1) / stride + 1  // 3×3, padding 1 (and the 1×1 shortcut) at this stride
+                flops += 2 * Double(out * out) * (Double(inWidth * 9 * width) + Double(width * 9 * width))
+                if stride != 1 || inWidth != width { flops += 2 * Double(out * out * inWidth * width) }
+                (side, inWidth) = (out, width)
+            }
+        }
+        return flops + 2 * Double(widths.last! * classes)
+    }
+
+    /// FLOPs per image of a training step's products: three times the forward, less the stem's
+    /// input gradient, which an image does not need.
+    public func trainingStepFLOPs(imageSize: Int = 28) -> Double {
+        3 * forwardFLOPs(imageSize: imageSize) - 2 * Double(imageSize * imageSize * channels * 9 * widths[0])
+    }
+}

@@ -48,17 +48,17 @@ if wanted("vit-b8-fwd") { _ = forwardCase("vit-b8-fwd", .vitB8, batch: 2, sgemm:
 if wanted("vit-p7-fwd") {
     _ = forwardCase("vit-p7-fwd", ViTConfig(patchSize: 7, width: 64, depth: 4, heads: 2, classes: 0), batch: 256, sgemm: sgemm1024)
 }
-if wanted("nano-train") { nanoTrainCase() }
-if wanted("nano-dino") { nanoDINOCase() }
+if wanted("nano-train") { nanoTrainCase(sgemm: sgemm1024) }
+if wanted("nano-dino") { nanoDINOCase(sgemm: sgemm1024) }
 if wanted("dino-recipe-step") || wanted("dino-recipe-step-augmented") || wanted("knn-eval") {
     // These read Fashion-MNIST (the augmentation and the k-NN bank need real images).
     if let data = try? FashionMNIST.load() {
-        dinoCases(data: data, step: wanted("dino-recipe-step"), augmented: wanted("dino-recipe-step-augmented"), knn: wanted("knn-eval"))
+        dinoCases(data: data, step: wanted("dino-recipe-step"), augmented: wanted("dino-recipe-step-augmented"), knn: wanted("knn-eval"), sgemm: sgemm1024)
     } else {
         print("# dino-recipe-step, dino-recipe-step-augmented, knn-eval: skipped, Fashion-MNIST is not in \(FashionMNIST.defaultDirectory) (make setup installs it)")
     }
 }
-if wanted("deit-student-step") { deitStudentCase() }
+if wanted("deit-student-step") { deitStudentCase(sgemm: sgemm1024) }
 if wanted("convnet-step") || wanted("convnet-teacher-fwd") {
-    convNetCases(step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"))
+    convNetCases(step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"), sgemm: sgemm1024)
 }

@@ -146,6 +146,32 @@ import Tensor
         #expect(ViTConfig.vitS8.forwardFLOPs() > 4 * ViTConfig.vitS16.forwardFLOPs())
     }
 
+    /// The shape formulas against the products a model really runs (MatrixFLOPs counts every
+    /// sgemm): a forward without a graph, and a training step (forward, cross-entropy, backward),
+    /// per image, for a small DeiT⚗ ViT and two small ConvNets. Exact: both count 2 per multiply-add.
+    @Test func flopFormulasCountTheProductsAModelRuns() throws {
+        var rng = RNG(seed: 8)
+        let batch = 3
+        let x = Tensor.randn([batch, 1, 28, 28], rng: &rng)
+        let labels = (0..<batch).map { $0 % 10 }
+        func perImage(_ body: () -> Void) -> Double { MatrixFLOPs.counting(body).flops / Double(batch) }
+        let vitConfig = ViTConfig(patchSize: 7, width: 16, depth: 2, heads: 2, prefix: .clsAndDist)
+        let vit = try VisionTransformer(vitConfig, rng: &rng)
+        vit.setTraining(false)
+        #expect(perImage { withNoGrad { _ = vit(x) } } == vitConfig.forwardFLOPs())
+        vit.setTraining(true)
+        let vitStep = perImage { let out = vit(x); (crossEntropy(out.logits!, labels: labels) + crossEntropy(out.secondLogits!, labels: labels)).backward() }
+        #expect(vitStep == vitConfig.trainingStepFLOPs(), "\(vitStep) against \(vitConfig.trainingStepFLOPs())")
+        for config in [ConvNetConfig(widths: [4, 8, 16]), ConvNetConfig(widths: [4, 8], blocksPerStage: 2, stemPool: true)] {
+            let net = ConvNet(config, rng: &rng)
+            net.setTraining(false)
+            #expect(perImage { withNoGrad { _ = net(x) } } == config.forwardFLOPs(), "\(config)")
+            net.setTraining(true)
+            let step = perImage { crossEntropy(net(x), labels: labels).backward() }
+            #expect(step == config.trainingStepFLOPs(), "\(config): \(step) against \(config.trainingStepFLOPs())")
+        }
+    }
+
     @Test func impossibleConfigurationsAreRefused() {
         var rng = RNG(seed: 0)
         #expect(throws: CheckpointError.self) { try VisionTransformer(ViTConfig(patchSize: 5), rng: &rng) }

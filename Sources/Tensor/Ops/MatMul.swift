@@ -4,6 +4,21 @@
 //
 //   C = op(A)·op(B)      dop(A) = dC·op(B)ᵀ      dop(B) = op(A)ᵀ·dC
 import CBLAS
+import Synchronization
+
+/// The FLOPs (2 per multiply-add) of every matrix product this process runs, which is all the
+/// work the models do in products (dense layers, attention, convolutions by im2col): the bench
+/// counts one training step with it, and tests check it against the shape formulas of NN/Flops.swift.
+public enum MatrixFLOPs {
+    static let total = Atomic<Int>(0)
+
+    /// `body`'s result and the FLOPs of the products it ran (on any thread, so one count at a time).
+    public static func counting<T>(_ body: () throws -> T) rethrows -> (value: T, flops: Double) {
+        let before = total.load(ordering: .relaxed)
+        let value = try body()
+        return (value, Double(total.load(ordering: .relaxed) - before))
+    }
+}
 
 /// One row-major sgemm: C (m×n) = alpha·op(A)·op(B) + beta·C, with op(A) m×k and op(B) k×n.
 /// `transA`: A is stored k×m. `transB`: B is stored n×k. Leading dimensions default to packed
@@ -27,6 +42,7 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    MatrixFLOPs.total.add(2 * m * n * k, ordering: .relaxed)
     BLAS.configureThreads()
     func rawCall(_ rows: Range<Int>, _ cols: Range<Int>) {
         let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
