@@ -4,19 +4,20 @@
 //
 //   C = op(A)·op(B)      dop(A) = dC·op(B)ᵀ      dop(B) = op(A)ᵀ·dC
 import CBLAS
-import Synchronization
 
-/// The FLOPs (2 per multiply-add) of every matrix product this process runs, which is all the
+/// The FLOPs (2 per multiply-add) of the matrix products a piece of work runs, which is all the
 /// work the models do in products (dense layers, attention, convolutions by im2col): the bench
-/// counts one training step with it, and tests check it against the shape formulas of NN/Flops.swift.
+/// counts one training step with it, and a test checks it against NN/Flops.swift's formulas.
 public enum MatrixFLOPs {
-    static let total = Atomic<Int>(0)
+    final class Tally: @unchecked Sendable { var flops = 0 }
+    @TaskLocal static var tally: Tally?
 
-    /// `body`'s result and the FLOPs of the products it ran (on any thread, so one count at a time).
+    /// `body`'s result and the FLOPs of its products. The work runs on this thread alone while it
+    /// is counted (as a worker's chunk does), so no other work of the process mixes in.
     public static func counting<T>(_ body: () throws -> T) rethrows -> (value: T, flops: Double) {
-        let before = total.load(ordering: .relaxed)
-        let value = try body()
-        return (value, Double(total.load(ordering: .relaxed) - before))
+        let tally = Tally()
+        let value = try $tally.withValue(tally) { try Parallel.$isWorker.withValue(true) { try body() } }
+        return (value, Double(tally.flops))
     }
 }
 
@@ -42,7 +43,7 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    MatrixFLOPs.total.add(2 * m * n * k, ordering: .relaxed)
+    if let tally = MatrixFLOPs.tally { tally.flops += 2 * m * n * k }
     BLAS.configureThreads()
     func rawCall(_ rows: Range<Int>, _ cols: Range<Int>) {
         let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
