@@ -330,6 +330,18 @@ struct TestFailure: Error, CustomStringConvertible {
         #expect(checkpoints().isEmpty, "\(name) left its checkpoints after finishing")
     }
 
+    /// A dataset (--data) of fewer training images than the largest k: the k-NN would have no
+    /// k neighbours. The run stops before it trains, naming k, the bank and the fix.
+    @Test func aTrainingSetSmallerThanKStopsWithTheFix() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("small-bank-\(UUID().uuidString)")
+        try writeSyntheticDataset(to: folder.appendingPathComponent("data"), train: 150, test: 50)
+        let run = try execute("ema-teacher", ["--scale", "quick", "--data", folder.appendingPathComponent("data").path,
+                                              "--output", folder.appendingPathComponent("out").path, "--cache", folder.appendingPathComponent("cache").path])
+        #expect(!run.crashed && run.status != 0, "\(run.output.suffix(1500))")
+        #expect(run.output.contains("k-NN200 needs at least 200 training images") && run.output.contains("--data"), "\(run.output.suffix(1500))")
+        #expect(files(in: folder.appendingPathComponent("out")).isEmpty)
+    }
+
     /// kill -9 at the two writes a run makes, by fault injection (`VITDISTILL_TEST_KILL_BEFORE_RENAME`:
     /// the process dies with the file's temporary written, before its rename): first at its first
     /// checkpoint, then, resumed, between the renames of its result set (the TSV in place, the
