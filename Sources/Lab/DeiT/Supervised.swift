@@ -109,11 +109,6 @@ public struct EpochRecord: Codable, Sendable {
     public var metrics: [String: Double]? = nil  // the objective's own, over the epoch's steps (e.g. teacherLabelFlips)
 }
 
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 
 /// Training images for one step and their labels: crop, flip, RandAugment, normalize, erase —
 /// the order of timm's transforms — then Mixup or CutMix over the batch, as DeiT's engine does.

@@ -188,3 +188,10 @@ struct LoopState: Codable {
         step == 0 ? "the end of epoch \(epoch)" : "epoch \(epoch + 1), step \(step) of \(stepsPerEpoch)"
     }
 }
+
+/// A run that cannot go on (a diverged loss, NaN weights, a configuration over budget), with the
+/// likely cause and the fix: every training room throws it.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
