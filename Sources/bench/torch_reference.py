@@ -11,7 +11,7 @@ Run it right after the Swift benchmark, on the same machine, and compare ratios,
   python3 Sources/bench/torch_reference.py                 # every case
   python3 Sources/bench/torch_reference.py --cases vit-s16-fwd,nano-train --threads 2
 
-The dino-recipe-step, deit-student-step and convnet-step cases are the experiments' own default
+The dino-recipe-step, deit-student-step, convnet-step and convnet-teacher-fwd cases are the experiments' own default
 steps (ema-teacher, distillation, the ConvNet teacher); the others are the papers' shapes.
 """
 import argparse, time
@@ -134,7 +134,7 @@ def dino_head(dim, out_dim, hidden=256, bottleneck=64):
     return head, nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, out_dim, bias=False))
 
 
-def dino_recipe_case(batch=32, patch=7, dim=96, depth=4, heads=3, out_dim=1024, local_crops=4, local_size=14):
+def dino_recipe_case(batch=32, patch=7, dim=64, depth=4, heads=2, out_dim=1024, local_crops=4, local_size=14):
     """ema-teacher's default step: student on 2 global + 4 local crops (one forward per crop size),
     EMA teacher on the global crops, centering, per-parameter clipping, AdamW, momentum 0.99."""
     def make():
@@ -220,6 +220,15 @@ def convnet_case(batch=128):
     return rate(step, batch), f"the ConvNet teacher's training step (stages 32/64/128, pooled stem), batch={batch}"
 
 
+def convnet_forward_case(batch=128):
+    model = convnet().eval()
+    x = torch.randn(batch, 1, 28, 28)
+    def step():
+        with torch.no_grad():
+            model(x)
+    return rate(step, batch), f"the ConvNet teacher's evaluation forward without a graph, batch={batch}"
+
+
 CASES = {
     "vit-s16-fwd": lambda: forward_case(224, 16, 384, 12, 6, 16),
     "vit-s8-fwd": lambda: forward_case(224, 8, 384, 12, 6, 4),
@@ -230,6 +239,7 @@ CASES = {
     "dino-recipe-step": dino_recipe_case,
     "deit-student-step": deit_student_case,
     "convnet-step": convnet_case,
+    "convnet-teacher-fwd": convnet_forward_case,
 }
 
 if __name__ == "__main__":

@@ -15,36 +15,70 @@ private func poolGeometry(_ x: Tensor, kernel: Int, stride: Int?, padding: Int, 
 
 public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
     let (geo, planes, inPlane, outPlane, y) = poolGeometry(x, kernel: kernel, stride: stride, padding: padding, op: "maxPool2d")
-    var argmax = [Int32](repeating: 0, count: planes * outPlane)  // flat index in the input plane
-    argmax.withUnsafeMutableBufferPointer { am in
-        let (am, px, py) = (am.baseAddress!, UnsafePointer(x.data), y.data)
-        Parallel.forEachChunk(planes, grain: max(1, 8192 / max(inPlane, 1))) { range in
-            for p in range {
-                let (src, dst, idx) = (px + p * inPlane, py + p * outPlane, am + p * outPlane)
-                for oh in 0..<geo.outH {
-                    for ow in 0..<geo.outW {
-                        var best = -Float.infinity, at = -1
-                        for ki in 0..<kernel {
-                            for kj in 0..<kernel {
-                                guard let (ih, iw) = geo.source(oh, ow, ki, kj) else { continue }
-                                let v = src[ih * geo.width + iw]
-                                if v > best || at < 0 { best = v; at = ih * geo.width + iw }
-                            }
+    // The flat index in the input plane of each output's maximum: the first of the window's
+    // cells in row order, unless a later one is strictly greater.
+    let argmax = UnsafeMutableBufferPointer<Int32>.allocate(capacity: planes * outPlane)
+    let (am, px, py) = (argmax.baseAddress!, UnsafePointer(x.data), y.data)
+    let grain = max(1, 8192 / max(inPlane, 1))
+    Parallel.forEachChunk(planes, grain: grain) { range in
+        for p in range {
+            let (src, dst, idx) = (px + p * inPlane, py + p * outPlane, am + p * outPlane)
+            if kernel == 2 && geo.stride == 2 && padding == 0 {
+                maxPool2x2(src, width: geo.width, outH: geo.outH, outW: geo.outW, dst, idx)
+                continue
+            }
+            for oh in 0..<geo.outH {
+                for ow in 0..<geo.outW {
+                    var best = -Float.infinity, at = -1
+                    for ki in 0..<kernel {
+                        for kj in 0..<kernel {
+                            guard let (ih, iw) = geo.source(oh, ow, ki, kj) else { continue }
+                            let v = src[ih * geo.width + iw]
+                            if v > best || at < 0 { best = v; at = ih * geo.width + iw }
                         }
-                        dst[oh * geo.outW + ow] = best
-                        idx[oh * geo.outW + ow] = Int32(at)
                     }
+                    dst[oh * geo.outW + ow] = best
+                    idx[oh * geo.outW + ow] = Int32(at)
                 }
             }
         }
     }
+    let indices = PoolIndices(argmax)
     y.record([x]) { y in
-        let (g, dx) = (y.grad!.data, x.gradPointer())
-        for p in 0..<planes {
-            for o in 0..<outPlane { dx[p * inPlane + Int(argmax[p * outPlane + o])] += g[p * outPlane + o] }
+        let (g, dx, am) = (UnsafePointer(y.grad!.data), x.gradPointer(), UnsafePointer(indices.buffer.baseAddress!))
+        Parallel.forEachChunk(planes, grain: grain) { range in
+            for p in range {  // planes write disjoint parts of dx
+                let (gp, dp, ip) = (g + p * outPlane, dx + p * inPlane, am + p * outPlane)
+                for o in 0..<outPlane { dp[Int(ip[o])] += gp[o] }
+            }
         }
     }
     return y
+}
+
+/// The 2×2, stride-2 window without padding (ResNet's stem pool), its four cells in row order.
+@inline(__always)
+private func maxPool2x2(_ src: UnsafePointer<Float>, width: Int, outH: Int, outW: Int,
+                        _ dst: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePointer<Int32>) {
+    for oh in 0..<outH {
+        let (top, bottom) = (src + 2 * oh * width, src + (2 * oh + 1) * width)
+        for ow in 0..<outW {
+            let i = 2 * oh * width + 2 * ow
+            var (best, at) = (top[2 * ow], i)
+            if top[2 * ow + 1] > best { (best, at) = (top[2 * ow + 1], i + 1) }
+            if bottom[2 * ow] > best { (best, at) = (bottom[2 * ow], i + width) }
+            if bottom[2 * ow + 1] > best { (best, at) = (bottom[2 * ow + 1], i + width + 1) }
+            dst[oh * outW + ow] = best
+            idx[oh * outW + ow] = Int32(at)
+        }
+    }
+}
+
+/// The argmax indices a max-pool's backward reads, freed with its graph.
+private final class PoolIndices: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Int32>
+    init(_ buffer: UnsafeMutableBufferPointer<Int32>) { self.buffer = buffer }
+    deinit { buffer.deallocate() }
 }
 
 public func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
