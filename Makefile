@@ -16,7 +16,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev dataset-fashion-mnist
+PACKAGES := gnuplot-nox libopenblas-dev zlib1g-dev libdnnl-dev dataset-fashion-mnist
 SCALE ?= default
 SEED ?= 0
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' models:
@@ -85,7 +85,7 @@ test: setup
 bench: setup
 ifdef AVX2
 	@VITDISTILL_TARGET_CPU=haswell swift build $(SWIFT_BUILD_FLAGS) --scratch-path .build-avx2 --product bench >&2
-	@OPENBLAS_CORETYPE=Haswell .build-avx2/release/bench
+	@OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 .build-avx2/release/bench
 else
 	@swift build $(SWIFT_BUILD_FLAGS) --product bench >&2
 	@.build/release/bench

@@ -22,12 +22,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries. Debian: libopenblas-dev, zlib1g-dev (`make setup` installs them).
+        // System libraries. Debian: libopenblas-dev, zlib1g-dev, libdnnl-dev (`make setup` installs them).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
-        // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors (zlib: CRC-32).
-        .target(name: "Tensor", dependencies: ["CBLAS", "CZlib"], swiftSettings: cpuFlags),
+        // The tensor core: storage, autograd, ops, kernels, optimizers, safetensors (zlib: CRC-32;
+        // oneDNN: the ConvNet's convolutions).
+        .target(name: "Tensor", dependencies: ["CBLAS", "CZlib", "CDNNL"], swiftSettings: cpuFlags),
         // Modules (ViT, ConvNet, heads) and the data pipeline, side by side on the core.
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: cpuFlags),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: cpuFlags),

@@ -46,9 +46,18 @@ public final class BasicBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = bn2(conv2(relu(bn1(conv1(x)))))
+        if Conv2d.fusesEvaluation(before: bn1) { return evaluate(x) }
+        let y = bn2(conv2(bn1(conv1(x), relu: true)))
         let shortcut = downsample.map { $0.bn($0.conv(x)) } ?? x
         return relu(y + shortcut)
+    }
+
+    /// The same at evaluation without a graph, each convolution fused with its BatchNorm (and the
+    /// ReLU and residual after it).
+    private func evaluate(_ x: Tensor) -> Tensor {
+        let y = conv1.evaluate(x, then: bn1, relu: true)
+        let shortcut = downsample.map { $0.conv.evaluate(x, then: $0.bn, relu: false) } ?? x
+        return conv2.evaluate(y, then: bn2, adding: shortcut, relu: true)
     }
 }
 
@@ -90,7 +99,7 @@ public final class ConvNet: Module {
 
     /// images (B, C, H, W) → (B, widths.last): stem, stages, global average pooling.
     public func features(_ images: Tensor) -> Tensor {
-        var x = relu(bn1(conv1(images)))
+        var x = Conv2d.fusesEvaluation(before: bn1) ? conv1.evaluate(images, then: bn1, relu: true) : bn1(conv1(images), relu: true)
         if config.stemPool { x = maxPool2d(x, kernel: 2) }
         for block in stages.joined() { x = block(x) }
         return x.mean(axes: [2, 3])

@@ -80,6 +80,22 @@ public final class Conv2d: Module {
 /// Batch normalization over channels with running statistics (momentum 0.1, ε 1e-5, PyTorch's).
 /// timm's state dict also has `num_batches_tracked` (an integer); it is not stored here, so load
 /// into PyTorch with strict=False.
+extension Conv2d {
+    /// Whether a convolution before `bn` runs fused with it (`evaluate`): at evaluation without a
+    /// graph, on oneDNN. On im2col the ops run one by one, as they always have.
+    public static func fusesEvaluation(before bn: BatchNorm2d) -> Bool {
+        !Autograd.isEnabled && !bn.training && ConvolutionEngine.current == .oneDNN
+    }
+
+    /// Evaluation without a graph: this convolution and `bn` (running statistics) as one kernel,
+    /// then `residual` added and ReLU (convBatchNormForInference).
+    public func evaluate(_ x: Tensor, then bn: BatchNorm2d, adding residual: Tensor? = nil, relu: Bool) -> Tensor {
+        precondition(bias == nil && !bn.training, "Conv2d.evaluate: a bias-free convolution before a BatchNorm in evaluation mode")
+        return convBatchNormForInference(x, weight: weight, stride: stride, padding: padding, bnWeight: bn.weight, bnBias: bn.bias,
+                                         runningMean: bn.runningMean, runningVar: bn.runningVar, residual: residual, relu: relu)
+    }
+}
+
 public final class BatchNorm2d: TrainingModeDependent {
     public let weight: Tensor, bias: Tensor
     public let runningMean: Tensor, runningVar: Tensor
@@ -98,5 +114,11 @@ public final class BatchNorm2d: TrainingModeDependent {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         batchNorm2d(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                     training: training)
+    }
+
+    /// relu(self(x)) in one pass (batchNorm2d's `relu`).
+    public func callAsFunction(_ x: Tensor, relu: Bool) -> Tensor {
+        batchNorm2d(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                    training: training, relu: relu)
     }
 }

@@ -18,7 +18,7 @@ BLAS.useFastKernels()
 
 let modelCases = ["vit-s16-fwd", "vit-s8-fwd", "vit-b16-fwd", "vit-b8-fwd", "vit-p7-fwd", "nano-train", "nano-dino", "dino-recipe-step",
                   "dino-recipe-step-augmented", "knn-eval", "deit-student-step",
-                  "convnet-step", "convnet-teacher-fwd"]
+                  "convnet-step", "convnet-teacher-fwd", "convnet-step-im2col", "convnet-teacher-fwd-im2col"]
 let kernelCases = ["sgemm", "softmax", "layernorm", "gelu"]  // each memory-bound kernel also prints a copy of its bytes
 let requested = Array(CommandLine.arguments.dropFirst())
 if let unknown = requested.first(where: { !(modelCases + kernelCases).contains($0) }) {
@@ -33,6 +33,9 @@ print("# \(BLAS.summary); our kernels on \(Parallel.threads) threads; OPENBLAS_C
 if BLAS.cpuHasAVX512 && !BLAS.usesAVX512Kernels {
     print("# warning: this CPU has AVX-512 but OpenBLAS runs its \(BLAS.coreName) kernels (see papers/notebook.md, 'BLAS kernels')")
 }
+// The ConvNet's convolutions run on oneDNN here, the engine that replaces im2col for them (the
+// experiments switch when their committed data are regenerated on it).
+print("# convolutions without a bias (the ConvNet's): oneDNN \(OneDNNInfo.version); convnet-*-im2col: im2col + OpenBLAS")
 print("case\tvalue\tdetail")
 
 // sgemm first: the model cases report their GFLOP/s against it.
@@ -58,7 +61,13 @@ if wanted("dino-recipe-step") || wanted("dino-recipe-step-augmented") || wanted(
         print("# dino-recipe-step, dino-recipe-step-augmented, knn-eval: skipped, Fashion-MNIST is not in \(FashionMNIST.defaultDirectory) (make setup installs it)")
     }
 }
-if wanted("deit-student-step") { deitStudentCase(sgemm: sgemm1024) }
+if wanted("deit-student-step") { ConvolutionEngine.$current.withValue(.oneDNN) { deitStudentCase(sgemm: sgemm1024) } }
 if wanted("convnet-step") || wanted("convnet-teacher-fwd") {
-    convNetCases(step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"), sgemm: sgemm1024)
+    ConvolutionEngine.$current.withValue(.oneDNN) {
+        convNetCases(engine: .oneDNN, step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"), sgemm: sgemm1024)
+    }
+}
+// The same on im2col + OpenBLAS, the kernels oneDNN replaced for the ConvNet.
+if wanted("convnet-step-im2col") || wanted("convnet-teacher-fwd-im2col") {
+    convNetCases(engine: .im2col, step: wanted("convnet-step-im2col"), forward: wanted("convnet-teacher-fwd-im2col"), sgemm: sgemm1024)
 }

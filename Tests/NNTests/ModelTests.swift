@@ -195,3 +195,22 @@ import Tensor
         #expect(convnet(x).shape == [8, 10])
     }
 }
+
+/// The ConvNet's evaluation forward without a graph fuses each convolution with its BatchNorm on
+/// oneDNN: its logits agree with the layers run one by one (on im2col), stem pool or not.
+@Test(arguments: [false, true])
+func convNetFusedEvaluationAgrees(_ stemPool: Bool) {
+    var rng = RNG(seed: 66)
+    let model = ConvNet(ConvNetConfig(widths: [16, 32, 64], stemPool: stemPool), rng: &rng)
+    for bn in model.modules.compactMap({ $0 as? BatchNorm2d }) {  // statistics as after training
+        bn.runningMean.assign(Tensor.randn(bn.runningMean.shape, std: 0.2, rng: &rng))
+        bn.runningVar.assign(Tensor.uniform(bn.runningVar.shape, low: 0.5, high: 2, rng: &rng))
+        bn.weight.assign(Tensor.uniform(bn.weight.shape, low: 0.5, high: 1.5, rng: &rng))
+    }
+    model.setTraining(false)
+    let x = Tensor.randn([6, 1, 28, 28], rng: &rng)
+    let fused = withNoGrad { ConvolutionEngine.$current.withValue(.oneDNN) { model(x) } }
+    let oneByOne = withNoGrad { ConvolutionEngine.$current.withValue(.im2col) { model(x) } }
+    let worst = zip(fused.scalars, oneByOne.scalars).map { abs($0 - $1) }.max() ?? 0
+    #expect(worst <= 1e-4 * max(1, oneByOne.scalars.map(abs).max() ?? 1), "fused and one by one differ by \(worst)")
+}

@@ -253,6 +253,45 @@ import Tensor
         }) == [])
     }
 
+    /// BatchNorm with its ReLU in the same pass, on planes with a vector part and a tail, in
+    /// training and at evaluation.
+    @Test(arguments: [true, false])
+    func batchNormalizationWithReLU(_ training: Bool) {
+        var rng = RNG(seed: 21)
+        let x = param([3, 2, 6, 5], &rng, scale: 2), w = param([2], &rng), b = param([2], &rng)
+        let (mean, variance) = (Tensor([0.5, -1], shape: [2]), Tensor([4, 0.25], shape: [2]))
+        #expect(checkOp("batchNorm+ReLU training \(training)", [x, w, b], forwardRtol: 1e-4, forwardAtol: 1e-4, op: {
+            batchNorm2d($0[0], weight: $0[1], bias: $0[2], runningMean: mean.copy(), runningVar: variance.copy(), training: training,
+                        relu: true)
+        }, reference: { t in
+            var y = t[0]
+            if training {
+                y = Ref.batchNorm(t[0], t[1], t[2])
+            } else {
+                for j in 0..<y.count {
+                    let c = (j / 30) % 2
+                    y.v[j] = (y.v[j] - Double(mean.scalars[c])) / (Double(variance.scalars[c]) + 1e-5).squareRoot() * t[1].v[c] + t[2].v[c]
+                }
+            }
+            y.v = y.v.map { max($0, 0) }
+            return y
+        }) == [])
+    }
+
+    /// ResNet's stem pool (2×2, stride 2) on planes wide enough for its vector path (eight outputs
+    /// at a time) and its tail, odd widths included; ties go to the window's first cell, as in PyTorch.
+    @Test(arguments: [34, 35, 16])
+    func maxPool2x2(_ width: Int) {
+        var rng = RNG(seed: 17)
+        let x = param([2, 3, 6, width], &rng)
+        #expect(checkOp("maxPool 2×2 on width \(width)", [x], op: { maxPool2d($0[0], kernel: 2) },
+                reference: { Ref.pool($0[0], kernel: 2, stride: 2, padding: 0, max: true) }) == [])
+        let level = Tensor(repeating: 1, shape: [1, 1, 2, width], requiresGrad: true)
+        maxPool2d(level, kernel: 2).sum().backward()
+        let firstCells = (0..<2 * width).map { $0 < width && $0 % 2 == 0 && $0 < width / 2 * 2 ? Float(1) : 0 }
+        #expect(level.grad!.scalars == firstCells)
+    }
+
     @Test(arguments: [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)])
     func pooling(_ kernel: Int, _ stride: Int, _ padding: Int) {
         var rng = RNG(seed: 16)

@@ -7,9 +7,11 @@
 // and the running statistics move: r ← (1 − m)·r + m·batch, with the unbiased variance
 // (N/(N − 1)·σ²), as PyTorch does.
 // Evaluation: the running statistics instead, so y is affine in x: dx = γ·rstd·g.
+// `relu: true` applies ReLU in the same pass, y = max(γ·x̂ + β, 0), and its backward reads
+// g·1[y > 0]: the ConvNet's BN → ReLU pairs without the ReLU's own passes (the same numbers).
 
 public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
-                        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                        training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, relu applyReLU: Bool = false) -> Tensor {
     guard x.rank == 4, weight.shape == [x.shape[1]], bias.shape == weight.shape,
           runningMean.shape == weight.shape, runningVar.shape == weight.shape else {
         shapeError("batchNorm2d", "input \(x.shape) needs (B, C, H, W) with weight, bias and running stats of shape [C], got \(weight.shape)")
@@ -52,17 +54,29 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
             for b in 0..<batch {
                 let (src, dst) = (px + (b * channels + c) * plane, out + (b * channels + c) * plane)
                 var i = 0
-                while i &+ vecWidth <= plane { store(load(src + i) * scale + shift, dst + i); i &+= vecWidth }
-                while i < plane { dst[i] = src[i] * scale + shift; i &+= 1 }
+                if applyReLU {
+                    while i &+ vecWidth <= plane { store(vmax(load(src + i) * scale + shift, Vec()), dst + i); i &+= vecWidth }
+                    while i < plane { dst[i] = max(src[i] * scale + shift, 0); i &+= 1 }
+                } else {
+                    while i &+ vecWidth <= plane { store(load(src + i) * scale + shift, dst + i); i &+= vecWidth }
+                    while i < plane { dst[i] = src[i] * scale + shift; i &+= 1 }
+                }
             }
         }
     }
 
     y.record([x, weight, bias]) { y in
-        let (g, px, pw) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(weight.data))
+        let (g, px, pw, py) = (UnsafePointer(y.grad!.data), UnsafePointer(x.data), UnsafePointer(weight.data), UnsafePointer(y.data))
+        // The gradient that reaches the normalization: g, or g·1[y > 0] through the ReLU (whose
+        // output is positive exactly where its input is), read where it is needed.
+        @inline(__always) func gradient(_ at: Int) -> Vec {
+            applyReLU ? load(g + at) * Vec().replacing(with: 1, where: load(py + at) .> 0) : load(g + at)
+        }
+        @inline(__always) func gradient(scalar at: Int) -> Float { applyReLU && !(py[at] > 0) ? 0 : g[at] }
         let (mean, rstd) = (UnsafePointer(stats.data), UnsafePointer(stats.data + channels))
         let dw = weight.requiresGrad ? weight.gradPointer() : nil, db = bias.requiresGrad ? bias.gradPointer() : nil
-        let dx = x.requiresGrad ? x.gradPointer() : nil  // created here, not by two cores at once
+        // Created here, not by two cores at once; a first gradient is stored rather than added to zeros.
+        let target = x.requiresGrad ? x.gradientTarget() : nil
         let invN = 1 / Float(n)
         // Each core takes whole channels. Σg and Σg⊙x̂ per channel give dγ, dβ and the two batch
         // terms of dx.
@@ -71,39 +85,42 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
                 var sg: Double = 0, sgx: Double = 0
                 let mv = Vec(repeating: mean[c])
                 for b in 0..<batch {
-                    let (xr, gr) = (px + (b * channels + c) * plane, g + (b * channels + c) * plane)
+                    let (start, xr) = ((b * channels + c) * plane, px + (b * channels + c) * plane)
                     var ag = Vec(), agx = Vec(), i = 0
                     while i &+ vecWidth <= plane {
-                        let gv = load(gr + i)
+                        let gv = gradient(start + i)
                         ag += gv
                         agx += gv * (load(xr + i) - mv)
                         i &+= vecWidth
                     }
                     var (tg, tgx) = (hsum(ag), hsum(agx))
-                    while i < plane { tg += gr[i]; tgx += gr[i] * (xr[i] - mean[c]); i &+= 1 }
+                    while i < plane { let gi = gradient(scalar: start + i); tg += gi; tgx += gi * (xr[i] - mean[c]); i &+= 1 }
                     sg += Double(tg)
                     sgx += Double(tgx)
                 }
                 let (sumG, sumGX) = (Float(sg), Float(sgx) * rstd[c])  // Σg, Σ g ⊙ x̂
                 dw?[c] += sumGX
                 db?[c] += sumG
-                guard let dx else { continue }
+                guard let target else { continue }
+                let (dx, adds) = (target.pointer, target.adds)
                 let k = pw[c] * rstd[c]  // dy/dx̂ · dx̂/dx along the direct path
                 let (mg, mgx, m, r) = (sumG * invN, sumGX * invN, mean[c], rstd[c])
                 for b in 0..<batch {
                     let bc = b * channels + c
-                    let (xr, gr, dr) = (px + bc * plane, g + bc * plane, dx + bc * plane)
-                    if training {
-                        // dx = γ·rstd·(g − Σg/N − x̂·Σ(g⊙x̂)/N)
-                        var i = 0
-                        while i &+ vecWidth <= plane {
-                            let xhat = (load(xr + i) - m) * r
-                            store(load(dr + i) + k * (load(gr + i) - mg - xhat * mgx), dr + i)
-                            i &+= vecWidth
-                        }
-                        while i < plane { dr[i] += k * (gr[i] - mg - (xr[i] - m) * r * mgx); i &+= 1 }
-                    } else {
-                        addScaledRow(from: gr, into: dr, scale: k, plane)
+                    let (start, xr, dr) = (bc * plane, px + bc * plane, dx + bc * plane)
+                    // training: dx = γ·rstd·(g − Σg/N − x̂·Σ(g⊙x̂)/N); evaluation: dx = γ·rstd·g
+                    let (mgv, mgxv) = training ? (mg, mgx) : (0, 0)
+                    var i = 0
+                    while i &+ vecWidth <= plane {
+                        let xhat = (load(xr + i) - m) * r
+                        let d = k * (gradient(start + i) - mgv - xhat * mgxv)
+                        store(adds ? load(dr + i) + d : d, dr + i)
+                        i &+= vecWidth
+                    }
+                    while i < plane {
+                        let d = k * (gradient(scalar: start + i) - mgv - (xr[i] - m) * r * mgxv)
+                        dr[i] = adds ? dr[i] + d : d
+                        i &+= 1
                     }
                 }
             }

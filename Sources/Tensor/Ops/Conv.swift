@@ -121,6 +121,15 @@ struct ConvGeometry {
     }
 }
 
+/// Which kernels run `conv2d`: im2col + OpenBLAS, or oneDNN's direct convolutions
+/// (Kernels/OneDNN.swift; bias-free convolutions, the ConvNet's; the others stay on im2col).
+/// The experiments run im2col until their committed data are regenerated on oneDNN; the bench
+/// measures both.
+public enum ConvolutionEngine: Sendable {
+    case im2col, oneDNN
+    @TaskLocal public static var current: ConvolutionEngine = .im2col
+}
+
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
     let op = "conv2d"
     guard weight.rank == 4 else { shapeError(op, "expects weight (O, C, kh, kw), got \(weight.shape)") }
@@ -131,6 +140,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     }
     let (batch, outC) = (x.shape[0], weight.shape[0])
     if let bias, bias.shape != [outC] { shapeError(op, "bias \(bias.shape) does not fit weight \(weight.shape)") }
+    if bias == nil && ConvolutionEngine.current == .oneDNN { return conv2dOneDNN(x, weight: weight, geo: geo) }
     let (inImage, plane, k) = (geo.channels * geo.height * geo.width, geo.outPlane, geo.columnRows)
     let group = geo.groupSize(batch: batch)
     let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
@@ -189,6 +199,67 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
         }
     }
     return y
+}
+
+/// conv2d on oneDNN's kernels, which read our NCHW operands reordered into their blocked layouts.
+/// As on im2col, each core takes a run of the batch's images: oneDNN runs single-threaded inside
+/// it, and the weight gradient's per-core parts are added in core order. The forward's reordered
+/// input serves the weight gradient, and one reordered dy both gradients, where the layouts agree.
+private func conv2dOneDNN(_ x: Tensor, weight: Tensor, geo: ConvGeometry) -> Tensor {
+    let (batch, outC) = (x.shape[0], weight.shape[0])
+    let (inImage, outImage, weights) = (geo.channels * geo.height * geo.width, outC * geo.outPlane, weight.count)
+    func kernels(_ images: Int) -> OneDNNConvolution {
+        OneDNNConvolution.kernels(.init(batch: images, channels: geo.channels, height: geo.height, width: geo.width,
+                                        outChannels: outC, kernelH: geo.kernelH, kernelW: geo.kernelW,
+                                        stride: geo.stride, padding: geo.padding))
+    }
+    let flopsPerImage = 2 * outImage * geo.columnRows  // per pass: forward, to the input, to the weights
+    let chunks = Parallel.chunkCount(batch, grain: 1)
+    let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
+    let keep = (x.requiresGrad || weight.requiresGrad) && Autograd.isEnabled
+    let inputs = StagedInputs(chunks)
+    Parallel.forEachChunk(batch, grain: 1) { chunk, images in
+        MatrixFLOPs.add(flopsPerImage * images.count)
+        let (k, stream) = (kernels(images.count).forward, OneDNNStream())
+        let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, weight.data, on: stream)]
+        k.run(staged, into: y.data + images.lowerBound * outImage, adding: false, on: stream)
+        if keep { inputs.slots[chunk] = staged[0] }
+    }
+    y.record([x, weight]) { y in
+        let gy = y.grad!.data
+        let dx = x.requiresGrad ? x.gradientTarget() : nil  // created here, not by two cores at once
+        let dW = weight.requiresGrad ? Tensor(uninitialized: [chunks, weights]) : nil
+        Parallel.forEachChunk(batch, grain: 1) { chunk, images in
+            MatrixFLOPs.add(flopsPerImage * images.count * ((dx != nil ? 1 : 0) + (dW != nil ? 1 : 0)))
+            let (k, stream, start) = (kernels(images.count), OneDNNStream(), images.lowerBound)
+            let dy = gy + start * outImage
+            var stagedDy: OneDNNStaged?
+            if let dx {
+                let staged = [k.backwardData.stage(0, dy, on: stream), k.backwardData.stage(1, weight.data, on: stream)]
+                k.backwardData.run(staged, into: dx.pointer + start * inImage, adding: dx.adds, on: stream)
+                stagedDy = staged[0]
+            }
+            if let dW {
+                let w = k.backwardWeights
+                let staged = [w.stage(0, x.data + start * inImage, reusing: inputs.slots[chunk], on: stream),
+                              w.stage(1, dy, reusing: stagedDy, on: stream)]
+                w.run(staged, into: dW.data + chunk * weights, adding: false, on: stream)
+            }
+        }
+        if let dW {
+            let target = weight.gradientTarget()
+            if !target.adds { copyFloats(dW.data, target.pointer, weights) }
+            for c in (target.adds ? 0 : 1)..<chunks { accumulate(dW.data + c * weights, into: target.pointer, count: weights) }
+        }
+    }
+    return y
+}
+
+/// Each core's reordered forward input, kept for the weight gradient (each core writes its own slot).
+private final class StagedInputs: @unchecked Sendable {
+    let slots: UnsafeMutableBufferPointer<OneDNNStaged?>
+    init(_ chunks: Int) { slots = .allocate(capacity: chunks); slots.initialize(repeating: nil) }
+    deinit { slots.deinitialize(); slots.deallocate() }
 }
 
 // Inline copies for the short runs of im2col and the reshuffles: a call into libc's memmove or

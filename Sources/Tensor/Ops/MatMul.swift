@@ -6,7 +6,7 @@
 import CBLAS
 
 /// The FLOPs (2 per multiply-add) of the matrix products a piece of work runs, which is all the
-/// work the models do in products (dense layers, attention, convolutions by im2col): the bench
+/// work the models do in products (dense layers, attention, convolutions): the bench
 /// counts one training step with it, and a test checks it against NN/Flops.swift's formulas.
 public enum MatrixFLOPs {
     final class Tally: @unchecked Sendable { var flops = 0 }
@@ -19,6 +19,9 @@ public enum MatrixFLOPs {
         let value = try $tally.withValue(tally) { try Parallel.$isWorker.withValue(true) { try body() } }
         return (value, Double(tally.flops))
     }
+
+    /// Counts a product run by another library (oneDNN's convolutions) as the ones here are.
+    static func add(_ flops: Int) { tally?.flops += flops }
 }
 
 /// One row-major sgemm: C (m×n) = alpha·op(A)·op(B) + beta·C, with op(A) m×k and op(B) k×n.

@@ -56,13 +56,33 @@ public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int
     return y
 }
 
-/// The 2×2, stride-2 window without padding (ResNet's stem pool), its four cells in row order.
+/// The 2×2, stride-2 window without padding (ResNet's stem pool), its four cells in row order,
+/// eight outputs at a time: each row pair is loaded as two vectors of 16 and split into its even
+/// and odd columns.
 @inline(__always)
 private func maxPool2x2(_ src: UnsafePointer<Float>, width: Int, outH: Int, outW: Int,
                         _ dst: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePointer<Int32>) {
+    let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
     for oh in 0..<outH {
         let (top, bottom) = (src + 2 * oh * width, src + (2 * oh + 1) * width)
-        for ow in 0..<outW {
+        var ow = 0
+        while ow &+ 8 <= outW && 2 &* ow &+ 16 <= width {
+            let t = UnsafeRawPointer(top + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+            let b = UnsafeRawPointer(bottom + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+            let first: SIMD8<Int32> = lanes &+ Int32(2 * oh * width + 2 * ow)
+            var best: SIMD8<Float> = t.evenHalf
+            var at = first
+            let candidates: [(SIMD8<Float>, Int32)] = [(t.oddHalf, 1), (b.evenHalf, Int32(width)), (b.oddHalf, Int32(width + 1))]
+            for (v, offset) in candidates {
+                let greater: SIMDMask<SIMD8<Int32>> = v .> best  // Float's mask: the same type as Int32's
+                best.replace(with: v, where: greater)
+                at.replace(with: first &+ offset, where: greater)
+            }
+            UnsafeMutableRawPointer(dst + oh * outW + ow).storeBytes(of: best, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(idx + oh * outW + ow).storeBytes(of: at, as: SIMD8<Int32>.self)
+            ow &+= 8
+        }
+        while ow < outW {
             let i = 2 * oh * width + 2 * ow
             var (best, at) = (top[2 * ow], i)
             if top[2 * ow + 1] > best { (best, at) = (top[2 * ow + 1], i + 1) }
@@ -70,6 +90,7 @@ private func maxPool2x2(_ src: UnsafePointer<Float>, width: Int, outH: Int, outW
             if bottom[2 * ow + 1] > best { (best, at) = (bottom[2 * ow + 1], i + width + 1) }
             dst[oh * outW + ow] = best
             idx[oh * outW + ow] = Int32(at)
+            ow &+= 1
         }
     }
 }

@@ -1,0 +1,50 @@
+// A convolution and the BatchNorm after it at evaluation (running statistics), with an optional
+// residual and ReLU, as one kernel: what a ResNet's evaluation forward runs (the DeiT teacher's
+// forward inside every distilled step). BatchNorm folds into the convolution,
+//   s = γ/√(σ² + ε),   W′[o] = s[o]·W[o],   b′ = β − s·μ,
+//   y = relu(conv(x, W′) + b′ + residual).
+// On oneDNN the bias, the residual (a sum post-op) and the ReLU run inside the convolution's
+// kernel; on im2col the ops run in turn. No gradient: for evaluation without a graph only.
+
+public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, bnWeight: Tensor, bnBias: Tensor,
+                                      runningMean: Tensor, runningVar: Tensor, eps: Float = 1e-5,
+                                      residual: Tensor? = nil, relu applyReLU: Bool) -> Tensor {
+    let op = "convBatchNormForInference"
+    precondition(!Autograd.isEnabled, "\(op): evaluation without a graph only (call it inside withNoGrad)")
+    guard weight.rank == 4 else { shapeError(op, "expects weight (O, C, kh, kw), got \(weight.shape)") }
+    let geo = ConvGeometry(input: x.shape, kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding, op: op)
+    let (batch, outC) = (x.shape[0], weight.shape[0])
+    guard weight.shape[1] == geo.channels, [bnWeight, bnBias, runningMean, runningVar].allSatisfy({ $0.shape == [outC] }) else {
+        shapeError(op, "input \(x.shape), weight \(weight.shape) and BatchNorm parameters of \(bnWeight.shape) do not fit")
+    }
+    if let residual, residual.shape != [batch, outC, geo.outH, geo.outW] {
+        shapeError(op, "residual \(residual.shape) does not fit the output [\(batch), \(outC), \(geo.outH), \(geo.outW)]")
+    }
+    let folded = Tensor(uninitialized: weight.shape), bias = Tensor(uninitialized: [outC])
+    let perOutput = weight.count / outC
+    for o in 0..<outC {
+        let s = bnWeight.data[o] / (runningVar.data[o] + eps).squareRoot()
+        bias.data[o] = bnBias.data[o] - s * runningMean.data[o]
+        for i in 0..<perOutput { folded.data[o * perOutput + i] = s * weight.data[o * perOutput + i] }
+    }
+    guard ConvolutionEngine.current == .oneDNN else {
+        var y = conv2d(x, weight: folded, bias: bias, stride: stride, padding: padding)
+        if let residual { y = y + residual }
+        return applyReLU ? relu(y) : y
+    }
+    let (inImage, outImage) = (geo.channels * geo.height * geo.width, outC * geo.outPlane)
+    let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
+    Parallel.forEachChunk(batch, grain: 1) { images in
+        MatrixFLOPs.add(2 * outImage * geo.columnRows * images.count)
+        let key = OneDNNFusedConvolution.Key(
+            geometry: .init(batch: images.count, channels: geo.channels, height: geo.height, width: geo.width, outChannels: outC,
+                            kernelH: geo.kernelH, kernelW: geo.kernelW, stride: stride, padding: padding),
+            residual: residual != nil, relu: applyReLU)
+        let (k, stream) = (OneDNNFusedConvolution.kernel(key), OneDNNStream())
+        let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, folded.data, on: stream),
+                      k.stage(2, bias.data, on: stream)]
+        k.run(staged, into: y.data + images.lowerBound * outImage, adding: false,
+              startingFrom: residual.map { $0.data + images.lowerBound * outImage }, on: stream)
+    }
+    return y
+}
