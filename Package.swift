@@ -50,8 +50,10 @@ let package = Package(
         .executableTarget(name: "fuzz", dependencies: ["Tensor", "Data", "CZlib"], swiftSettings: cpuFlags),
 
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
-        // torch_reference.py times the same cases in PyTorch, for the ratios the notebook states.
-        .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"], exclude: ["torch_reference.py"], swiftSettings: cpuFlags),
+        // torch_reference.py times the same cases in PyTorch, for the ratios the notebook states;
+        // onednn_convolutions.c times oneDNN's convolutions alone, the measurement that chose it.
+        .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"],
+                          exclude: ["torch_reference.py", "onednn_convolutions.c"], swiftSettings: cpuFlags),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: cpuFlags),

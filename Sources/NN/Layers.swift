@@ -77,12 +77,9 @@ public final class Conv2d: Module {
     }
 }
 
-/// Batch normalization over channels with running statistics (momentum 0.1, ε 1e-5, PyTorch's).
-/// timm's state dict also has `num_batches_tracked` (an integer); it is not stored here, so load
-/// into PyTorch with strict=False.
 extension Conv2d {
     /// Whether a convolution before `bn` runs fused with it (`evaluate`): at evaluation without a
-    /// graph, on oneDNN. On im2col the ops run one by one, as they always have.
+    /// graph, on oneDNN. On im2col the ops run one by one, the numbers the committed data hold.
     public static func fusesEvaluation(before bn: BatchNorm2d) -> Bool {
         !Autograd.isEnabled && !bn.training && ConvolutionEngine.current == .oneDNN
     }
@@ -96,6 +93,9 @@ extension Conv2d {
     }
 }
 
+/// Batch normalization over channels with running statistics (momentum 0.1, ε 1e-5, PyTorch's).
+/// timm's state dict also has `num_batches_tracked` (an integer); it is not stored here, so load
+/// into PyTorch with strict=False.
 public final class BatchNorm2d: TrainingModeDependent {
     public let weight: Tensor, bias: Tensor
     public let runningMean: Tensor, runningVar: Tensor

@@ -126,29 +126,29 @@ func deitStudentCase(batch: Int = 128, sgemm: Double) {
 /// every distilled step that computes a view; batch 128.
 @MainActor
 func convNetCases(batch: Int = 128, engine: ConvolutionEngine, step: Bool, forward: Bool, sgemm: Double) {
-        let suffix = engine == .oneDNN ? "" : "-im2col"
-        ConvolutionEngine.$current.withValue(engine) {
-            var rng = RNG(seed: 5)
-            let model = ConvNet(Teachers.convNet(.default).config, rng: &rng)
-            let x = Tensor.randn([batch, 1, 28, 28], rng: &rng)
-            if step {
-                let optimizer = AdamW(model.parameters, learningRate: 2e-3, weightDecay: 0.05)
-                let labels = MixedLabels((0..<batch).map { _ in rng.int(below: 10) })
-                let r = StepRate(images: batch) {
-                    optimizer.zeroGrad()
-                    crossEntropy(model.logits(x), mixed: labels, labelSmoothing: 0.1).backward()
-                    optimizer.step()
-                }
-                emit("convnet-step\(suffix)", r.imagesPerSecond, "the ConvNet teacher's training step (stages 32/64/128, pooled stem), batch=\(batch); "
-                     + r.detail(sgemm: sgemm))
+    let suffix = engine == .oneDNN ? "" : "-im2col"
+    ConvolutionEngine.$current.withValue(engine) {
+        var rng = RNG(seed: 5)
+        let model = ConvNet(Teachers.convNet(.default).config, rng: &rng)
+        let x = Tensor.randn([batch, 1, 28, 28], rng: &rng)
+        if step {
+            let optimizer = AdamW(model.parameters, learningRate: 2e-3, weightDecay: 0.05)
+            let labels = MixedLabels((0..<batch).map { _ in rng.int(below: 10) })
+            let r = StepRate(images: batch) {
+                optimizer.zeroGrad()
+                crossEntropy(model.logits(x), mixed: labels, labelSmoothing: 0.1).backward()
+                optimizer.step()
             }
-            if forward {
-                model.setTraining(false)
-                let r = StepRate(images: batch) { withNoGrad { _ = model.logits(x) } }
-                emit("convnet-teacher-fwd\(suffix)", r.imagesPerSecond, "the ConvNet teacher's evaluation forward without a graph, batch=\(batch); "
-                     + r.detail(sgemm: sgemm))
-            }
+            emit("convnet-step\(suffix)", r.imagesPerSecond, "the ConvNet teacher's training step (stages 32/64/128, pooled stem), batch=\(batch); "
+                 + r.detail(sgemm: sgemm))
         }
+        if forward {
+            model.setTraining(false)
+            let r = StepRate(images: batch) { withNoGrad { _ = model.logits(x) } }
+            emit("convnet-teacher-fwd\(suffix)", r.imagesPerSecond, "the ConvNet teacher's evaluation forward without a graph, batch=\(batch); "
+                 + r.detail(sgemm: sgemm))
+        }
+    }
 }
 
 /// ema-teacher's default step (`dino-recipe-step` of torch_reference.py): DINORecipe.teacherStudy

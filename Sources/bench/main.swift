@@ -33,9 +33,9 @@ print("# \(BLAS.summary); our kernels on \(Parallel.threads) threads; OPENBLAS_C
 if BLAS.cpuHasAVX512 && !BLAS.usesAVX512Kernels {
     print("# warning: this CPU has AVX-512 but OpenBLAS runs its \(BLAS.coreName) kernels (see papers/notebook.md, 'BLAS kernels')")
 }
-// The ConvNet's convolutions run on oneDNN here, the engine that replaces im2col for them (the
-// experiments switch when their committed data are regenerated on it).
-print("# convolutions without a bias (the ConvNet's): oneDNN \(OneDNNInfo.version); convnet-*-im2col: im2col + OpenBLAS")
+// The ConvNet's convolutions run on oneDNN here, the engine chosen for them; the experiments
+// still run im2col, which their committed data come from.
+print("# the ConvNet's convolutions: oneDNN \(OneDNNInfo.version); convnet-*-im2col: im2col + OpenBLAS")
 print("case\tvalue\tdetail")
 
 // sgemm first: the model cases report their GFLOP/s against it.
@@ -63,9 +63,7 @@ if wanted("dino-recipe-step") || wanted("dino-recipe-step-augmented") || wanted(
 }
 if wanted("deit-student-step") { ConvolutionEngine.$current.withValue(.oneDNN) { deitStudentCase(sgemm: sgemm1024) } }
 if wanted("convnet-step") || wanted("convnet-teacher-fwd") {
-    ConvolutionEngine.$current.withValue(.oneDNN) {
-        convNetCases(engine: .oneDNN, step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"), sgemm: sgemm1024)
-    }
+    convNetCases(engine: .oneDNN, step: wanted("convnet-step"), forward: wanted("convnet-teacher-fwd"), sgemm: sgemm1024)
 }
 // The same on im2col + OpenBLAS, the kernels oneDNN replaced for the ConvNet.
 if wanted("convnet-step-im2col") || wanted("convnet-teacher-fwd-im2col") {

@@ -214,3 +214,23 @@ func convNetFusedEvaluationAgrees(_ stemPool: Bool) {
     let worst = zip(fused.scalars, oneByOne.scalars).map { abs($0 - $1) }.max() ?? 0
     #expect(worst <= 1e-4 * max(1, oneByOne.scalars.map(abs).max() ?? 1), "fused and one by one differ by \(worst)")
 }
+
+/// A training step of the ConvNet (BatchNorm on batch statistics) gives the same gradients on
+/// oneDNN as on im2col, to rounding.
+@Test func convNetTrainingGradientsAgreeAcrossEngines() {
+    var rng = RNG(seed: 67)
+    let config = ConvNetConfig(widths: [16, 32, 64], stemPool: true)
+    let x = Tensor.randn([6, 1, 28, 28], rng: &rng)
+    let labels = (0..<6).map { $0 % 10 }
+    func gradients(_ engine: ConvolutionEngine) -> [[Float]] {
+        var r = RNG(seed: 68)
+        let model = ConvNet(config, rng: &r)
+        ConvolutionEngine.$current.withValue(engine) { crossEntropy(model(x), labels: labels).backward() }
+        return model.parameters.map { $0.grad!.scalars }
+    }
+    let (a, b) = (gradients(.oneDNN), gradients(.im2col))
+    for (i, (p, q)) in zip(a, b).enumerated() {
+        let worst = zip(p, q).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-4 * max(1e-3, q.map(abs).max() ?? 1), "parameter \(i): oneDNN and im2col differ by \(worst)")
+    }
+}

@@ -278,6 +278,45 @@ import Tensor
         }) == [])
     }
 
+    /// BatchNorm's ReLU gives exactly the numbers of relu(batchNorm(x)), forward and backward, on
+    /// planes with a tail, a NaN in the upstream gradient included (it must reach the same places).
+    @Test(arguments: [true, false])
+    func batchNormReLUIsReLUOfBatchNorm(_ training: Bool) {
+        var rng = RNG(seed: 22)
+        let x = Tensor.randn([3, 4, 7, 7], std: 2, rng: &rng), w = Tensor.randn([4], rng: &rng), b = Tensor.randn([4], rng: &rng)
+        let upstream = Tensor.randn([3, 4, 7, 7], rng: &rng)
+        upstream.data[5] = .nan
+        upstream.data[60] = .nan
+        func run(fused: Bool) -> [[Float]] {
+            let (xi, wi, bi) = (x.copy(), w.copy(), b.copy())
+            (xi.requiresGrad, wi.requiresGrad, bi.requiresGrad) = (true, true, true)
+            let (mean, variance) = (Tensor([0.5, -1, 0, 2], shape: [4]), Tensor([4, 0.25, 1, 2], shape: [4]))
+            let y = fused
+                ? batchNorm2d(xi, weight: wi, bias: bi, runningMean: mean, runningVar: variance, training: training, relu: true)
+                : relu(batchNorm2d(xi, weight: wi, bias: bi, runningMean: mean, runningVar: variance, training: training))
+            y.backward(gradient: upstream)
+            return [y, xi.grad!, wi.grad!, bi.grad!].map(\.scalars)
+        }
+        let (fused, separate) = (run(fused: true), run(fused: false))
+        for (i, name) in ["output", "d/dx", "d/dweight", "d/dbias"].enumerated() {
+            let (p, q) = (fused[i], separate[i])
+            #expect(zip(p, q).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(name) differs")
+        }
+    }
+
+    /// NaN in a 2×2 window: in its first cell it is the window's maximum (nothing compares
+    /// greater), elsewhere it is passed over, on the vector path and the tail alike.
+    @Test func maxPool2x2WithNaN() {
+        let x = Tensor((0..<2 * 34).map { Float($0 % 7) }, shape: [1, 1, 2, 34])
+        for column in [0, 3, 30, 33] { x.data[column] = .nan }  // first cells (0, 30); later cells (3, 33)
+        let y = maxPool2d(x, kernel: 2).scalars
+        #expect(y[0].isNaN && y[15].isNaN)
+        for window in [1, 16] {
+            let cells = [2 * window, 2 * window + 1, 34 + 2 * window, 35 + 2 * window].map { x.data[$0] }.filter { !$0.isNaN }
+            #expect(y[window] == cells.max(), "window \(window)")
+        }
+    }
+
     /// ResNet's stem pool (2×2, stride 2) on planes wide enough for its vector path (eight outputs
     /// at a time) and its tail, odd widths included; ties go to the window's first cell, as in PyTorch.
     @Test(arguments: [34, 35, 16])

@@ -49,6 +49,35 @@ struct OneDNNConvolutionTests {
         }
     }
 
+    /// Inside a parallel region (one chunk, as when the bench counts a step's FLOPs) and for an
+    /// input without a gradient (the stem's images): the gradients still agree with im2col's, and
+    /// the FLOP tally counts the passes that ran.
+    @Test(arguments: [(true, true), (false, true), (true, false)])
+    func oneChunkAndInputsWithoutGradient(_ insideARegion: Bool, _ inputNeedsGradient: Bool) {
+        var rng = RNG(seed: 67)
+        let x = Tensor.randn([6, 8, 9, 9], rng: &rng), w = Tensor.randn([16, 8, 3, 3], std: 0.1, rng: &rng)
+        func run(_ engine: ConvolutionEngine) -> (dx: [Float]?, dw: [Float], flops: Double) {
+            let (xi, wi) = (x.copy(), w.copy())
+            (xi.requiresGrad, wi.requiresGrad) = (inputNeedsGradient, true)
+            let step = {
+                let y = ConvolutionEngine.$current.withValue(engine) { conv2d(xi, weight: wi, bias: nil, stride: 1, padding: 1) }
+                y.backward(gradient: y)
+            }
+            let flops = insideARegion ? MatrixFLOPs.counting(step).flops : { step(); return 0 }()
+            return (xi.grad?.scalars, wi.grad!.scalars, flops)
+        }
+        let (a, b) = (run(.oneDNN), run(.im2col))
+        #expect((a.dx == nil) == !inputNeedsGradient)
+        for (name, p, q) in [("d/dx", a.dx ?? [], b.dx ?? []), ("d/dweight", a.dw, b.dw)] {
+            let worst = zip(p, q).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5 * (q.map(abs).max() ?? 1), "\(name): oneDNN and im2col differ by \(worst)")
+        }
+        #expect(a.flops == b.flops)
+        let passes = inputNeedsGradient ? 3 : 2
+        let expected = Double(2 * 6 * 16 * 81 * 72 * passes)  // 2·images·O·Ho·Wo·C·kh·kw per pass
+        if insideARegion { #expect(a.flops == expected) }
+    }
+
     /// The same inputs give the same bits, whatever the cores did between.
     @Test func isDeterministic() {
         var rng = RNG(seed: 64)

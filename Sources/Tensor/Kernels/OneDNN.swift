@@ -1,26 +1,24 @@
-// Convolutions on oneDNN (Debian's libdnnl 2.x: Intel's kernels, the ones PyTorch's CPU
-// convolutions run on), chosen by measurement for the ConvNet teacher's shapes (3×3 and 1×1, 32–128
-// channels, 28² to 4²; papers/notebook.md, "The ConvNet on oneDNN").
+// oneDNN (Debian's libdnnl 2.x: Intel's kernels, the ones PyTorch's CPU convolutions run on) as
+// the core calls it: our tensors stay in their plain layouts, and each call reorders its operands
+// into the layouts the kernel chose (channel blocks: nChw16c with AVX-512, nChw8c with AVX2) and
+// its result back; a result that is a gradient is added on the way back (a reorder with a sum
+// post-op), as every op adds into its inputs' gradients. OneDNNConvolution.swift builds the
+// convolutions on this.
 //
-// Our tensors stay NCHW. oneDNN's direct kernels want channel-blocked layouts (nChw16c with
-// AVX-512, nChw8c with AVX2), so each call reorders its operands into the layout the kernel chose
-// and its result back; a result that is a gradient is added on the way back (a reorder with a
-// sum post-op), as every op adds into its inputs' gradients.
-//
-// The primitives of a geometry are built once and kept. Each call runs on a stream of its own
-// with its own scratchpad, so two threads may run the same primitive. oneDNN runs single-threaded:
-// our pool splits the batch over the cores, as for im2col. (Debian builds oneDNN on OpenMP, whose
-// idle threads spin after each call and took the cores from our next op: measured, the ConvNet's
-// step ran 1.2× faster with OMP_WAIT_POLICY=passive than without, and a team of one has no
-// threads to spin.)
+// Every primitive runs with a scratchpad of the call's own and on a stream of the call's own, so
+// two threads may run one primitive at once. oneDNN runs single-threaded: our pool splits the
+// work over the cores. (Debian builds oneDNN on OpenMP, whose idle threads spin after each call
+// and took the cores from our next op: the ConvNet's step ran 1.2× faster with
+// OMP_WAIT_POLICY=passive than without; a team of one has no threads to spin.)
 import CDNNL
 import Foundation
+import Glibc
 import Synchronization
 
 enum OneDNN {
     nonisolated(unsafe) static let engine: dnnl_engine_t = {
         var engine: dnnl_engine_t?
-        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
         return engine!
     }()
 
@@ -30,102 +28,73 @@ enum OneDNN {
     }
 
     /// The plain row-major layout of `dims` (NCHW for activations, OIHW for weights, a bias).
-    static func plain(_ dims: [Int]) -> dnnl_memory_desc_t {
-        var desc = dnnl_memory_desc_t()
-        let dims64 = dims.map(Int64.init)
-        check(dnnl_memory_desc_init_by_tag(&desc, Int32(dims.count), dims64, dnnl_f32, dims.count == 1 ? dnnl_a : dnnl_abcd),
-              "memory_desc_init_by_tag")
-        return desc
-    }
+    static func plain(_ dims: [Int]) -> dnnl_memory_desc_t { layout(dims, dims.count == 1 ? dnnl_a : dnnl_abcd) }
 
     /// `dims` in whatever layout the kernel prefers.
-    static func any(_ dims: [Int]) -> dnnl_memory_desc_t {
+    static func any(_ dims: [Int]) -> dnnl_memory_desc_t { layout(dims, dnnl_format_tag_any) }
+
+    private static func layout(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
         var desc = dnnl_memory_desc_t()
-        let dims64 = dims.map(Int64.init)
-        check(dnnl_memory_desc_init_by_tag(&desc, Int32(dims.count), dims64, dnnl_f32, dnnl_format_tag_any), "memory_desc_init_by_tag")
+        check(dnnl_memory_desc_init_by_tag(&desc, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag), "memory_desc_init_by_tag \(dims)")
         return desc
     }
 
-    /// oneDNN on the calling thread alone (OpenMP's team size is each thread's own setting).
-    static func singleThreaded() { omp_set_num_threads(1) }
+    /// The layout a primitive descriptor answers to `query` (its `index`-th), named in the error.
+    static func layout(of desc: const_dnnl_primitive_desc_t, _ query: dnnl_query_t, _ index: Int32 = 0, what: String) -> dnnl_memory_desc_t {
+        guard let layout = dnnl_primitive_desc_query_md(desc, query, index) else {
+            fatalError("oneDNN: \(what) has no layout for query \(query.rawValue), index \(index)")
+        }
+        return layout.pointee
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var (a, b) = (a, b)
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    static func bytes(_ desc: dnnl_memory_desc_t) -> Int {
+        var desc = desc
+        return dnnl_memory_desc_get_size(&desc)
+    }
+
+    /// Primitive attributes with a scratchpad the caller passes (so that concurrent calls never
+    /// share oneDNN's own) and `postOps`.
+    static func attributes(_ postOps: [(dnnl_post_ops_t) -> dnnl_status_t] = []) -> dnnl_primitive_attr_t {
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+        if !postOps.isEmpty {
+            var ops: dnnl_post_ops_t?
+            check(dnnl_post_ops_create(&ops), "post_ops_create")
+            defer { dnnl_post_ops_destroy(ops) }
+            for append in postOps { check(append(ops!), "post_ops_append") }
+            check(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+        }
+        return attr!
+    }
+
+    /// OpenMP's team size for the calling thread (each thread's own setting), looked up in the
+    /// runtime libdnnl already loaded.
+    private static let setThreads: (@convention(c) (Int32) -> Void)? = {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads").map { unsafeBitCast($0, to: (@convention(c) (Int32) -> Void).self) }
+    }()
+
+    /// oneDNN on the calling thread alone.
+    static func singleThreaded() { setThreads?(1) }
 }
 
-/// What runs the convolutions, for the bench's header.
+/// What runs the ConvNet's convolutions, for the bench's header.
 public enum OneDNNInfo {
     /// oneDNN's version and the instruction set its kernels use on this CPU (ONEDNN_MAX_CPU_ISA
     /// caps it: `make bench AVX2=1` sets AVX2).
     public static var version: String {
         let v = dnnl_version().pointee
-        let isa = ProcessInfo.processInfo.environment["ONEDNN_MAX_CPU_ISA"].map { ", ONEDNN_MAX_CPU_ISA=\($0)" } ?? ""
-        return "\(v.major).\(v.minor).\(v.patch)\(isa)"
-    }
-}
-
-/// A tensor's two layouts: ours (plain) and the kernel's, with the reorders between them that
-/// its role needs (an input goes to the kernel's layout, an output comes back, written or added).
-final class OneDNNOperand: @unchecked Sendable {
-    var plain: dnnl_memory_desc_t, kernel: dnnl_memory_desc_t
-    let bytes: Int
-    private let toKernel: dnnl_primitive_t?   // nil when the kernel reads the plain layout
-    private let toPlain: dnnl_primitive_t?, addToPlain: dnnl_primitive_t?  // an output's
-
-    init(plain: dnnl_memory_desc_t, kernel: dnnl_memory_desc_t, isOutput: Bool) {
-        (self.plain, self.kernel) = (plain, kernel)
-        bytes = dnnl_memory_desc_get_size(&self.kernel)
-        toKernel = dnnl_memory_desc_equal(&self.plain, &self.kernel) != 0 ? nil : Self.reorder(self.plain, self.kernel, adding: false)
-        toPlain = isOutput ? Self.reorder(self.kernel, self.plain, adding: false) : nil
-        addToPlain = isOutput ? Self.reorder(self.kernel, self.plain, adding: true) : nil
-    }
-
-    deinit {
-        for reorder in [toKernel, toPlain, addToPlain] { if let reorder { dnnl_primitive_destroy(reorder) } }
-    }
-
-    /// A reorder from one layout to another; `adding` adds to what the destination holds.
-    private static func reorder(_ from: dnnl_memory_desc_t, _ to: dnnl_memory_desc_t, adding: Bool) -> dnnl_primitive_t {
-        var (from, to) = (from, to)
-        var attr: dnnl_primitive_attr_t?, postOps: dnnl_post_ops_t?
-        OneDNN.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attr) }
-        if adding {
-            OneDNN.check(dnnl_post_ops_create(&postOps), "post_ops_create")
-            defer { dnnl_post_ops_destroy(postOps) }
-            OneDNN.check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum")
-            OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "primitive_attr_set_post_ops")
+        let isa: String = switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx: "AVX-512"
+        case dnnl_cpu_isa_avx2, dnnl_cpu_isa_avx2_vnni: "AVX2"
+        default: "ISA \(dnnl_get_effective_cpu_isa().rawValue)"
         }
-        var desc: dnnl_primitive_desc_t?, primitive: dnnl_primitive_t?
-        OneDNN.check(dnnl_reorder_primitive_desc_create(&desc, &from, OneDNN.engine, &to, OneDNN.engine, attr), "reorder_primitive_desc_create")
-        defer { dnnl_primitive_desc_destroy(desc) }
-        OneDNN.check(dnnl_primitive_create(&primitive, desc), "primitive_create (reorder)")
-        return primitive!
-    }
-
-    /// The operand in the kernel's layout: our buffer itself, or a reordered copy.
-    func staged(_ plainData: UnsafeMutablePointer<Float>, stream: dnnl_stream_t) -> OneDNNStaged {
-        guard let toKernel else { return OneDNNStaged(layout: kernel, data: UnsafeMutableRawPointer(plainData), copy: nil) }
-        let copy = Tensor(uninitialized: [bytes / MemoryLayout<Float>.stride])
-        run(toKernel, from: (plain, UnsafeMutableRawPointer(plainData)), to: (kernel, UnsafeMutableRawPointer(copy.data)), stream)
-        return OneDNNStaged(layout: kernel, data: UnsafeMutableRawPointer(copy.data), copy: copy)
-    }
-
-    /// Our buffer written into `destination` in the kernel's layout.
-    func write(_ plainData: UnsafeMutablePointer<Float>, intoKernelLayout destination: UnsafeMutableRawPointer, stream: dnnl_stream_t) {
-        guard let toKernel else {
-            return destination.copyMemory(from: plainData, byteCount: bytes)
-        }
-        run(toKernel, from: (plain, UnsafeMutableRawPointer(plainData)), to: (kernel, destination), stream)
-    }
-
-    /// The kernel's result, in the kernel's layout at `data`, written or added into `target`.
-    func backToPlain(_ data: UnsafeMutableRawPointer, into target: UnsafeMutablePointer<Float>, adding: Bool, stream: dnnl_stream_t) {
-        run((adding ? addToPlain : toPlain)!, from: (kernel, data), to: (plain, UnsafeMutableRawPointer(target)), stream)
-    }
-
-    private func run(_ reorder: dnnl_primitive_t, from: (dnnl_memory_desc_t, UnsafeMutableRawPointer),
-                     to: (dnnl_memory_desc_t, UnsafeMutableRawPointer), _ stream: dnnl_stream_t) {
-        let source = OneDNNMemory(from.0, from.1), destination = OneDNNMemory(to.0, to.1)
-        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.memory), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.memory)]
-        OneDNN.check(dnnl_primitive_execute(reorder, stream, 2, &args), "primitive_execute (reorder)")
+        return "\(v.major).\(v.minor).\(v.patch), \(isa) kernels"
     }
 }
 
@@ -142,16 +111,7 @@ final class OneDNNMemory {
     deinit { dnnl_memory_destroy(memory) }
 }
 
-/// An operand's data in the layout a kernel reads: our buffer itself, or a reordered copy that
-/// this value keeps alive (a forward's input, kept for the weight gradient).
-struct OneDNNStaged: @unchecked Sendable {
-    var layout: dnnl_memory_desc_t
-    let data: UnsafeMutableRawPointer
-    let copy: Tensor?
-}
-
-/// A CPU stream for one call, on the calling thread alone (OpenMP's team size is each thread's
-/// own setting).
+/// A CPU stream for one call, on the calling thread alone.
 final class OneDNNStream {
     let stream: dnnl_stream_t
 
@@ -168,184 +128,138 @@ final class OneDNNStream {
     }
 }
 
-/// One oneDNN primitive with its operands: inputs staged from our layout, one output written or
-/// added into it.
-final class OneDNNKernel: @unchecked Sendable {
+/// A primitive with its scratchpad's size: `run` passes it a scratchpad and its arguments.
+final class OneDNNPrimitive: @unchecked Sendable {
     private let primitive: dnnl_primitive_t
-    private let inputs: [(arg: Int32, operand: OneDNNOperand)]
-    private let output: (arg: Int32, operand: OneDNNOperand)
-    private var scratchpad: dnnl_memory_desc_t
+    private let scratchpad: dnnl_memory_desc_t
 
-    /// The primitive of `desc` (the caller keeps ownership); `arguments` give each argument's
-    /// oneDNN role, the query of the layout the kernel chose, and our plain layout; the last one
-    /// is the output.
-    convenience init(_ desc: const_dnnl_primitive_desc_t, arguments: [(arg: Int32, query: dnnl_query_t, plain: dnnl_memory_desc_t)]) {
-        self.init(desc, arguments: arguments.map { ($0.arg, $0.query, 0, $0.plain) })
+    init(_ desc: const_dnnl_primitive_desc_t, what: String) {
+        var primitive: dnnl_primitive_t?
+        OneDNN.check(dnnl_primitive_create(&primitive, desc), "primitive_create (\(what))")
+        self.primitive = primitive!
+        scratchpad = OneDNN.layout(of: desc, dnnl_query_scratchpad_md, what: what)
     }
 
-    /// As above, with the index of each argument's layout among those its query answers (a bias
-    /// is the second of a convolution's weights).
-    init(_ desc: const_dnnl_primitive_desc_t, arguments: [(arg: Int32, query: dnnl_query_t, index: Int32, plain: dnnl_memory_desc_t)]) {
-        var primitive: dnnl_primitive_t?
-        OneDNN.check(dnnl_primitive_create(&primitive, desc), "primitive_create")
-        self.primitive = primitive!
-        let operands = arguments.enumerated().map { i, a in
-            (arg: a.arg, operand: OneDNNOperand(plain: a.plain, kernel: dnnl_primitive_desc_query_md(desc, a.query, a.index).pointee,
-                                                isOutput: i == arguments.count - 1))
-        }
-        (inputs, output) = (Array(operands.dropLast()), operands.last!)
-        scratchpad = dnnl_primitive_desc_query_md(desc, dnnl_query_scratchpad_md, 0).pointee
+    /// A reorder from one layout to another; `adding` adds to what the destination holds.
+    convenience init(reorderFrom from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, adding: Bool) {
+        var (from, to) = (from, to)
+        let attr = OneDNN.attributes(adding ? [{ dnnl_post_ops_append_sum($0, 1) }] : [])
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var desc: dnnl_primitive_desc_t?
+        OneDNN.check(dnnl_reorder_primitive_desc_create(&desc, &from, OneDNN.engine, &to, OneDNN.engine, attr), "reorder_primitive_desc_create")
+        defer { dnnl_primitive_desc_destroy(desc) }
+        self.init(desc!, what: "reorder")
     }
 
     deinit { dnnl_primitive_destroy(primitive) }
 
-    /// Input `index` (in the order of the arguments) from our layout into this kernel's.
-    func stage(_ index: Int, _ plainData: UnsafeMutablePointer<Float>, on stream: OneDNNStream) -> OneDNNStaged {
-        inputs[index].operand.staged(plainData, stream: stream.stream)
+    /// Runs on `arguments` (role, layout, data), which must outlive the call.
+    func run(_ arguments: [(role: Int32, layout: dnnl_memory_desc_t, data: UnsafeMutableRawPointer)], on stream: OneDNNStream) {
+        let pad = Tensor(uninitialized: [OneDNN.bytes(scratchpad) / MemoryLayout<Float>.stride + 1])
+        let memories = arguments.map { OneDNNMemory($0.layout, $0.data) } + [OneDNNMemory(scratchpad, UnsafeMutableRawPointer(pad.data))]
+        var args = zip(arguments.map(\.role) + [DNNL_ARG_SCRATCHPAD], memories).map { dnnl_exec_arg_t(arg: $0, memory: $1.memory) }
+        OneDNN.check(dnnl_primitive_execute(primitive, stream.stream, Int32(args.count), &args), "primitive_execute")
+        OneDNN.check(dnnl_stream_wait(stream.stream), "stream_wait")
+        withExtendedLifetime((pad, memories)) {}
+    }
+}
+
+/// An operand's data in the layout a kernel reads: our buffer itself, or a reordered copy that
+/// this value keeps alive (a forward's input, kept for the weight gradient).
+struct OneDNNStaged: @unchecked Sendable {
+    let layout: dnnl_memory_desc_t
+    let data: UnsafeMutableRawPointer
+    let copy: Tensor?
+}
+
+/// A tensor's two layouts, ours (plain) and the kernel's, with the reorders its role needs: an
+/// input goes to the kernel's layout; an output comes back, written or added.
+final class OneDNNOperand: @unchecked Sendable {
+    let plain: dnnl_memory_desc_t, kernel: dnnl_memory_desc_t
+    let bytes: Int
+    private let toKernel: OneDNNPrimitive?   // nil when the kernel reads the plain layout
+    private let toPlain: OneDNNPrimitive?, addToPlain: OneDNNPrimitive?  // an output's
+
+    init(plain: dnnl_memory_desc_t, kernel: dnnl_memory_desc_t, isOutput: Bool) {
+        (self.plain, self.kernel, bytes) = (plain, kernel, OneDNN.bytes(kernel))
+        toKernel = OneDNN.equal(plain, kernel) ? nil : OneDNNPrimitive(reorderFrom: plain, to: kernel, adding: false)
+        toPlain = isOutput ? OneDNNPrimitive(reorderFrom: kernel, to: plain, adding: false) : nil
+        addToPlain = isOutput ? OneDNNPrimitive(reorderFrom: kernel, to: plain, adding: true) : nil
     }
 
-    /// Input `index` as this kernel reads it: `staged` if another kernel staged it the same way.
-    func stage(_ index: Int, _ plainData: UnsafeMutablePointer<Float>, reusing staged: OneDNNStaged?, on stream: OneDNNStream) -> OneDNNStaged {
-        if var staged, dnnl_memory_desc_equal(&staged.layout, &inputs[index].operand.kernel) != 0 { return staged }
-        return stage(index, plainData, on: stream)
+    /// The operand in the kernel's layout: our buffer itself, or a reordered copy.
+    func staged(_ plainData: UnsafeMutablePointer<Float>, on stream: OneDNNStream) -> OneDNNStaged {
+        guard toKernel != nil else { return OneDNNStaged(layout: kernel, data: UnsafeMutableRawPointer(plainData), copy: nil) }
+        let copy = Tensor(uninitialized: [bytes / MemoryLayout<Float>.stride])
+        write(plainData, intoKernelLayout: UnsafeMutableRawPointer(copy.data), on: stream)
+        return OneDNNStaged(layout: kernel, data: UnsafeMutableRawPointer(copy.data), copy: copy)
     }
 
-    /// Runs the primitive on staged inputs, writing or adding its result into `outputData`.
-    /// `startingFrom` fills the result first (for a kernel whose sum post-op adds to it).
+    /// Our buffer written into `destination` in the kernel's layout.
+    func write(_ plainData: UnsafeMutablePointer<Float>, intoKernelLayout destination: UnsafeMutableRawPointer, on stream: OneDNNStream) {
+        guard let toKernel else { return destination.copyMemory(from: plainData, byteCount: bytes) }
+        toKernel.run([(DNNL_ARG_FROM, plain, UnsafeMutableRawPointer(plainData)), (DNNL_ARG_TO, kernel, destination)], on: stream)
+    }
+
+    /// The kernel's result at `data` (its layout), written or added into `target` (ours).
+    func backToPlain(_ data: UnsafeMutableRawPointer, into target: UnsafeMutablePointer<Float>, adding: Bool, on stream: OneDNNStream) {
+        (adding ? addToPlain : toPlain)!.run([(DNNL_ARG_FROM, kernel, data), (DNNL_ARG_TO, plain, UnsafeMutableRawPointer(target))], on: stream)
+    }
+}
+
+/// A oneDNN operation with its operands: inputs staged from our layouts, one output written or
+/// added into ours.
+final class OneDNNKernel: @unchecked Sendable {
+    private let primitive: OneDNNPrimitive
+    private let inputs: [(role: Int32, operand: OneDNNOperand)]
+    private let output: (role: Int32, operand: OneDNNOperand)
+
+    /// The primitive of `desc` (the caller keeps it); `arguments` give each argument's role, the
+    /// query and index of the layout the kernel chose (a bias is a convolution's second weights),
+    /// and our plain layout; the last argument is the output.
+    init(_ desc: const_dnnl_primitive_desc_t, what: String,
+         arguments: [(role: Int32, query: dnnl_query_t, index: Int32, plain: dnnl_memory_desc_t)]) {
+        primitive = OneDNNPrimitive(desc, what: what)
+        let operands = arguments.enumerated().map { i, a in
+            (role: a.role, operand: OneDNNOperand(plain: a.plain, kernel: OneDNN.layout(of: desc, a.query, a.index, what: what),
+                                                  isOutput: i == arguments.count - 1))
+        }
+        (inputs, output) = (Array(operands.dropLast()), operands.last!)
+    }
+
+    /// Input `index` (in the order of the arguments) in this kernel's layout: `reusing` if
+    /// another kernel staged it in the same layout, else staged from our buffer.
+    func stage(_ index: Int, _ plainData: UnsafeMutablePointer<Float>, reusing staged: OneDNNStaged? = nil,
+               on stream: OneDNNStream) -> OneDNNStaged {
+        if let staged, OneDNN.equal(staged.layout, inputs[index].operand.kernel) { return staged }
+        return inputs[index].operand.staged(plainData, on: stream)
+    }
+
+    /// Runs on staged inputs, writing or adding the result into `outputData`; `startingFrom`
+    /// fills the result first (for a kernel whose sum post-op adds to it).
     func run(_ staged: [OneDNNStaged], into outputData: UnsafeMutablePointer<Float>, adding: Bool,
              startingFrom initial: UnsafeMutablePointer<Float>? = nil, on stream: OneDNNStream) {
-        var memories = staged.map { OneDNNMemory($0.layout, $0.data) }
         let result = Tensor(uninitialized: [output.operand.bytes / MemoryLayout<Float>.stride])
-        if let initial { output.operand.write(initial, intoKernelLayout: UnsafeMutableRawPointer(result.data), stream: stream.stream) }
-        memories.append(OneDNNMemory(output.operand.kernel, UnsafeMutableRawPointer(result.data)))
-        let pad = Tensor(uninitialized: [dnnl_memory_desc_get_size(&scratchpad) / MemoryLayout<Float>.stride + 1])
-        memories.append(OneDNNMemory(scratchpad, UnsafeMutableRawPointer(pad.data)))
-        let roles = inputs.map(\.arg) + [output.arg, DNNL_ARG_SCRATCHPAD]
-        var args = zip(roles, memories).map { dnnl_exec_arg_t(arg: $0, memory: $1.memory) }
-        OneDNN.check(dnnl_primitive_execute(primitive, stream.stream, Int32(args.count), &args), "primitive_execute")
-        output.operand.backToPlain(UnsafeMutableRawPointer(result.data), into: outputData, adding: adding, stream: stream.stream)
-        OneDNN.check(dnnl_stream_wait(stream.stream), "stream_wait")
-        withExtendedLifetime((staged, memories, pad, result)) {}
+        let resultData = UnsafeMutableRawPointer(result.data)
+        if let initial { output.operand.write(initial, intoKernelLayout: resultData, on: stream) }
+        primitive.run(zip(inputs, staged).map { ($0.role, $1.layout, $1.data) } + [(output.role, output.operand.kernel, resultData)],
+                      on: stream)
+        output.operand.backToPlain(resultData, into: outputData, adding: adding, on: stream)
+        withExtendedLifetime((staged, result)) {}
     }
 }
 
-/// A convolution's three kernels for one geometry: forward, backward to the input, backward to
-/// the weights (no bias: the ConvNet's convolutions have none).
-final class OneDNNConvolution: @unchecked Sendable {
-    let forward: OneDNNKernel, backwardData: OneDNNKernel, backwardWeights: OneDNNKernel
+/// Values built once per key and kept (primitives of a geometry), shared by all threads.
+final class OneDNNCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let values = Mutex<[Key: Value]>([:])
 
-    struct Key: Hashable { let batch, channels, height, width, outChannels, kernelH, kernelW, stride, padding: Int }
-
-    private static let cache = Mutex<[Key: OneDNNConvolution]>([:])
-
-    /// The kernels of this geometry, built on first use.
-    static func kernels(_ key: Key) -> OneDNNConvolution {
-        if let known = cache.withLock({ $0[key] }) { return known }
-        let made = OneDNNConvolution(key)
-        return cache.withLock { cache in
-            if let known = cache[key] { return known }
-            cache[key] = made
+    func value(_ key: Key, _ make: (Key) -> Value) -> Value {
+        if let known = values.withLock({ $0[key] }) { return known }
+        let made = make(key)  // outside the lock: building takes milliseconds
+        return values.withLock { values in
+            if let known = values[key] { return known }
+            values[key] = made
             return made
         }
-    }
-
-    private init(_ k: Key) {
-        OneDNN.singleThreaded()
-        let outH = (k.height + 2 * k.padding - k.kernelH) / k.stride + 1, outW = (k.width + 2 * k.padding - k.kernelW) / k.stride + 1
-        let (srcDims, weightDims, dstDims) = ([k.batch, k.channels, k.height, k.width], [k.outChannels, k.channels, k.kernelH, k.kernelW],
-                                             [k.batch, k.outChannels, outH, outW])
-        let (src, weights, dst) = (OneDNN.plain(srcDims), OneDNN.plain(weightDims), OneDNN.plain(dstDims))
-        var (anySrc, anyWeights, anyDst) = (OneDNN.any(srcDims), OneDNN.any(weightDims), OneDNN.any(dstDims))
-        let (strides, padding): ([Int64], [Int64]) = ([Int64(k.stride), Int64(k.stride)], [Int64(k.padding), Int64(k.padding)])
-        var attr: dnnl_primitive_attr_t?
-        OneDNN.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attr) }
-        OneDNN.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
-        func primitiveDesc(_ desc: inout dnnl_convolution_desc_t, hint: const_dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t {
-            var pd: dnnl_primitive_desc_t?
-            OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, hint), "primitive_desc_create (convolution \(k))")
-            return pd!
-        }
-        var desc = dnnl_convolution_desc_t()
-        OneDNN.check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &anySrc, &anyWeights, nil,
-                                                        &anyDst, strides, padding, padding), "convolution_forward_desc_init")
-        let forwardDesc = primitiveDesc(&desc, hint: nil)
-        defer { dnnl_primitive_desc_destroy(forwardDesc) }
-        forward = OneDNNKernel(forwardDesc, arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, src), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, weights),
-                                                        (DNNL_ARG_DST, dnnl_query_dst_md, dst)])
-        OneDNN.check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &anySrc, &anyWeights, &anyDst,
-                                                              strides, padding, padding), "convolution_backward_data_desc_init")
-        let dataDesc = primitiveDesc(&desc, hint: forwardDesc)
-        defer { dnnl_primitive_desc_destroy(dataDesc) }
-        backwardData = OneDNNKernel(dataDesc, arguments: [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, dst),
-                                                          (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, weights),
-                                                          (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, src)])
-        OneDNN.check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &anySrc, &anyWeights, nil, &anyDst,
-                                                                 strides, padding, padding), "convolution_backward_weights_desc_init")
-        let weightsDesc = primitiveDesc(&desc, hint: forwardDesc)
-        defer { dnnl_primitive_desc_destroy(weightsDesc) }
-        backwardWeights = OneDNNKernel(weightsDesc, arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, src),
-                                                                (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, dst),
-                                                                (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, weights)])
-    }
-}
-
-/// The evaluation forward of convolution, BatchNorm (folded into the weights and a bias), an
-/// optional residual and ReLU, as one kernel: y = relu(conv(x, W′) + b′ + residual).
-final class OneDNNFusedConvolution: @unchecked Sendable {
-    let kernel: OneDNNKernel
-
-    struct Key: Hashable { let geometry: OneDNNConvolution.Key, residual: Bool, relu: Bool }
-
-    private static let cache = Mutex<[Key: OneDNNFusedConvolution]>([:])
-
-    static func kernel(_ key: Key) -> OneDNNKernel {
-        if let known = cache.withLock({ $0[key] }) { return known.kernel }
-        let made = OneDNNFusedConvolution(key)
-        return cache.withLock { cache in
-            if let known = cache[key] { return known.kernel }
-            cache[key] = made
-            return made.kernel
-        }
-    }
-
-    private init(_ key: Key) {
-        OneDNN.singleThreaded()
-        let k = key.geometry
-        let outH = (k.height + 2 * k.padding - k.kernelH) / k.stride + 1, outW = (k.width + 2 * k.padding - k.kernelW) / k.stride + 1
-        let (srcDims, weightDims, dstDims) = ([k.batch, k.channels, k.height, k.width], [k.outChannels, k.channels, k.kernelH, k.kernelW],
-                                             [k.batch, k.outChannels, outH, outW])
-        var (anySrc, anyWeights, anyBias, anyDst) = (OneDNN.any(srcDims), OneDNN.any(weightDims), OneDNN.plain([k.outChannels]),
-                                                     OneDNN.any(dstDims))
-        let (strides, padding): ([Int64], [Int64]) = ([Int64(k.stride), Int64(k.stride)], [Int64(k.padding), Int64(k.padding)])
-        // The training kernels' activation layouts (channel blocks), whose reorders from and to
-        // NCHW cost less than those of the channels-last layout oneDNN picks for inference.
-        var (src, dst) = (anySrc, anyDst)
-        do {
-            var desc = dnnl_convolution_desc_t(), pd: dnnl_primitive_desc_t?
-            OneDNN.check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &anySrc, &anyWeights,
-                                                            nil, &anyDst, strides, padding, padding), "convolution_forward_desc_init")
-            OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, nil, OneDNN.engine, nil), "primitive_desc_create")
-            (src, dst) = (dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0).pointee, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0).pointee)
-            dnnl_primitive_desc_destroy(pd)
-        }
-        var attr: dnnl_primitive_attr_t?, postOps: dnnl_post_ops_t?
-        OneDNN.check(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attr) }
-        OneDNN.check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
-        OneDNN.check(dnnl_post_ops_create(&postOps), "post_ops_create")
-        defer { dnnl_post_ops_destroy(postOps) }
-        if key.residual { OneDNN.check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum") }
-        if key.relu { OneDNN.check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise") }
-        OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "primitive_attr_set_post_ops")
-        var desc = dnnl_convolution_desc_t(), pd: dnnl_primitive_desc_t?
-        OneDNN.check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &anyWeights,
-                                                        &anyBias, &dst, strides, padding, padding), "convolution_forward_desc_init")
-        OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "primitive_desc_create (fused convolution \(key))")
-        defer { dnnl_primitive_desc_destroy(pd) }
-        kernel = OneDNNKernel(pd!, arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(srcDims)),
-                                               (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, OneDNN.plain(weightDims)),
-                                               (DNNL_ARG_BIAS, dnnl_query_weights_md, 1, OneDNN.plain([k.outChannels])),
-                                               (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(dstDims))])
     }
 }

@@ -22,17 +22,17 @@ public enum Parallel {
         forEachChunk(count, grain: grain) { _, range in body(range) }
     }
 
-    /// How many chunks `forEachChunk` will use for this work.
+    /// How many chunks `forEachChunk` will use for this work: one inside a parallel region.
     @inlinable
     public static func chunkCount(_ count: Int, grain: Int) -> Int {
-        max(1, min(threads, count / max(grain, 1)))
+        isWorker ? 1 : max(1, min(threads, count / max(grain, 1)))
     }
 
     /// As above, also passing the chunk's index in 0..<chunkCount(count, grain:), for kernels
     /// that keep per-chunk partial sums (weight gradients) and add them up afterwards.
     @inlinable
     public static func forEachChunk(_ count: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
-        let chunks = isWorker ? 1 : chunkCount(count, grain: grain)
+        let chunks = chunkCount(count, grain: grain)
         if chunks == 1 {
             if count > 0 { body(0, 0..<count) }
             return

@@ -56,7 +56,7 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
                 var i = 0
                 if applyReLU {
                     while i &+ vecWidth <= plane { store(vmax(load(src + i) * scale + shift, Vec()), dst + i); i &+= vecWidth }
-                    while i < plane { dst[i] = max(src[i] * scale + shift, 0); i &+= 1 }
+                    while i < plane { let z = src[i] * scale + shift; dst[i] = 0 > z ? 0 : z; i &+= 1 }  // vmax's rule
                 } else {
                     while i &+ vecWidth <= plane { store(load(src + i) * scale + shift, dst + i); i &+= vecWidth }
                     while i < plane { dst[i] = src[i] * scale + shift; i &+= 1 }
@@ -72,7 +72,7 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
         @inline(__always) func gradient(_ at: Int) -> Vec {
             applyReLU ? load(g + at) * Vec().replacing(with: 1, where: load(py + at) .> 0) : load(g + at)
         }
-        @inline(__always) func gradient(scalar at: Int) -> Float { applyReLU && !(py[at] > 0) ? 0 : g[at] }
+        @inline(__always) func gradient(scalar at: Int) -> Float { applyReLU ? g[at] * (py[at] > 0 ? 1 : 0) : g[at] }
         let (mean, rstd) = (UnsafePointer(stats.data), UnsafePointer(stats.data + channels))
         let dw = weight.requiresGrad ? weight.gradPointer() : nil, db = bias.requiresGrad ? bias.gradPointer() : nil
         // Created here, not by two cores at once; a first gradient is stored rather than added to zeros.
@@ -108,19 +108,26 @@ public func batchNorm2d(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
                 for b in 0..<batch {
                     let bc = b * channels + c
                     let (start, xr, dr) = (bc * plane, px + bc * plane, dx + bc * plane)
-                    // training: dx = γ·rstd·(g − Σg/N − x̂·Σ(g⊙x̂)/N); evaluation: dx = γ·rstd·g
-                    let (mgv, mgxv) = training ? (mg, mgx) : (0, 0)
                     var i = 0
-                    while i &+ vecWidth <= plane {
-                        let xhat = (load(xr + i) - m) * r
-                        let d = k * (gradient(start + i) - mgv - xhat * mgxv)
-                        store(adds ? load(dr + i) + d : d, dr + i)
-                        i &+= vecWidth
-                    }
-                    while i < plane {
-                        let d = k * (gradient(scalar: start + i) - mgv - (xr[i] - m) * r * mgxv)
-                        dr[i] = adds ? dr[i] + d : d
-                        i &+= 1
+                    if training {  // dx = γ·rstd·(g − Σg/N − x̂·Σ(g⊙x̂)/N)
+                        while i &+ vecWidth <= plane {
+                            let xhat = (load(xr + i) - m) * r
+                            let d = k * (gradient(start + i) - mg - xhat * mgx)
+                            store(adds ? load(dr + i) + d : d, dr + i)
+                            i &+= vecWidth
+                        }
+                        while i < plane {
+                            let d = k * (gradient(scalar: start + i) - mg - (xr[i] - m) * r * mgx)
+                            dr[i] = adds ? dr[i] + d : d
+                            i &+= 1
+                        }
+                    } else {  // dx = γ·rstd·g
+                        while i &+ vecWidth <= plane {
+                            let d = k * gradient(start + i)
+                            store(adds ? load(dr + i) + d : d, dr + i)
+                            i &+= vecWidth
+                        }
+                        while i < plane { let d = k * gradient(scalar: start + i); dr[i] = adds ? dr[i] + d : d; i &+= 1 }
                     }
                 }
             }

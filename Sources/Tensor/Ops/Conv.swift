@@ -208,30 +208,29 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
 private func conv2dOneDNN(_ x: Tensor, weight: Tensor, geo: ConvGeometry) -> Tensor {
     let (batch, outC) = (x.shape[0], weight.shape[0])
     let (inImage, outImage, weights) = (geo.channels * geo.height * geo.width, outC * geo.outPlane, weight.count)
-    func kernels(_ images: Int) -> OneDNNConvolution {
-        OneDNNConvolution.kernels(.init(batch: images, channels: geo.channels, height: geo.height, width: geo.width,
+    func kernels(_ images: Range<Int>) -> OneDNNConvolution {
+        OneDNNConvolution.kernels(.init(images: images.count, channels: geo.channels, height: geo.height, width: geo.width,
                                         outChannels: outC, kernelH: geo.kernelH, kernelW: geo.kernelW,
                                         stride: geo.stride, padding: geo.padding))
     }
     let flopsPerImage = 2 * outImage * geo.columnRows  // per pass: forward, to the input, to the weights
-    let chunks = Parallel.chunkCount(batch, grain: 1)
     let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
-    let keep = (x.requiresGrad || weight.requiresGrad) && Autograd.isEnabled
-    let inputs = StagedInputs(chunks)
+    let kept = KeptInputs(Parallel.chunkCount(batch, grain: 1), keeping: (x.requiresGrad || weight.requiresGrad) && Autograd.isEnabled)
     Parallel.forEachChunk(batch, grain: 1) { chunk, images in
         MatrixFLOPs.add(flopsPerImage * images.count)
-        let (k, stream) = (kernels(images.count).forward, OneDNNStream())
+        let (k, stream) = (kernels(images).forward, OneDNNStream())
         let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, weight.data, on: stream)]
         k.run(staged, into: y.data + images.lowerBound * outImage, adding: false, on: stream)
-        if keep { inputs.slots[chunk] = staged[0] }
+        kept.keep(staged[0], chunk: chunk, images: images)
     }
     y.record([x, weight]) { y in
         let gy = y.grad!.data
         let dx = x.requiresGrad ? x.gradientTarget() : nil  // created here, not by two cores at once
+        let chunks = Parallel.chunkCount(batch, grain: 1)
         let dW = weight.requiresGrad ? Tensor(uninitialized: [chunks, weights]) : nil
         Parallel.forEachChunk(batch, grain: 1) { chunk, images in
             MatrixFLOPs.add(flopsPerImage * images.count * ((dx != nil ? 1 : 0) + (dW != nil ? 1 : 0)))
-            let (k, stream, start) = (kernels(images.count), OneDNNStream(), images.lowerBound)
+            let (k, stream, start) = (kernels(images), OneDNNStream(), images.lowerBound)
             let dy = gy + start * outImage
             var stagedDy: OneDNNStaged?
             if let dx {
@@ -241,7 +240,7 @@ private func conv2dOneDNN(_ x: Tensor, weight: Tensor, geo: ConvGeometry) -> Ten
             }
             if let dW {
                 let w = k.backwardWeights
-                let staged = [w.stage(0, x.data + start * inImage, reusing: inputs.slots[chunk], on: stream),
+                let staged = [w.stage(0, x.data + start * inImage, reusing: kept.input(chunk: chunk, images: images), on: stream),
                               w.stage(1, dy, reusing: stagedDy, on: stream)]
                 w.run(staged, into: dW.data + chunk * weights, adding: false, on: stream)
             }
@@ -255,11 +254,27 @@ private func conv2dOneDNN(_ x: Tensor, weight: Tensor, geo: ConvGeometry) -> Ten
     return y
 }
 
-/// Each core's reordered forward input, kept for the weight gradient (each core writes its own slot).
-private final class StagedInputs: @unchecked Sendable {
-    let slots: UnsafeMutableBufferPointer<OneDNNStaged?>
-    init(_ chunks: Int) { slots = .allocate(capacity: chunks); slots.initialize(repeating: nil) }
+/// Each core's reordered forward input with its images, kept for the weight gradient (each core
+/// writes its own slot); the backward reuses one only for the same images.
+private final class KeptInputs: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<(staged: OneDNNStaged, images: Range<Int>)?>
+    private let keeping: Bool
+
+    init(_ chunks: Int, keeping: Bool) {
+        (slots, self.keeping) = (.allocate(capacity: chunks), keeping)
+        slots.initialize(repeating: nil)
+    }
+
     deinit { slots.deinitialize(); slots.deallocate() }
+
+    func keep(_ staged: OneDNNStaged, chunk: Int, images: Range<Int>) {
+        if keeping && chunk < slots.count { slots[chunk] = (staged, images) }
+    }
+
+    func input(chunk: Int, images: Range<Int>) -> OneDNNStaged? {
+        guard chunk < slots.count, let slot = slots[chunk], slot.images == images else { return nil }
+        return slot.staged
+    }
 }
 
 // Inline copies for the short runs of im2col and the reshuffles: a call into libc's memmove or

@@ -37,8 +37,8 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
     Parallel.forEachChunk(batch, grain: 1) { images in
         MatrixFLOPs.add(2 * outImage * geo.columnRows * images.count)
         let key = OneDNNFusedConvolution.Key(
-            geometry: .init(batch: images.count, channels: geo.channels, height: geo.height, width: geo.width, outChannels: outC,
-                            kernelH: geo.kernelH, kernelW: geo.kernelW, stride: stride, padding: padding),
+            shape: .init(images: images.count, channels: geo.channels, height: geo.height, width: geo.width, outChannels: outC,
+                         kernelH: geo.kernelH, kernelW: geo.kernelW, stride: stride, padding: padding),
             residual: residual != nil, relu: applyReLU)
         let (k, stream) = (OneDNNFusedConvolution.kernel(key), OneDNNStream())
         let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, folded.data, on: stream),

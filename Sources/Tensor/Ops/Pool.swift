@@ -66,18 +66,20 @@ private func maxPool2x2(_ src: UnsafePointer<Float>, width: Int, outH: Int, outW
     for oh in 0..<outH {
         let (top, bottom) = (src + 2 * oh * width, src + (2 * oh + 1) * width)
         var ow = 0
-        while ow &+ 8 <= outW && 2 &* ow &+ 16 <= width {
+        while ow &+ 8 <= outW {  // the 16 inputs of 8 outputs lie within the row: 2·outW ≤ width
             let t = UnsafeRawPointer(top + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
             let b = UnsafeRawPointer(bottom + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
             let first: SIMD8<Int32> = lanes &+ Int32(2 * oh * width + 2 * ow)
             var best: SIMD8<Float> = t.evenHalf
             var at = first
-            let candidates: [(SIMD8<Float>, Int32)] = [(t.oddHalf, 1), (b.evenHalf, Int32(width)), (b.oddHalf, Int32(width + 1))]
-            for (v, offset) in candidates {
+            @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Int32) {
                 let greater: SIMDMask<SIMD8<Int32>> = v .> best  // Float's mask: the same type as Int32's
                 best.replace(with: v, where: greater)
                 at.replace(with: first &+ offset, where: greater)
             }
+            consider(t.oddHalf, 1)
+            consider(b.evenHalf, Int32(width))
+            consider(b.oddHalf, Int32(width + 1))
             UnsafeMutableRawPointer(dst + oh * outW + ow).storeBytes(of: best, as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(idx + oh * outW + ow).storeBytes(of: at, as: SIMD8<Int32>.self)
             ow &+= 8
