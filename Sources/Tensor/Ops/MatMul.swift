@@ -181,18 +181,22 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?
 
     y.record([x, weight] + (bias.map { [$0] } ?? []) + (residual.map { [$0] } ?? [])) { y in
         let g = y.grad!.data
+        // A first gradient is written (beta 0) rather than added onto zeros: the same sums.
         if x.requiresGrad {       // dx (rows, in) += dy (rows, out) · W (out, in)
-            sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: 1, x.gradPointer())
+            let dx = x.gradientTarget()
+            sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: dx.adds ? 1 : 0, dx.pointer)
         }
         if weight.requiresGrad {  // dW (out, in) += dyᵀ (out, rows) · x (rows, in)
-            sgemm(true, false, m: outFeatures, n: inFeatures, k: rows, g, x.data, beta: 1, weight.gradPointer())
+            let dW = weight.gradientTarget()
+            sgemm(true, false, m: outFeatures, n: inFeatures, k: rows, g, x.data, beta: dW.adds ? 1 : 0, dW.pointer)
         }
         if let bias, bias.requiresGrad {  // db += Σ_rows dy
             let db = bias.gradPointer()
             for r in 0..<rows { addScaledRow(from: g + r * outFeatures, into: db, scale: 1, outFeatures) }
         }
         if let residual, residual.requiresGrad {  // d residual += dy
-            accumulate(g, into: residual.gradPointer(), count: y.count)
+            let dr = residual.gradientTarget()
+            if dr.adds { accumulate(g, into: dr.pointer, count: y.count) } else { dr.pointer.update(from: g, count: y.count) }
         }
     }
     return y
