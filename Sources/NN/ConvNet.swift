@@ -99,8 +99,15 @@ public final class ConvNet: Module {
 
     /// images (B, C, H, W) → (B, widths.last): stem, stages, global average pooling.
     public func features(_ images: Tensor) -> Tensor {
-        var x = Conv2d.fusesEvaluation(before: bn1) ? conv1.evaluate(images, then: bn1, relu: true) : bn1(conv1(images), relu: true)
-        if config.stemPool { x = maxPool2d(x, kernel: 2) }
+        var x: Tensor
+        if Conv2d.fusesEvaluation(before: bn1) {  // the stem's pool inside the kernel where the plane halves evenly
+            let poolInside = config.stemPool && images.shape[2] % 2 == 0 && images.shape[3] % 2 == 0
+            x = conv1.evaluate(images, then: bn1, relu: true, maxPool: poolInside ? 2 : nil)
+            if config.stemPool && !poolInside { x = maxPool2d(x, kernel: 2) }
+        } else {
+            x = bn1(conv1(images), relu: true)
+            if config.stemPool { x = maxPool2d(x, kernel: 2) }
+        }
         for block in stages.joined() { x = block(x) }
         return x.mean(axes: [2, 3])
     }

@@ -86,10 +86,11 @@ extension Conv2d {
 
     /// Evaluation without a graph: this convolution and `bn` (running statistics) as one kernel,
     /// then `residual` added and ReLU (convBatchNormForInference).
-    public func evaluate(_ x: Tensor, then bn: BatchNorm2d, adding residual: Tensor? = nil, relu: Bool) -> Tensor {
+    public func evaluate(_ x: Tensor, then bn: BatchNorm2d, adding residual: Tensor? = nil, relu: Bool, maxPool: Int? = nil) -> Tensor {
         precondition(bias == nil && !bn.training, "Conv2d.evaluate: a bias-free convolution before a BatchNorm in evaluation mode")
         return convBatchNormForInference(x, weight: weight, stride: stride, padding: padding, bnWeight: bn.weight, bnBias: bn.bias,
-                                         runningMean: bn.runningMean, runningVar: bn.runningVar, residual: residual, relu: relu)
+                                         runningMean: bn.runningMean, runningVar: bn.runningVar, residual: residual, relu: relu,
+                                         maxPool: maxPool)
     }
 }
 

@@ -121,4 +121,26 @@ struct FusedConvolutionTests {
         #expect(worst <= 1e-5 * (expected.scalars.map(abs).max() ?? 1), "fused and one by one differ by \(worst)")
         if applyReLU { #expect(fused.scalars.allSatisfy { $0 >= 0 }) }
     }
+
+    /// ResNet's stem: a 1-channel image, the fused convolution, then its 2×2 max-pool inside the
+    /// kernel (oneDNN) or after it (im2col), against the ops one by one.
+    @Test(arguments: [ConvolutionEngine.oneDNN, .im2col])
+    func stemWithItsMaxPool(_ engine: ConvolutionEngine) {
+        var rng = RNG(seed: 69)
+        let x = Tensor.randn([5, 1, 12, 10], rng: &rng), w = Tensor.randn([16, 1, 3, 3], std: 0.3, rng: &rng)
+        let (gamma, beta) = (Tensor.randn([16], rng: &rng), Tensor.randn([16], rng: &rng))
+        let (mean, variance) = (Tensor.randn([16], std: 0.3, rng: &rng), Tensor.uniform([16], low: 0.5, high: 2, rng: &rng))
+        let (fused, expected) = withNoGrad {
+            let fused = ConvolutionEngine.$current.withValue(engine) {
+                convBatchNormForInference(x, weight: w, stride: 1, padding: 1, bnWeight: gamma, bnBias: beta, runningMean: mean,
+                                          runningVar: variance, relu: true, maxPool: 2)
+            }
+            let y = batchNorm2d(conv2d(x, weight: w, bias: nil, stride: 1, padding: 1), weight: gamma, bias: beta,
+                                runningMean: mean, runningVar: variance, training: false)
+            return (fused, maxPool2d(relu(y), kernel: 2))
+        }
+        #expect(fused.shape == [5, 16, 6, 5] && expected.shape == fused.shape)
+        let worst = zip(fused.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * (expected.scalars.map(abs).max() ?? 1), "fused and one by one differ by \(worst)")
+    }
 }

@@ -239,14 +239,25 @@ final class OneDNNKernel: @unchecked Sendable {
     /// fills the result first (for a kernel whose sum post-op adds to it).
     func run(_ staged: [OneDNNStaged], into outputData: UnsafeMutablePointer<Float>, adding: Bool,
              startingFrom initial: UnsafeMutablePointer<Float>? = nil, on stream: OneDNNStream) {
+        let result = runKeepingLayout(staged, startingFrom: initial, on: stream)
+        output.operand.backToPlain(result.data, into: outputData, adding: adding, on: stream)
+        withExtendedLifetime(result) {}
+    }
+
+    /// The same, the result left in the kernel's layout (for a next kernel that reads it so).
+    func runKeepingLayout(_ staged: [OneDNNStaged], startingFrom initial: UnsafeMutablePointer<Float>? = nil,
+                          on stream: OneDNNStream) -> OneDNNStaged {
         let result = Tensor(uninitialized: [output.operand.bytes / MemoryLayout<Float>.stride])
         let resultData = UnsafeMutableRawPointer(result.data)
         if let initial { output.operand.write(initial, intoKernelLayout: resultData, on: stream) }
         primitive.run(zip(inputs, staged).map { ($0.role, $1.layout, $1.data) } + [(output.role, output.operand.kernel, resultData)],
                       on: stream)
-        output.operand.backToPlain(resultData, into: outputData, adding: adding, on: stream)
-        withExtendedLifetime((staged, result)) {}
+        withExtendedLifetime(staged) {}
+        return OneDNNStaged(layout: output.operand.kernel, data: resultData, copy: result)
     }
+
+    /// The output's layout in this kernel.
+    var outputLayout: dnnl_memory_desc_t { output.operand.kernel }
 }
 
 /// Values built once per key and kept (primitives of a geometry), shared by all threads.

@@ -68,15 +68,16 @@ final class OneDNNConvolution: Sendable {
 }
 
 /// The evaluation forward of convolution, BatchNorm folded into its weights and a bias, an
-/// optional residual and ReLU, as one kernel: y = relu(conv(x, W′) + b′ + residual).
+/// optional residual and ReLU, as one kernel: y = relu(conv(x, W′) + b′ + residual); then an
+/// optional max-pool (ResNet's stem), which reads the kernel's layout without a reorder.
 final class OneDNNFusedConvolution: Sendable {
-    let kernel: OneDNNKernel
+    let kernel: OneDNNKernel, pool: OneDNNKernel?
 
-    struct Key: Hashable, Sendable { let shape: OneDNNConvolutionShape, residual: Bool, relu: Bool }
+    struct Key: Hashable, Sendable { let shape: OneDNNConvolutionShape, residual: Bool, relu: Bool, maxPool: Int? }
 
     private static let cache = OneDNNCache<Key, OneDNNFusedConvolution>()
 
-    static func kernel(_ key: Key) -> OneDNNKernel { cache.value(key, OneDNNFusedConvolution.init).kernel }
+    static func kernels(_ key: Key) -> OneDNNFusedConvolution { cache.value(key, OneDNNFusedConvolution.init) }
 
     private init(_ key: Key) {
         OneDNN.singleThreaded()
@@ -103,10 +104,26 @@ final class OneDNNFusedConvolution: Sendable {
                                                         &bias, &dst, s.strides, s.paddings, s.paddings), "convolution_forward_desc_init")
         let pd = s.primitiveDesc(&desc, attr)
         defer { dnnl_primitive_desc_destroy(pd) }
-        kernel = OneDNNKernel(pd, what: "fused convolution \(key)",
+        let kernel = OneDNNKernel(pd, what: "fused convolution \(key)",
                               arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(s.source)),
                                           (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, OneDNN.plain(s.weights)),
                                           (DNNL_ARG_BIAS, dnnl_query_weights_md, 1, bias),
                                           (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(s.destination))])
+        pool = key.maxPool.map { k in
+            let d = s.destination
+            let pooled = [d[0], d[1], d[2] / k, d[3] / k]
+            var (src, anyPooled) = (kernel.outputLayout, OneDNN.any(pooled))
+            let (window, zeros): ([Int64], [Int64]) = ([Int64(k), Int64(k)], [0, 0])
+            var desc = dnnl_pooling_desc_t(), pd: dnnl_primitive_desc_t?
+            OneDNN.check(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, dnnl_pooling_max, &src, &anyPooled,
+                                                        window, window, zeros, zeros), "pooling_forward_desc_init")
+            let attr = OneDNN.attributes()
+            defer { dnnl_primitive_attr_destroy(attr) }
+            OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "primitive_desc_create (max-pool \(key))")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            return OneDNNKernel(pd!, what: "max-pool \(key)", arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(d)),
+                                                                          (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(pooled))])
+        }
+        self.kernel = kernel
     }
 }

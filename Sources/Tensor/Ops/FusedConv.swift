@@ -2,13 +2,15 @@
 // residual and ReLU, as one kernel: what a ResNet's evaluation forward runs (the DeiT teacher's
 // forward inside every distilled step). BatchNorm folds into the convolution,
 //   s = γ/√(σ² + ε),   W′[o] = s[o]·W[o],   b′ = β − s·μ,
-//   y = relu(conv(x, W′) + b′ + residual).
+//   y = relu(conv(x, W′) + b′ + residual),
+// then, for ResNet's stem, an optional k×k max-pool of stride k (on oneDNN it reads the kernel's
+// layout, so the unpooled output never comes back to NCHW).
 // On oneDNN the bias, the residual (a sum post-op) and the ReLU run inside the convolution's
 // kernel; on im2col the ops run in turn. No gradient: for evaluation without a graph only.
 
 public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, bnWeight: Tensor, bnBias: Tensor,
                                       runningMean: Tensor, runningVar: Tensor, eps: Float = 1e-5,
-                                      residual: Tensor? = nil, relu applyReLU: Bool) -> Tensor {
+                                      residual: Tensor? = nil, relu applyReLU: Bool, maxPool: Int? = nil) -> Tensor {
     let op = "convBatchNormForInference"
     precondition(!Autograd.isEnabled, "\(op): evaluation without a graph only (call it inside withNoGrad)")
     guard weight.rank == 4 else { shapeError(op, "expects weight (O, C, kh, kw), got \(weight.shape)") }
@@ -27,24 +29,36 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
         bias.data[o] = bnBias.data[o] - s * runningMean.data[o]
         for i in 0..<perOutput { folded.data[o * perOutput + i] = s * weight.data[o * perOutput + i] }
     }
+    if let maxPool, maxPool < 1 || geo.outH % maxPool != 0 || geo.outW % maxPool != 0 {
+        shapeError(op, "a \(maxPool)×\(maxPool) max-pool needs an output divisible by it, got \(geo.outH)×\(geo.outW)")
+    }
     guard ConvolutionEngine.current == .oneDNN else {
         var y = conv2d(x, weight: folded, bias: bias, stride: stride, padding: padding)
         if let residual { y = y + residual }
-        return applyReLU ? relu(y) : y
+        if applyReLU { y = relu(y) }
+        return maxPool.map { maxPool2d(y, kernel: $0) } ?? y
     }
-    let (inImage, outImage) = (geo.channels * geo.height * geo.width, outC * geo.outPlane)
-    let y = Tensor(uninitialized: [batch, outC, geo.outH, geo.outW])
+    let pool = maxPool ?? 1
+    let (inImage, outImage) = (geo.channels * geo.height * geo.width, outC * geo.outPlane / (pool * pool))
+    let y = Tensor(uninitialized: [batch, outC, geo.outH / pool, geo.outW / pool])
     Parallel.forEachChunk(batch, grain: 1) { images in
         MatrixFLOPs.add(2 * outImage * geo.columnRows * images.count)
         let key = OneDNNFusedConvolution.Key(
             shape: .init(images: images.count, channels: geo.channels, height: geo.height, width: geo.width, outChannels: outC,
                          kernelH: geo.kernelH, kernelW: geo.kernelW, stride: stride, padding: padding),
-            residual: residual != nil, relu: applyReLU)
-        let (k, stream) = (OneDNNFusedConvolution.kernel(key), OneDNNStream())
+            residual: residual != nil, relu: applyReLU, maxPool: maxPool)
+        let (kernels, stream) = (OneDNNFusedConvolution.kernels(key), OneDNNStream())
+        let k = kernels.kernel
         let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, folded.data, on: stream),
                       k.stage(2, bias.data, on: stream)]
-        k.run(staged, into: y.data + images.lowerBound * outImage, adding: false,
-              startingFrom: residual.map { $0.data + images.lowerBound * outImage }, on: stream)
+        let start = residual.map { $0.data + images.lowerBound * outImage }
+        if let pool = kernels.pool {
+            let unpooled = k.runKeepingLayout(staged, startingFrom: start, on: stream)
+            pool.run([pool.stage(0, y.data, reusing: unpooled, on: stream)], into: y.data + images.lowerBound * outImage, adding: false,
+                     on: stream)
+        } else {
+            k.run(staged, into: y.data + images.lowerBound * outImage, adding: false, startingFrom: start, on: stream)
+        }
     }
     return y
 }
