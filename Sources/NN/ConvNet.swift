@@ -100,8 +100,9 @@ public final class ConvNet: Module {
     /// images (B, C, H, W) → (B, widths.last): stem, stages, global average pooling.
     public func features(_ images: Tensor) -> Tensor {
         var x: Tensor
-        if Conv2d.fusesEvaluation(before: bn1) {  // the stem's pool inside the kernel where the plane halves evenly
-            let poolInside = config.stemPool && images.shape[2] % 2 == 0 && images.shape[3] % 2 == 0
+        if Conv2d.fusesEvaluation(before: bn1) {  // the stem's pool inside the kernel where its output halves evenly
+            let (outH, outW) = ((images.shape[2] + 2 * conv1.padding - 3) / conv1.stride + 1, (images.shape[3] + 2 * conv1.padding - 3) / conv1.stride + 1)
+            let poolInside = config.stemPool && outH % 2 == 0 && outW % 2 == 0
             x = conv1.evaluate(images, then: bn1, relu: true, maxPool: poolInside ? 2 : nil)
             if config.stemPool && !poolInside { x = maxPool2d(x, kernel: 2) }
         } else {

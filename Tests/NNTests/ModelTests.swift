@@ -162,13 +162,17 @@ import Tensor
         vit.setTraining(true)
         let vitStep = perImage { let out = vit(x); (crossEntropy(out.logits!, labels: labels) + crossEntropy(out.secondLogits!, labels: labels)).backward() }
         #expect(vitStep == vitConfig.trainingStepFLOPs(), "\(vitStep) against \(vitConfig.trainingStepFLOPs())")
-        for config in [ConvNetConfig(widths: [4, 8, 16]), ConvNetConfig(widths: [4, 8], blocksPerStage: 2, stemPool: true)] {
-            let net = ConvNet(config, rng: &rng)
-            net.setTraining(false)
-            #expect(perImage { withNoGrad { _ = net(x) } } == config.forwardFLOPs(), "\(config)")
-            net.setTraining(true)
-            let step = perImage { crossEntropy(net(x), labels: labels).backward() }
-            #expect(step == config.trainingStepFLOPs(), "\(config): \(step) against \(config.trainingStepFLOPs())")
+        // The ConvNet on both engines (on oneDNN its evaluation runs fused kernels, the stem's pool inside).
+        for engine in [ConvolutionEngine.im2col, .oneDNN] {
+            for config in [ConvNetConfig(widths: [4, 8, 16]), ConvNetConfig(widths: [4, 8], blocksPerStage: 2, stemPool: true)] {
+                let net = ConvNet(config, rng: &rng)
+                net.setTraining(false)
+                let forward = ConvolutionEngine.$current.withValue(engine) { perImage { withNoGrad { _ = net(x) } } }
+                #expect(forward == config.forwardFLOPs(), "\(config) on \(engine)")
+                net.setTraining(true)
+                let step = ConvolutionEngine.$current.withValue(engine) { perImage { crossEntropy(net(x), labels: labels).backward() } }
+                #expect(step == config.trainingStepFLOPs(), "\(config) on \(engine): \(step) against \(config.trainingStepFLOPs())")
+            }
         }
     }
 

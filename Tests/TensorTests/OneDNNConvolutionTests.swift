@@ -123,23 +123,26 @@ struct FusedConvolutionTests {
     }
 
     /// ResNet's stem: a 1-channel image, the fused convolution, then its 2×2 max-pool inside the
-    /// kernel (oneDNN) or after it (im2col), against the ops one by one.
-    @Test(arguments: [ConvolutionEngine.oneDNN, .im2col])
-    func stemWithItsMaxPool(_ engine: ConvolutionEngine) {
+    /// kernel (oneDNN) or after it (im2col), against the ops one by one; channel counts that fill
+    /// oneDNN's blocks of 16 and that do not, with a residual or not, over two cores' runs.
+    @Test(arguments: [(ConvolutionEngine.oneDNN, 16, false), (.oneDNN, 8, false), (.oneDNN, 20, true), (.im2col, 8, true)])
+    func stemWithItsMaxPool(_ engine: ConvolutionEngine, _ channels: Int, _ withResidual: Bool) {
         var rng = RNG(seed: 69)
-        let x = Tensor.randn([5, 1, 12, 10], rng: &rng), w = Tensor.randn([16, 1, 3, 3], std: 0.3, rng: &rng)
-        let (gamma, beta) = (Tensor.randn([16], rng: &rng), Tensor.randn([16], rng: &rng))
-        let (mean, variance) = (Tensor.randn([16], std: 0.3, rng: &rng), Tensor.uniform([16], low: 0.5, high: 2, rng: &rng))
+        let x = Tensor.randn([5, 1, 12, 10], rng: &rng), w = Tensor.randn([channels, 1, 3, 3], std: 0.3, rng: &rng)
+        let (gamma, beta) = (Tensor.randn([channels], rng: &rng), Tensor.randn([channels], rng: &rng))
+        let (mean, variance) = (Tensor.randn([channels], std: 0.3, rng: &rng), Tensor.uniform([channels], low: 0.5, high: 2, rng: &rng))
+        let residual = withResidual ? Tensor.randn([5, channels, 12, 10], rng: &rng) : nil
         let (fused, expected) = withNoGrad {
             let fused = ConvolutionEngine.$current.withValue(engine) {
                 convBatchNormForInference(x, weight: w, stride: 1, padding: 1, bnWeight: gamma, bnBias: beta, runningMean: mean,
-                                          runningVar: variance, relu: true, maxPool: 2)
+                                          runningVar: variance, residual: residual, relu: true, maxPool: 2)
             }
-            let y = batchNorm2d(conv2d(x, weight: w, bias: nil, stride: 1, padding: 1), weight: gamma, bias: beta,
+            var y = batchNorm2d(conv2d(x, weight: w, bias: nil, stride: 1, padding: 1), weight: gamma, bias: beta,
                                 runningMean: mean, runningVar: variance, training: false)
+            if let residual { y = y + residual }
             return (fused, maxPool2d(relu(y), kernel: 2))
         }
-        #expect(fused.shape == [5, 16, 6, 5] && expected.shape == fused.shape)
+        #expect(fused.shape == [5, channels, 6, 5] && expected.shape == fused.shape)
         let worst = zip(fused.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5 * (expected.scalars.map(abs).max() ?? 1), "fused and one by one differ by \(worst)")
     }

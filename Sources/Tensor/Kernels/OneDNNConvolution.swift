@@ -109,20 +109,22 @@ final class OneDNNFusedConvolution: Sendable {
                                           (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, OneDNN.plain(s.weights)),
                                           (DNNL_ARG_BIAS, dnnl_query_weights_md, 1, bias),
                                           (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(s.destination))])
-        pool = key.maxPool.map { k in
-            let d = s.destination
-            let pooled = [d[0], d[1], d[2] / k, d[3] / k]
-            var (src, anyPooled) = (kernel.outputLayout, OneDNN.any(pooled))
-            let (window, zeros): ([Int64], [Int64]) = ([Int64(k), Int64(k)], [0, 0])
-            var desc = dnnl_pooling_desc_t(), pd: dnnl_primitive_desc_t?
-            OneDNN.check(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, dnnl_pooling_max, &src, &anyPooled,
+        pool = key.maxPool.map { side in
+            let unpooled = s.destination
+            let pooled = [unpooled[0], unpooled[1], unpooled[2] / side, unpooled[3] / side]
+            var (input, anyPooled) = (kernel.outputLayout, OneDNN.any(pooled))
+            let (window, zeros): ([Int64], [Int64]) = ([Int64(side), Int64(side)], [0, 0])
+            var poolDesc = dnnl_pooling_desc_t(), poolPD: dnnl_primitive_desc_t?
+            OneDNN.check(dnnl_pooling_forward_desc_init(&poolDesc, dnnl_forward_inference, dnnl_pooling_max, &input, &anyPooled,
                                                         window, window, zeros, zeros), "pooling_forward_desc_init")
-            let attr = OneDNN.attributes()
-            defer { dnnl_primitive_attr_destroy(attr) }
-            OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "primitive_desc_create (max-pool \(key))")
-            defer { dnnl_primitive_desc_destroy(pd) }
-            return OneDNNKernel(pd!, what: "max-pool \(key)", arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(d)),
-                                                                          (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(pooled))])
+            let poolAttr = OneDNN.attributes()
+            defer { dnnl_primitive_attr_destroy(poolAttr) }
+            OneDNN.check(dnnl_primitive_desc_create(&poolPD, &poolDesc, poolAttr, OneDNN.engine, nil), "primitive_desc_create (max-pool \(key))")
+            defer { dnnl_primitive_desc_destroy(poolPD) }
+            precondition(OneDNN.equal(OneDNN.layout(of: poolPD!, dnnl_query_src_md, what: "max-pool"), input),
+                         "oneDNN's max-pool must read the convolution's output as it lies")
+            return OneDNNKernel(poolPD!, what: "max-pool \(key)", arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(unpooled)),
+                                                                              (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(pooled))])
         }
         self.kernel = kernel
     }

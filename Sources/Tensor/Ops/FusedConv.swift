@@ -4,7 +4,8 @@
 //   s = γ/√(σ² + ε),   W′[o] = s[o]·W[o],   b′ = β − s·μ,
 //   y = relu(conv(x, W′) + b′ + residual),
 // then, for ResNet's stem, an optional k×k max-pool of stride k (on oneDNN it reads the kernel's
-// layout, so the unpooled output never comes back to NCHW).
+// layout, so the unpooled output never comes back to NCHW). oneDNN's pool passes over a NaN
+// where ours keeps one in a window's first cell; after the ReLU (the stem's) there is none.
 // On oneDNN the bias, the residual (a sum post-op) and the ReLU run inside the convolution's
 // kernel; on im2col the ops run in turn. No gradient: for evaluation without a graph only.
 
@@ -22,6 +23,9 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
     if let residual, residual.shape != [batch, outC, geo.outH, geo.outW] {
         shapeError(op, "residual \(residual.shape) does not fit the output [\(batch), \(outC), \(geo.outH), \(geo.outW)]")
     }
+    if let maxPool, maxPool < 2 || geo.outH % maxPool != 0 || geo.outW % maxPool != 0 {
+        shapeError(op, "a \(maxPool)×\(maxPool) max-pool needs a side of 2 or more dividing the output, got \(geo.outH)×\(geo.outW)")
+    }
     let folded = Tensor(uninitialized: weight.shape), bias = Tensor(uninitialized: [outC])
     let perOutput = weight.count / outC
     for o in 0..<outC {
@@ -29,20 +33,19 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
         bias.data[o] = bnBias.data[o] - s * runningMean.data[o]
         for i in 0..<perOutput { folded.data[o * perOutput + i] = s * weight.data[o * perOutput + i] }
     }
-    if let maxPool, maxPool < 1 || geo.outH % maxPool != 0 || geo.outW % maxPool != 0 {
-        shapeError(op, "a \(maxPool)×\(maxPool) max-pool needs an output divisible by it, got \(geo.outH)×\(geo.outW)")
-    }
     guard ConvolutionEngine.current == .oneDNN else {
         var y = conv2d(x, weight: folded, bias: bias, stride: stride, padding: padding)
         if let residual { y = y + residual }
         if applyReLU { y = relu(y) }
         return maxPool.map { maxPool2d(y, kernel: $0) } ?? y
     }
-    let pool = maxPool ?? 1
-    let (inImage, outImage) = (geo.channels * geo.height * geo.width, outC * geo.outPlane / (pool * pool))
-    let y = Tensor(uninitialized: [batch, outC, geo.outH / pool, geo.outW / pool])
+    let side = maxPool ?? 1
+    // Per image: the input, the convolution's output (and the residual's), and y (pooled or not).
+    let (inImage, convImage) = (geo.channels * geo.height * geo.width, outC * geo.outPlane)
+    let outImage = convImage / (side * side)
+    let y = Tensor(uninitialized: [batch, outC, geo.outH / side, geo.outW / side])
     Parallel.forEachChunk(batch, grain: 1) { images in
-        MatrixFLOPs.add(2 * outImage * geo.columnRows * images.count)
+        MatrixFLOPs.add(2 * convImage * geo.columnRows * images.count)
         let key = OneDNNFusedConvolution.Key(
             shape: .init(images: images.count, channels: geo.channels, height: geo.height, width: geo.width, outChannels: outC,
                          kernelH: geo.kernelH, kernelW: geo.kernelW, stride: stride, padding: padding),
@@ -51,11 +54,10 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
         let k = kernels.kernel
         let staged = [k.stage(0, x.data + images.lowerBound * inImage, on: stream), k.stage(1, folded.data, on: stream),
                       k.stage(2, bias.data, on: stream)]
-        let start = residual.map { $0.data + images.lowerBound * outImage }
-        if let pool = kernels.pool {
+        let start = residual.map { $0.data + images.lowerBound * convImage }
+        if let pool = kernels.pool {  // its input is the convolution's output, in the convolution's layout
             let unpooled = k.runKeepingLayout(staged, startingFrom: start, on: stream)
-            pool.run([pool.stage(0, y.data, reusing: unpooled, on: stream)], into: y.data + images.lowerBound * outImage, adding: false,
-                     on: stream)
+            pool.run([unpooled], into: y.data + images.lowerBound * outImage, adding: false, on: stream)
         } else {
             k.run(staged, into: y.data + images.lowerBound * outImage, adding: false, startingFrom: start, on: stream)
         }

@@ -1,6 +1,7 @@
 // Matrix products through OpenBLAS's cblas_sgemm, on the tensors' own storage: transposed
 // operands are passed as BLAS flags with their leading dimensions, never copied, and backward
-// passes accumulate into the gradient buffers with beta = 1.
+// passes accumulate into the gradient buffers with beta = 1 (linear's write a first gradient
+// with beta = 0: no zeroed buffer to write and read back).
 //
 //   C = op(A)·op(B)      dop(A) = dC·op(B)ᵀ      dop(B) = op(A)ᵀ·dC
 import CBLAS
@@ -160,11 +161,11 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?
     if let residual, residual.shape != outShape {
         shapeError(op, "residual \(residual.shape) does not match the output \(outShape)")
     }
-    let rows = x.count / max(inFeatures, 1)
+    let rows = x.shape.dropLast().reduce(1, *)
     let y = Tensor(uninitialized: outShape)
     let (py, pb, pres) = (y.data, bias.map { UnsafePointer($0.data) }, residual.map { UnsafePointer($0.data) })
     if pb != nil || pres != nil {
-        Parallel.forEachChunk(rows, grain: max(1, (1 << 15) / outFeatures)) { range in
+        Parallel.forEachChunk(rows, grain: max(1, (1 << 15) / max(outFeatures, 1))) { range in
             for r in range {
                 let dst = py + r * outFeatures
                 switch (pb, pres) {
@@ -181,7 +182,6 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?
 
     y.record([x, weight] + (bias.map { [$0] } ?? []) + (residual.map { [$0] } ?? [])) { y in
         let g = y.grad!.data
-        // A first gradient is written (beta 0) rather than added onto zeros: the same sums.
         if x.requiresGrad {       // dx (rows, in) += dy (rows, out) · W (out, in)
             let dx = x.gradientTarget()
             sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: dx.adds ? 1 : 0, dx.pointer)
