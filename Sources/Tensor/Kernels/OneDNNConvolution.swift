@@ -40,30 +40,35 @@ final class OneDNNConvolution: Sendable {
         var (anySrc, anyWeights, anyDst) = (OneDNN.any(s.source), OneDNN.any(s.weights), OneDNN.any(s.destination))
         let attr = OneDNN.attributes()
         defer { dnnl_primitive_attr_destroy(attr) }
-        var desc = dnnl_convolution_desc_t()
-        OneDNN.check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &anySrc, &anyWeights, nil,
-                                                        &anyDst, s.strides, s.paddings, s.paddings), "convolution_forward_desc_init")
-        let forwardDesc = s.primitiveDesc(&desc, attr)
-        defer { dnnl_primitive_desc_destroy(forwardDesc) }
-        forward = OneDNNKernel(forwardDesc, what: "convolution forward \(s)",
-                               arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, src), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, weights),
-                                           (DNNL_ARG_DST, dnnl_query_dst_md, 0, dst)])
-        OneDNN.check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &anySrc, &anyWeights, &anyDst,
-                                                              s.strides, s.paddings, s.paddings), "convolution_backward_data_desc_init")
-        let dataDesc = s.primitiveDesc(&desc, attr, hint: forwardDesc)
-        defer { dnnl_primitive_desc_destroy(dataDesc) }
-        backwardData = OneDNNKernel(dataDesc, what: "convolution backward to the input \(s)",
-                                    arguments: [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, dst),
-                                                (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, weights),
-                                                (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, src)])
-        OneDNN.check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &anySrc, &anyWeights, nil, &anyDst,
-                                                                 s.strides, s.paddings, s.paddings), "convolution_backward_weights_desc_init")
-        let weightsDesc = s.primitiveDesc(&desc, attr, hint: forwardDesc)
-        defer { dnnl_primitive_desc_destroy(weightsDesc) }
-        backwardWeights = OneDNNKernel(weightsDesc, what: "convolution backward to the weights \(s)",
-                                       arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, src),
-                                                   (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, dst),
-                                                   (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, weights)])
+        /// The kernel of the convolution descriptor `initialize` fills (after the forward's, `hint`).
+        func kernel(_ what: String, hint: const_dnnl_primitive_desc_t? = nil,
+                    _ initialize: (inout dnnl_convolution_desc_t) -> dnnl_status_t,
+                    _ arguments: [(role: Int32, query: dnnl_query_t, index: Int32, plain: dnnl_memory_desc_t)])
+            -> (kernel: OneDNNKernel, desc: dnnl_primitive_desc_t) {
+            var desc = dnnl_convolution_desc_t()
+            OneDNN.check(initialize(&desc), "convolution descriptor (\(what) \(s))")
+            let pd = s.primitiveDesc(&desc, attr, hint: hint)
+            return (OneDNNKernel(pd, what: "convolution \(what) \(s)", arguments: arguments), pd)
+        }
+        let (stride, padding) = (s.strides, s.paddings)
+        let forwardKernel = kernel("forward", {
+            dnnl_convolution_forward_desc_init(&$0, dnnl_forward_training, dnnl_convolution_direct, &anySrc, &anyWeights, nil, &anyDst,
+                                               stride, padding, padding)
+        }, [(DNNL_ARG_SRC, dnnl_query_src_md, 0, src), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, weights),
+            (DNNL_ARG_DST, dnnl_query_dst_md, 0, dst)])
+        defer { dnnl_primitive_desc_destroy(forwardKernel.desc) }
+        let dataKernel = kernel("backward to the input", hint: forwardKernel.desc, {
+            dnnl_convolution_backward_data_desc_init(&$0, dnnl_convolution_direct, &anySrc, &anyWeights, &anyDst, stride, padding, padding)
+        }, [(DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, dst), (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, weights),
+            (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, src)])
+        let weightsKernel = kernel("backward to the weights", hint: forwardKernel.desc, {
+            dnnl_convolution_backward_weights_desc_init(&$0, dnnl_convolution_direct, &anySrc, &anyWeights, nil, &anyDst,
+                                                        stride, padding, padding)
+        }, [(DNNL_ARG_SRC, dnnl_query_src_md, 0, src), (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, dst),
+            (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, weights)])
+        dnnl_primitive_desc_destroy(dataKernel.desc)
+        dnnl_primitive_desc_destroy(weightsKernel.desc)
+        (forward, backwardData, backwardWeights) = (forwardKernel.kernel, dataKernel.kernel, weightsKernel.kernel)
     }
 }
 
