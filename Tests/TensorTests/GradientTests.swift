@@ -377,6 +377,13 @@ import Tensor
         #expect(weights.shape == [b, heads, n, n])
         #expect(weights.sum(axis: -1).scalars.allSatisfy { abs($0 - 1) < 1e-5 })
         #expect(multiHeadAttention(qkv, heads: heads).weights == nil)
+        // A second attention over the same qkv adds its gradient to the first's.
+        qkv.grad = nil
+        let upstream = Tensor.randn([b, n, d], rng: &rng)
+        multiHeadAttention(qkv, heads: heads).output.backward(gradient: upstream)
+        let once = qkv.grad!.scalars
+        multiHeadAttention(qkv, heads: heads).output.backward(gradient: upstream)
+        #expect(zip(qkv.grad!.scalars, once).allSatisfy { abs($0 - 2 * $1) <= 1e-5 * max(1, abs($1)) })
     }
 
     // MARK: compositions

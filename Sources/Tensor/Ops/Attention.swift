@@ -55,8 +55,12 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, returnWeights: Bool = 
     }
 
     output.record([qkv]) { output in
+        // Each element of dqkv is one product's (one image and head's dQ, dK or dV): a first
+        // gradient is written (beta 0), a later one added.
+        let target = qkv.gradientTarget()
         let (g, x, pe, pr, dqkv) = (UnsafePointer(output.grad!.data), UnsafePointer(qkv.data), UnsafePointer(exps.data),
-                                    UnsafePointer(inverseSums.data), qkv.gradPointer())
+                                    UnsafePointer(inverseSums.data), target.pointer)
+        let beta: Float = target.adds ? 1 : 0
         let chunks = Parallel.chunkCount(pairs, grain: 1)
         // Per chunk: dP → dS (N×N) and r·dO (N×Dh).
         let scratch = Tensor(uninitialized: [chunks, n * n + n * dh])
@@ -68,7 +72,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, returnWeights: Bool = 
                 let dq = dqkv + (p / heads) * n * ldQKV + (p % heads) * dh
                 // dV (N×Dh) += Eᵀ·(diag(r)·dO)
                 for row in 0..<n { scaleCopy(dout + row * d, scaledOut + row * dh, r[row], dh) }
-                sgemm(true, false, m: n, n: dh, k: n, e, scaledOut, beta: 1, dq + 2 * d, ldc: ldQKV)
+                sgemm(true, false, m: n, n: dh, k: n, e, scaledOut, beta: beta, dq + 2 * d, ldc: ldQKV)
                 // dP (N×N) = dO·Vᵀ
                 sgemm(false, true, m: n, n: n, k: dh, dout, lda: d, q(x, p) + 2 * d, ldb: ldQKV, beta: 0, ds)
                 // dS = P ⊙ (dP − ⟨dP, P⟩) per row, P = r·E, in place
@@ -80,8 +84,8 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, returnWeights: Bool = 
                     while i < n { dr[i] = rr * er[i] * (dr[i] - dot[0]); i &+= 1 }
                 }
                 // dQ += scale·dS·K,  dK += scale·dSᵀ·Q
-                sgemm(false, false, m: n, n: dh, k: n, alpha: scale, ds, q(x, p) + d, ldb: ldQKV, beta: 1, dq, ldc: ldQKV)
-                sgemm(true, false, m: n, n: dh, k: n, alpha: scale, ds, q(x, p), ldb: ldQKV, beta: 1, dq + d, ldc: ldQKV)
+                sgemm(false, false, m: n, n: dh, k: n, alpha: scale, ds, q(x, p) + d, ldb: ldQKV, beta: beta, dq, ldc: ldQKV)
+                sgemm(true, false, m: n, n: dh, k: n, alpha: scale, ds, q(x, p), ldb: ldQKV, beta: beta, dq + d, ldc: ldQKV)
             }
         }
     }
