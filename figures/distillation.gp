@@ -23,6 +23,8 @@ headname(h) = (h eq "class+distillation" ? "both heads" : (h eq "distillation" ?
 label(s, h) = kindname(kind(s)) . teacher(s) . (kind(s) eq "token" ? ": " . headname(h) : "")
 
 seeds = int(real(json(summary, "config.seeds")))
+# The per-epoch accuracy's test images (the recipe's curve_images; none: all 10 000).
+curve_images = json(summary, "config.recipe.curve_images")
 mean(s, h) = real(json(summary, sprintf("results.%s.%s.accuracy_mean", s, h)))
 std(s, h) = real(json(summary, sprintf("results.%s.%s.accuracy_std", s, h)))
 # "79.54 ± 0.93" over several seeds, "79.54" over one (a 0 std would read as a measured spread)
@@ -77,7 +79,8 @@ do for [fmt in formats] {
     plot final using (100 * $7):1:(100 * $8) with xerrorbars @dot notitle, \
          final using (100 * $9):1 with points @paper notitle
 
-    set title sprintf("(c) Test accuracy per epoch (DeiT Fig. 3; %s)", seeds > 1 ? sprintf("mean over %d seeds", seeds) : "1 seed")
+    set title sprintf("(c) Test accuracy per epoch (DeiT Fig. 3; %s%s)", seeds > 1 ? sprintf("mean over %d seeds", seeds) : "1 seed", \
+                      curve_images eq "" ? "" : sprintf(", first %s test images", thousands(real(curve_images))))
     set lmargin at screen 0.69; set rmargin at screen 0.985
     set xlabel "epoch"
     set ylabel "top-1 accuracy (%), class head"

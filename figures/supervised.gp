@@ -11,12 +11,15 @@ images = note(convnet, "\"train_images\":[0-9]+")
 images = (images eq "" ? "all" : thousands(real(images[strstrt(images, ":") + 1:])))
 augmentation = (note(convnet, "\"mix\":[{]") eq "" ? "flips only" : "DeiT's augmentation")
 final(model) = real(json(summary, sprintf("results.%s.final_test_accuracy", model)))
+# The per-epoch accuracy's test images (recipe.curve_images; none: all), the end on all of them.
+curve_images = note(convnet, "\"curve_images\":[0-9]+")
+measured = (curve_images eq "" ? "Fashion-MNIST test set" : sprintf("first %s test images per epoch; the key's on all 10 000", thousands(real(curve_images[strstrt(curve_images, ":") + 1:]))))
 
 do for [fmt in formats] {
     eval output(fmt, "supervised", 1000, 420)
     set multiplot layout 1, 2 title sprintf("The DeiT teachers: supervised on %s Fashion-MNIST training images, %s", images, augmentation) font ",13"
 
-    set title "Test accuracy (Fashion-MNIST test set)"
+    set title sprintf("Test accuracy (%s)", measured)
     set xlabel "epoch"
     set ylabel "accuracy (%)"
     set key bottom right

@@ -126,7 +126,8 @@ struct Distillation: Experiment {
         var report = DistillationStudy.summary(name: Self.name, variants: config.variants, seeds: config.seeds, students: students,
                                                teacherSeconds: Dictionary(uniqueKeysWithValues: teacherSeconds), paper: Config.paper,
                                                paperDisagreement: Config.paperDisagreement, comments: comments)
-        report.add("distillation-runs.tsv", DistillationStudy.runsTable(variants: config.variants, seeds: seeds.count, students: students), comments: comments)
+        report.add("distillation-runs.tsv", DistillationStudy.runsTable(variants: config.variants, seeds: seeds.count, students: students,
+                                                                              curveImages: config.recipe.curveImages), comments: comments)
         return report
     }
 }

@@ -79,13 +79,16 @@ struct Supervised: Experiment {
                 table.append([record.epoch, record.trainLoss, record.testAccuracy, record.seconds, record.imagesPerSecond])
             }
             let total = history.reduce(0) { $0 + $1.seconds }
+            let finalAccuracy = accuracy(model, on: lab.data.test, data: lab.data)  // the curve may use fewer (recipe.curveImages)
             files.append(("supervised-\(kind.rawValue).tsv", table,
                           ["supervised training of the \(kind.rawValue) on Fashion-MNIST", "scale \(lab.scale.rawValue), seed \(lab.seed)",
                            "architecture \(Results.jsonText(Results.jsonObject(architecture)))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",
+                           recipe.curveImages.map { "test_accuracy per epoch on the first \($0) test images; the summary's final accuracy on all \(lab.data.test.count)" }
+                           ?? "test_accuracy per epoch on all \(lab.data.test.count) test images",
                            lab.provenance, "training time \(String(format: "%.0f", total)) s"]))
-            print("\(kind.rawValue): \(model.parameterCount) parameters, test accuracy \(String(format: "%.2f", history.last!.testAccuracy))% "
+            print("\(kind.rawValue): \(model.parameterCount) parameters, test accuracy \(String(format: "%.2f", finalAccuracy))% "
                   + "after \(history.count) epochs, \(Progress.clock(total)) of training")
-            results[kind.rawValue] = ModelResult(finalTestAccuracy: history.last!.testAccuracy, epochs: history.count,
+            results[kind.rawValue] = ModelResult(finalTestAccuracy: finalAccuracy, epochs: history.count,
                                                  testAccuracyPerEpoch: history.map(\.testAccuracy), parameters: model.parameterCount)
             configs[kind.rawValue] = ModelConfig(architecture: architecture, recipe: recipe)
         }

@@ -79,6 +79,24 @@ func temporaryFolder() -> URL {
         #expect(history.last!.testAccuracy > 25, "test accuracy \(history.map(\.testAccuracy))")
     }
 
+    /// The per-epoch accuracy of a recipe with `curveImages` is the model's on that many first
+    /// test images (checked on a two-epoch run, whose last record is the trained model's); a
+    /// count outside the test set stops with the fix.
+    @Test(.enabled(if: dataset != nil)) func theCurveMeasuresTheFirstTestImages() throws {
+        let data = dataset!
+        var rng = RNG(seed: 13)
+        let model = ConvNet(ConvNetConfig(widths: [4, 8, 8]), rng: &rng)
+        var recipe = SupervisedRecipe(epochs: 2, batchSize: 32, learningRate: 2e-3, trainImages: 256)
+        recipe.curveImages = 300
+        let history = try trainClassifier(model, recipe: recipe, data: data, label: "curve", rng: &rng)
+        #expect(history.last!.testAccuracy == accuracy(model, on: data.test.prefix(300), data: data))
+        #expect(history.last!.testAccuracy != accuracy(model, on: data.test, data: data))
+        for wrong in [0, 10_001] {
+            recipe.curveImages = wrong
+            #expect { try recipe.validate() } throws: { "\($0)".contains("per-epoch curve must be from 1 to 10000") }
+        }
+    }
+
     @Test func tablesAreTabSeparatedWithUnits() throws {
         var table = Table([.init("epoch"), .init("loss", "nats"), .init("model")])
         table.append([1, Float(0.5), "vit"])
@@ -141,6 +159,7 @@ func temporaryFolder() -> URL {
     @Test func provenanceNamesTheMachine() {
         let p = Provenance.current
         #expect(!p.blasKernel.isEmpty && !p.cpu.isEmpty && p.threads >= 1)
+        #expect(p.convolutionKernel.hasPrefix("oneDNN ") && p.convolutionKernel.contains("kernels"))
         #expect(p.gitRevision == "unknown" || p.gitRevision.count >= 12)
     }
 

@@ -226,8 +226,9 @@ public enum DistillationStudy {
     }
 
     /// Every epoch of every student: one row per (variant, seed, epoch).
-    public static func runsTable(variants: [StudentSetup], seeds: Int, students: [String: [TrainedStudent]]) -> Table {
-        var table = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", "% (class head)"),
+    public static func runsTable(variants: [StudentSetup], seeds: Int, students: [String: [TrainedStudent]], curveImages: Int?) -> Table {
+        let measured = curveImages.map { "% (class head, first \($0) test images)" } ?? "% (class head)"
+        var table = Table([.init("variant"), .init("seed"), .init("epoch"), .init("train_loss", "nats"), .init("test_accuracy", measured),
                           .init("seconds", "s"), .init("teacher_label_flips", "share of training views"), .init("teacher_seconds", "s")])
         for s in 0..<seeds {
             for variant in variants {

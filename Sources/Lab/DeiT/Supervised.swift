@@ -21,6 +21,8 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
     public var randAugment: RandAugment? = nil    // DeiT rand-m9-mstd0.5-inc1; nil: off
     public var mix: MixConfig? = nil              // DeiT Mixup 0.8 / CutMix 1.0, every batch; nil: off
     public var trainImages: Int? = nil            // nil: all 60 000
+    public var curveImages: Int? = nil            // the first N test images measure the per-epoch accuracy; nil: all
+                                                  // 10 000 (DeiT: all 50 000 each epoch). The final accuracy always uses all.
     /// A ViT's prefix tokens (cls_token, dist_token, cls_token_2): their learning rate as a
     /// multiple of the base, and whether weight decay applies to them. nil: timm's.
     public var tokenLearningRateScale: Float? = nil  // timm/DeiT: 1
@@ -45,6 +47,9 @@ public struct SupervisedRecipe: Codable, Hashable, Sendable {
         }
         if let trainImages, !(1...60_000).contains(trainImages) {
             throw fail("the training images must be from 1 to 60000 (Fashion-MNIST's training set), got \(trainImages)")
+        }
+        if let curveImages, !(1...10_000).contains(curveImages) {
+            throw fail("the test images of the per-epoch curve must be from 1 to 10000 (Fashion-MNIST's test set), got \(curveImages)")
         }
         // Below 1e-8 an AdamW step moves no weight of Float precision; above 1 it destroys them.
         guard (1e-8...1).contains(learningRate), minLearningRate.isFinite, minLearningRate >= 0 else {
@@ -103,7 +108,7 @@ extension SupervisedRecipe {
 public struct EpochRecord: Codable, Sendable {
     public let epoch: Int
     public let trainLoss: Double      // mean over the epoch's steps
-    public let testAccuracy: Double   // percent, on the 10 000 test images
+    public let testAccuracy: Double   // percent, on the recipe's curve images (all 10 000 test images by default)
     public let seconds: Double        // wall-clock time of the epoch's training steps
     public let imagesPerSecond: Double
     public var metrics: [String: Double]? = nil  // the objective's own, over the epoch's steps (e.g. teacherLabelFlips)
@@ -137,8 +142,9 @@ public typealias Objective = (_ images: Tensor, _ labels: MixedLabels) -> (loss:
 /// every epoch and when a stop is requested, and a resumed run continues from it. `metrics` names
 /// the objective's own values; after each epoch `epochMetrics` turns their sums into the record's,
 /// and `probe` adds measures of the model itself (the token study's cosines). The per-epoch
-/// accuracy is measured on `evaluation` (the whole test set by default); it never touches the
-/// weights or the generators, so a subset only makes the record cheaper.
+/// accuracy is measured on `evaluation`, else on the recipe's `curveImages` (the whole test set
+/// by default); it never touches the weights or the generators, so a subset only makes the
+/// record cheaper.
 public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, data: FashionMNIST,
                             label: String, rng: inout RNG, objective: Objective? = nil,
                             metrics: [String] = [], epochMetrics: ((MetricLogger) -> [String: Double])? = nil,
@@ -150,6 +156,7 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
     let stepsPerEpoch = max(1, train.count / recipe.batchSize)
     let schedule = cosineSchedule(base: recipe.learningRate, final: recipe.minLearningRate, epochs: recipe.epochs,
                                   iterationsPerEpoch: stepsPerEpoch, warmupEpochs: min(recipe.warmupEpochs, recipe.epochs))
+    let curve = evaluation ?? recipe.curveImages.map { data.test.prefix($0) } ?? data.test
     let optimizer = AdamW(recipe.parameterGroups(model), learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
     let loop = TrainingLoop(label: label, epochs: recipe.epochs, stepsPerEpoch: stepsPerEpoch, batchSize: recipe.batchSize,
                             examples: train.count, models: [("model.", model)], training: [model], optimizer: optimizer,
@@ -171,12 +178,12 @@ public func trainClassifier(_ model: any Classifier, recipe: SupervisedRecipe, d
         }
     }, endEpoch: { epoch, sums, seconds in
         var record = EpochRecord(epoch: epoch, trainLoss: sums.mean("loss", steps: stepsPerEpoch),
-                                 testAccuracy: accuracy(model, on: evaluation ?? data.test, data: data), seconds: seconds,
+                                 testAccuracy: accuracy(model, on: curve, data: data), seconds: seconds,
                                  imagesPerSecond: Double(stepsPerEpoch * recipe.batchSize) / seconds)
         record.metrics = metrics.isEmpty ? nil : epochMetrics?(sums)
         if let probe { record.metrics = (record.metrics ?? [:]).merging(probe()) { $1 } }
         let extra = (record.metrics ?? [:]).sorted { $0.key < $1.key }.map { "  \($0.key) \(String(format: "%.4f", $0.value))" }.joined()
-        let measured = evaluation.map { "probe (\($0.count) test images)" } ?? "test"
+        let measured = evaluation.map { "probe (\($0.count) test images)" } ?? (curve.count < data.test.count ? "test (first \(curve.count))" : "test")
         return (record, "epoch \(epoch)/\(recipe.epochs)  loss \(String(format: "%.4f", record.trainLoss))  \(measured) \(String(format: "%.2f", record.testAccuracy))%\(extra)")
     })
 }

@@ -47,13 +47,15 @@ public enum Teachers {
 
     /// The teacher `kind` of (scale, seed) trained by `recipe` (the scale's own by default), as
     /// an artifact. Its generator is a function of the seed and the teacher's name only, so every
-    /// experiment that asks for it gets the same model; its file name hashes the architecture
-    /// and the recipe, so editing either never reuses a stale model.
+    /// experiment that asks for it gets the same model; its file name hashes the architecture,
+    /// the recipe and (for the ConvNet) the convolution engine, so changing any never reuses a
+    /// stale model.
     public static func artifact(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, data: FashionMNIST,
                                 recipe: SupervisedRecipe? = nil) -> Artifact<any Classifier, [EpochRecord]> {
         let recipe = recipe ?? self.recipe(kind, scale)
+        let engine = kind == .convnet ? [AnyHashableCodable(ConvolutionEngine.current)] : []
         return Artifact(kind.rawValue, scale: scale, seed: seed, shelf: .teachers,
-                        identity: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)], module: { $0 }) {
+                        identity: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)] + engine, module: { $0 }) {
             var rng = RNG(seed: seed ^ fnv1a(kind.rawValue))
             let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
             return (model, { checkpoint in

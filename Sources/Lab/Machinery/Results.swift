@@ -47,11 +47,13 @@ public struct Provenance: Codable, Sendable {
     public let gitRevision: String
     public let cpu: String
     public let blasKernel: String
+    public let convolutionKernel: String  // oneDNN's version and instruction set (ConvolutionEngine)
     public let threads: Int
 
     /// Read once, when the process first asks: a commit made while an hour-long run trains must
     /// not change the revision its data records.
-    public static let current = Provenance(gitRevision: gitRevision(), cpu: Machine.cpuModel, blasKernel: BLAS.coreName, threads: BLAS.threads)
+    public static let current = Provenance(gitRevision: gitRevision(), cpu: Machine.cpuModel, blasKernel: BLAS.coreName,
+                                                convolutionKernel: "oneDNN \(OneDNNInfo.version)", threads: BLAS.threads)
 
     /// The checkout this binary was compiled from (this file's path at build time), whatever the
     /// current directory: a run from inside another repository must not record that one's commit.

@@ -1,10 +1,11 @@
 // Where an experiment's time goes: training steps, the teacher's forward, evaluation, data and
-// augmentation, and the rest (loading, setup, writing, a lane with nothing left to run).
+// augmentation, and the rest (loading, setup, writing).
 //
 // A phase's time is exclusive: a teacher forward measured inside a training step counts as
 // teacher time only. Runs side by side (SideBySide) each measure their own phases, so the
-// phases add up to "lane seconds": the wall clock times the runs it held at once. The rest is
-// the lane seconds no phase claims.
+// phases add up to "lane seconds": the wall clock times the runs it held at once (a lane that
+// ran out of jobs ends, and the run left takes its core). The rest is the lane seconds no phase
+// claims.
 import Foundation
 
 public enum Phase: String, CaseIterable, Sendable {
@@ -49,9 +50,10 @@ public final class TimeBreakdown: @unchecked Sendable {
         return try body()
     }
 
-    /// SideBySide reports each set of concurrent runs: `lanes` runs for `seconds` of wall clock.
-    static func ranSideBySide(lanes: Int, seconds: Double) {
-        process.lock.withLock { process.extraLaneSeconds += Double(max(lanes - 1, 0)) * seconds }
+    /// SideBySide reports each set of concurrent runs: lanes busy for `laneSeconds` in all, over
+    /// `wallSeconds` of wall clock.
+    static func ranSideBySide(laneSeconds: Double, wallSeconds: Double) {
+        process.lock.withLock { process.extraLaneSeconds += max(laneSeconds - wallSeconds, 0) }
     }
 
     /// Each phase's seconds so far.

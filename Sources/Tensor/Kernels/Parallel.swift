@@ -53,11 +53,12 @@ public enum Parallel {
 }
 
 extension Parallel {
-    /// Runs `body`, in which several independent jobs keep the cores busy on their own threads
-    /// (Lab's SideBySide): parallel regions then go to Dispatch, and the core's spinning workers
-    /// sleep (WorkerPool.swift). What each region computes does not change.
-    public static func sideBySide<R>(_ body: () throws -> R) rethrows -> R {
-        try WorkerPool.shared.stepAside(body)
+    /// Runs `body` as one of several independent jobs on their own threads (Lab's SideBySide, one
+    /// call per lane): while two or more lanes are busy, parallel regions go to Dispatch and the
+    /// core's spinning workers sleep; a lane left alone takes them back (WorkerPool.swift). What
+    /// each region computes does not change.
+    public static func lane<R>(_ body: () throws -> R) rethrows -> R {
+        try WorkerPool.shared.lane(body)
     }
 }
 

@@ -14,7 +14,8 @@
 // Dispatch's 681–934.
 //
 // One parallel region at a time uses the pool; a second caller meanwhile (another training run
-// side by side, a concurrent test) falls back to Dispatch. Which thread runs a chunk never
+// side by side, a concurrent test) falls back to Dispatch, and while two or more lanes of
+// independent runs are busy (Parallel.lane) the pool sleeps. Which thread runs a chunk never
 // changes what the chunk computes.
 import Foundation
 import Glibc
@@ -36,8 +37,8 @@ final class WorkerPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
     private let sleepNow = Atomic<Bool>(false)
-    /// Callers that asked for the pool to stay out of the way (independent runs side by side).
-    private let stepAsides = Atomic<Int>(0)
+    /// Lanes of independent runs now busy (Parallel.lane); two or more keep the pool asleep.
+    private let lanes = Atomic<Int>(0)
     private let wake = NSCondition()
     // Written by the caller before it publishes the region, read only by whoever wins a chunk of it.
     private nonisolated(unsafe) var body: ((Int) -> Void)?
@@ -55,7 +56,7 @@ final class WorkerPool: @unchecked Sendable {
     /// already running another caller's region.
     @usableFromInline
     func run(chunks: Int, _ work: (Int) -> Void) -> Bool {
-        guard workers > 0, chunks < 1 << 16, stepAsides.load(ordering: .relaxed) == 0,
+        guard workers > 0, chunks < 1 << 16, lanes.load(ordering: .relaxed) < 2,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         defer { busy.store(false, ordering: .releasing) }
         sleepNow.store(false, ordering: .relaxed)
@@ -82,13 +83,14 @@ final class WorkerPool: @unchecked Sendable {
     /// OpenBLAS's own threads take the cores (BLAS.withOpenBLASThreads).
     func sendWorkersToSleep() { sleepNow.store(true, ordering: .relaxed) }
 
-    /// Runs `body` with the pool asleep and unused: when independent runs already fill the cores,
-    /// a spinning worker only takes time from them (measured: two DINO teacher-study runs side by side
-    /// took 44–47 s with it spinning, 40–41 s without).
-    func stepAside<R>(_ body: () throws -> R) rethrows -> R {
-        stepAsides.add(1, ordering: .relaxed)
-        sendWorkersToSleep()
-        defer { stepAsides.subtract(1, ordering: .relaxed) }
+    /// Runs `body` as one lane of independent runs: while another lane is busy too, the pool
+    /// sleeps and stays unused, since the runs already fill the cores and a spinning worker only
+    /// takes time from them (measured: two DINO teacher-study runs side by side took 44–47 s with
+    /// it spinning, 40–41 s without). The last lane still busy takes the pool back, so a run left
+    /// alone at the end has both cores at full speed instead of an idle lane beside it.
+    func lane<R>(_ body: () throws -> R) rethrows -> R {
+        if lanes.add(1, ordering: .relaxed).newValue >= 2 { sendWorkersToSleep() }
+        defer { lanes.subtract(1, ordering: .relaxed) }
         return try body()
     }
 

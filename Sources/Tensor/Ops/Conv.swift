@@ -121,13 +121,13 @@ struct ConvGeometry {
     }
 }
 
-/// Which kernels run `conv2d`: im2col + OpenBLAS, or oneDNN's direct convolutions
-/// (Kernels/OneDNN.swift; bias-free convolutions, the ConvNet's; the others stay on im2col).
-/// The experiments run im2col until their committed data are regenerated on oneDNN; the bench
-/// measures both.
-public enum ConvolutionEngine: Sendable {
+/// Which kernels run `conv2d`: oneDNN's direct convolutions (Kernels/OneDNN.swift; bias-free
+/// convolutions, the ConvNet's, 1.5–2× faster than im2col on its shapes: papers/notebook.md), or
+/// im2col + OpenBLAS, which every convolution with a bias (the ViT's patch embedding) runs. The two
+/// differ in the last bits, so a trained ConvNet's identity names its engine (Teachers.artifact).
+public enum ConvolutionEngine: String, Codable, Sendable {
     case im2col, oneDNN
-    @TaskLocal public static var current: ConvolutionEngine = .im2col
+    @TaskLocal public static var current: ConvolutionEngine = .oneDNN
 }
 
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
