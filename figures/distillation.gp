@@ -23,8 +23,10 @@ headname(h) = (h eq "class+distillation" ? "both heads" : (h eq "distillation" ?
 label(s, h) = kindname(kind(s)) . teacher(s) . (kind(s) eq "token" ? ": " . headname(h) : "")
 
 seeds = int(real(json(summary, "config.seeds")))
-# The per-epoch accuracy's test images (the recipe's curve_images; none: all 10 000).
+# The per-epoch accuracy's test images (the recipe's curve_images; none, which json() reads as
+# "nan": the whole test set).
 curve_images = json(summary, "config.recipe.curve_images")
+curve_images = (curve_images eq "nan" ? "" : curve_images)
 mean(s, h) = real(json(summary, sprintf("results.%s.%s.accuracy_mean", s, h)))
 std(s, h) = real(json(summary, sprintf("results.%s.%s.accuracy_std", s, h)))
 # "79.54 ± 0.93" over several seeds, "79.54" over one (a 0 std would read as a measured spread)

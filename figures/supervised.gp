@@ -11,9 +11,10 @@ images = note(convnet, "\"train_images\":[0-9]+")
 images = (images eq "" ? "all" : thousands(real(images[strstrt(images, ":") + 1:])))
 augmentation = (note(convnet, "\"mix\":[{]") eq "" ? "flips only" : "DeiT's augmentation")
 final(model) = real(json(summary, sprintf("results.%s.final_test_accuracy", model)))
-# The per-epoch accuracy's test images (recipe.curve_images; none: all), the end on all of them.
+# The per-epoch accuracy's test images (recipe.curve_images; none: all); the key's final
+# accuracies are on the whole test set.
 curve_images = note(convnet, "\"curve_images\":[0-9]+")
-measured = (curve_images eq "" ? "Fashion-MNIST test set" : sprintf("first %s test images per epoch; the key's on all 10 000", thousands(real(curve_images[strstrt(curve_images, ":") + 1:]))))
+measured = (curve_images eq "" ? "Fashion-MNIST test set" : sprintf("per epoch: first %s test images", thousands(real(curve_images[strstrt(curve_images, ":") + 1:]))))
 
 do for [fmt in formats] {
     eval output(fmt, "supervised", 1000, 420)
@@ -24,8 +25,8 @@ do for [fmt in formats] {
     set ylabel "accuracy (%)"
     set key bottom right
     set yrange [*:*]
-    plot convnet using 1:3 with linespoints lt 1 title sprintf("ConvNet (small ResNet): %.2f %% at the end", final("convnet")), \
-         vit using 1:3 with linespoints lt 2 title sprintf("ViT: %.2f %% at the end", final("vit"))
+    plot convnet using 1:3 with linespoints lt 1 title sprintf("ConvNet: %.2f %% at the end (whole test set)", final("convnet")), \
+         vit using 1:3 with linespoints lt 2 title sprintf("ViT: %.2f %% at the end (whole test set)", final("vit"))
 
     # The targets are the smoothed (and, under DeiT's augmentation, mixed) labels, so the loss
     # stays well above 0.

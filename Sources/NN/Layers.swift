@@ -79,7 +79,7 @@ public final class Conv2d: Module {
 
 extension Conv2d {
     /// Whether a convolution before `bn` runs fused with it (`evaluate`): at evaluation without a
-    /// graph, on oneDNN. On im2col the ops run one by one, the numbers the committed data hold.
+    /// graph, on oneDNN. On im2col the ops run one by one.
     public static func fusesEvaluation(before bn: BatchNorm2d) -> Bool {
         !Autograd.isEnabled && !bn.training && ConvolutionEngine.current == .oneDNN
     }

@@ -33,8 +33,7 @@ print("# \(BLAS.summary); our kernels on \(Parallel.threads) threads; OPENBLAS_C
 if BLAS.cpuHasAVX512 && !BLAS.usesAVX512Kernels {
     print("# warning: this CPU has AVX-512 but OpenBLAS runs its \(BLAS.coreName) kernels (see papers/notebook.md, 'BLAS kernels')")
 }
-// The ConvNet's convolutions run on oneDNN here, the engine chosen for them; the experiments
-// still run im2col, which their committed data come from.
+// The ConvNet's convolutions run on oneDNN, as in the experiments; the -im2col twins measure the other engine.
 print("# the ConvNet's convolutions: oneDNN \(OneDNNInfo.version); convnet-*-im2col: im2col + OpenBLAS")
 print("case\tvalue\tdetail")
 

@@ -96,7 +96,7 @@ struct Distillation: Experiment {
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
         print("distillation: seeds \(lab.seeds(config.seeds).map(String.init).joined(separator: ", ")), \(config.lanes) jobs at once")
-        let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; test accuracy on 10 000 images",
+        let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; final accuracies on all \(lab.data.test.count) test images",
                         "scale \(lab.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
                         lab.provenance]
         // The teachers of the run's seed, trained on the student's images with its augmentation

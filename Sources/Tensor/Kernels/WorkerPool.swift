@@ -87,7 +87,8 @@ final class WorkerPool: @unchecked Sendable {
     /// sleeps and stays unused, since the runs already fill the cores and a spinning worker only
     /// takes time from them (measured: two DINO teacher-study runs side by side took 44–47 s with
     /// it spinning, 40–41 s without). The last lane still busy takes the pool back, so a run left
-    /// alone at the end has both cores at full speed instead of an idle lane beside it.
+    /// alone at the end has both cores at full speed instead of an idle lane beside it. A lane
+    /// that waits on lanes of its own (nested side-by-side runs; none today) still counts as busy.
     func lane<R>(_ body: () throws -> R) rethrows -> R {
         if lanes.add(1, ordering: .relaxed).newValue >= 2 { sendWorkersToSleep() }
         defer { lanes.subtract(1, ordering: .relaxed) }
