@@ -81,8 +81,8 @@ do for [fmt in formats] {
     plot final using (100 * $7):1:(100 * $8) with xerrorbars @dot notitle, \
          final using (100 * $9):1 with points @paper notitle
 
-    set title sprintf("(c) Test accuracy per epoch (DeiT Fig. 3; %s%s)", seeds > 1 ? sprintf("mean over %d seeds", seeds) : "1 seed", \
-                      curve_images eq "" ? "" : sprintf(", first %s test images", thousands(real(curve_images))))
+    set title sprintf("(c) Accuracy per epoch (DeiT Fig. 3; %s%s)", seeds > 1 ? sprintf("mean of %d seeds", seeds) : "1 seed", \
+                      curve_images eq "" ? "" : sprintf("; first %s test images", thousands(real(curve_images))))
     set lmargin at screen 0.69; set rmargin at screen 0.985
     set xlabel "epoch"
     set ylabel "top-1 accuracy (%), class head"
