@@ -27,7 +27,7 @@ public enum DeiTStudent {
             // (20 000 shrank the gain: papers/deit-sweep.md F).
             var r = dataEfficient(SupervisedRecipe(epochs: 40, batchSize: 128, learningRate: 2e-3, trainImages: 10_000))
             // The curves' per-epoch accuracy on the first 2 000 test images (a fifth of the cost;
-            // ±0.7 points binomial, the same images for every model); the final one on all 10 000.
+            // ±0.9 points binomial at 80 %, the same images for every model); the final one on all 10 000.
             r.curveImages = 2_000
             return (ViTConfig(patchSize: 7, width: 64, depth: 4, heads: 2), r)
         case .full:
