@@ -100,11 +100,8 @@ public final class ConvNet: Module {
     /// images (B, C, H, W) → (B, widths.last): stem, stages, global average pooling.
     public func features(_ images: Tensor) -> Tensor {
         var x: Tensor
-        if Conv2d.fusesEvaluation(before: bn1) {  // the stem's pool inside the kernel where its output halves evenly
-            let (outH, outW) = ((images.shape[2] + 2 * conv1.padding - 3) / conv1.stride + 1, (images.shape[3] + 2 * conv1.padding - 3) / conv1.stride + 1)
-            let poolInside = config.stemPool && outH % 2 == 0 && outW % 2 == 0
-            x = conv1.evaluate(images, then: bn1, relu: true, maxPool: poolInside ? 2 : nil)
-            if config.stemPool && !poolInside { x = maxPool2d(x, kernel: 2) }
+        if Conv2d.fusesEvaluation(before: bn1) {
+            x = conv1.evaluate(images, then: bn1, relu: true, maxPool: config.stemPool ? 2 : nil)
         } else {
             x = bn1(conv1(images), relu: true)
             if config.stemPool { x = maxPool2d(x, kernel: 2) }

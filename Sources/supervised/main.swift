@@ -79,7 +79,7 @@ struct Supervised: Experiment {
                 table.append([record.epoch, record.trainLoss, record.testAccuracy, record.seconds, record.imagesPerSecond])
             }
             let total = history.reduce(0) { $0 + $1.seconds }
-            let finalAccuracy = accuracy(model, on: lab.data.test, data: lab.data)  // the curve may use fewer (recipe.curveImages)
+            let finalAccuracy = recipe.curveImages == nil ? history.last!.testAccuracy : accuracy(model, on: lab.data.test, data: lab.data)
             files.append(("supervised-\(kind.rawValue).tsv", table,
                           ["supervised training of the \(kind.rawValue) on Fashion-MNIST", "scale \(lab.scale.rawValue), seed \(lab.seed)",
                            "architecture \(Results.jsonText(Results.jsonObject(architecture)))", "recipe \(Results.jsonText(Results.jsonObject(recipe)))",

@@ -16,10 +16,9 @@ public enum Artifacts {
     /// `seed`, its history holding the k-NN `evaluation` schedules after each epoch.
     public static func dino(recipe: DINORecipe, evaluation: KNNSchedule, scale: Scale, seed: UInt64, data: FashionMNIST,
                             label: String = "dino") -> Artifact<any Backbone, [DINOEpochRecord]> {
-        // A ConvNet backbone's bits depend on the convolution engine (Teachers.artifact).
-        let engine = recipe.convNetBackbone == nil ? [] : [AnyHashableCodable(ConvolutionEngine.current)]
-        return Artifact("dino-\(recipe.teacher.rawValue)", scale: scale, seed: seed,
-                        identity: [AnyHashableCodable(recipe), AnyHashableCodable(evaluation)] + engine, module: { $0 }) {
+        Artifact("dino-\(recipe.teacher.rawValue)", scale: scale, seed: seed,
+                 identity: [AnyHashableCodable(recipe), AnyHashableCodable(evaluation)] + convolutionIdentity(recipe.convNetBackbone != nil),
+                 module: { $0 }) {
             let trainer = try DINOTrainer(recipe: recipe, data: data, seed: dinoSeed(seed))
             return (trainer.teacher.backbone, { checkpoint in try trainer.train(label: label, evaluation: evaluation, checkpoint: checkpoint) })
         }

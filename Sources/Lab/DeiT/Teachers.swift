@@ -53,9 +53,9 @@ public enum Teachers {
     public static func artifact(_ kind: TeacherArchitecture, scale: Scale, seed: UInt64, data: FashionMNIST,
                                 recipe: SupervisedRecipe? = nil) -> Artifact<any Classifier, [EpochRecord]> {
         let recipe = recipe ?? self.recipe(kind, scale)
-        let engine = kind == .convnet ? [AnyHashableCodable(ConvolutionEngine.current)] : []
         return Artifact(kind.rawValue, scale: scale, seed: seed, shelf: .teachers,
-                        identity: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)] + engine, module: { $0 }) {
+                        identity: [AnyHashableCodable(architecture(kind, scale)), AnyHashableCodable(recipe)] + convolutionIdentity(kind == .convnet),
+                        module: { $0 }) {
             var rng = RNG(seed: seed ^ fnv1a(kind.rawValue))
             let model: any Classifier = kind == .convnet ? ConvNet(convNet(scale).config, rng: &rng) : try VisionTransformer(vit(scale).config, rng: &rng)
             return (model, { checkpoint in
@@ -63,6 +63,12 @@ public enum Teachers {
             })
         }
     }
+}
+
+/// What a model's file name hashes besides its recipe when it has the ConvNet's convolutions: the
+/// engine, whose sums round differently (ConvolutionEngine).
+public func convolutionIdentity(_ hasConvNet: Bool) -> [AnyHashableCodable] {
+    hasConvNet ? [AnyHashableCodable(ConvolutionEngine.current)] : []
 }
 
 /// 64-bit FNV-1a: a stable hash (Swift's Hasher is seeded per process).

@@ -149,7 +149,7 @@ public enum TokenStudy {
     public static func teacher(_ recipe: SupervisedRecipe, _ lab: ExperimentContext) throws -> (model: any Classifier, accuracy: Double) {
         let (model, history) = try Teachers.artifact(.convnet, scale: lab.scale, seed: lab.seed, data: lab.data, recipe: recipe)
             .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("teacher-" + teacherName(recipe, lab)))
-        return (model, accuracy(model, on: lab.data.test, data: lab.data))  // its curve may use fewer images (recipe.curveImages)
+        return (model, recipe.curveImages == nil ? history.last!.testAccuracy : accuracy(model, on: lab.data.test, data: lab.data))
     }
 
     /// A teacher's name in checkpoints and tables: its cache file's, without the extension.

@@ -65,7 +65,7 @@ public struct ExperimentContext {
     /// The `count` seeds of a multi-seed experiment: seed, seed &+ 1, …
     public func seeds(_ count: Int) -> [UInt64] { options.seeds(count) }
     /// The comment line every data file carries: the code's revision and the machine.
-    public var provenance: String { "git \(Provenance.current.gitRevision), \(Machine.cpuModel), OpenBLAS \(BLAS.coreName), \(Provenance.current.convolutionKernel)" }
+    public var provenance: String { "git \(Provenance.current.gitRevision), \(Provenance.current.cpu), OpenBLAS \(Provenance.current.blasKernel), \(Provenance.current.convolutionKernel)" }
 }
 
 /// The files an experiment writes: tables and text files, then the JSON summary.

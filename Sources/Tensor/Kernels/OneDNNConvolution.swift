@@ -128,7 +128,7 @@ final class OneDNNFusedConvolution: Sendable {
             defer { dnnl_primitive_desc_destroy(poolPD) }
             precondition(OneDNN.equal(OneDNN.layout(of: poolPD!, dnnl_query_src_md, what: "max-pool"), input),
                          "oneDNN's max-pool must read the convolution's output as it lies")
-            return OneDNNKernel(poolPD!, what: "max-pool \(key)", arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, OneDNN.plain(unpooled)),
+            return OneDNNKernel(poolPD!, what: "max-pool \(key)", arguments: [(DNNL_ARG_SRC, dnnl_query_src_md, 0, input),  // read as the convolution left it
                                                                               (DNNL_ARG_DST, dnnl_query_dst_md, 0, OneDNN.plain(pooled))])
         }
         self.kernel = kernel

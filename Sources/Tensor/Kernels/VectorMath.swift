@@ -26,6 +26,9 @@ struct GradientTarget {
     let pointer: UnsafeMutablePointer<Float>
     let adds: Bool
 
+    /// A product's beta: 1 adds to the buffer, 0 fills it.
+    var beta: Float { adds ? 1 : 0 }
+
     /// target[i] (+)= v[0..<16]
     @inline(__always) func put(_ v: Vec, at i: Int) {
         store(adds ? load(pointer + i) + v : v, pointer + i)

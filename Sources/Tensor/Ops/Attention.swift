@@ -60,7 +60,7 @@ public func multiHeadAttention(_ qkv: Tensor, heads: Int, returnWeights: Bool = 
         let target = qkv.gradientTarget()
         let (g, x, pe, pr, dqkv) = (UnsafePointer(output.grad!.data), UnsafePointer(qkv.data), UnsafePointer(exps.data),
                                     UnsafePointer(inverseSums.data), target.pointer)
-        let beta: Float = target.adds ? 1 : 0
+        let beta = target.beta
         let chunks = Parallel.chunkCount(pairs, grain: 1)
         // Per chunk: dP → dS (N×N) and r·dO (N×Dh).
         let scratch = Tensor(uninitialized: [chunks, n * n + n * dh])

@@ -23,9 +23,7 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
     if let residual, residual.shape != [batch, outC, geo.outH, geo.outW] {
         shapeError(op, "residual \(residual.shape) does not fit the output [\(batch), \(outC), \(geo.outH), \(geo.outW)]")
     }
-    if let maxPool, maxPool < 2 || geo.outH % maxPool != 0 || geo.outW % maxPool != 0 {
-        shapeError(op, "a \(maxPool)×\(maxPool) max-pool needs a side of 2 or more dividing the output, got \(geo.outH)×\(geo.outW)")
-    }
+    if let maxPool, maxPool < 2 { shapeError(op, "a max-pool needs a side of 2 or more, got \(maxPool)") }
     let folded = Tensor(uninitialized: weight.shape), bias = Tensor(uninitialized: [outC])
     let perOutput = weight.count / outC
     for o in 0..<outC {
@@ -38,6 +36,12 @@ public func convBatchNormForInference(_ x: Tensor, weight: Tensor, stride: Int, 
         if let residual { y = y + residual }
         if applyReLU { y = relu(y) }
         return maxPool.map { maxPool2d(y, kernel: $0) } ?? y
+    }
+    // oneDNN pools inside the kernel where the side divides the output; otherwise the pool runs after.
+    if let maxPool, geo.outH % maxPool != 0 || geo.outW % maxPool != 0 {
+        return maxPool2d(convBatchNormForInference(x, weight: weight, stride: stride, padding: padding, bnWeight: bnWeight, bnBias: bnBias,
+                                                   runningMean: runningMean, runningVar: runningVar, eps: eps, residual: residual,
+                                                   relu: applyReLU), kernel: maxPool)
     }
     let side = maxPool ?? 1
     // Per image: the input, the convolution's output (and the residual's), and y (pooled or not).

@@ -184,11 +184,11 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor?
         let g = y.grad!.data
         if x.requiresGrad {       // dx (rows, in) += dy (rows, out) · W (out, in)
             let dx = x.gradientTarget()
-            sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: dx.adds ? 1 : 0, dx.pointer)
+            sgemm(false, false, m: rows, n: inFeatures, k: outFeatures, g, weight.data, beta: dx.beta, dx.pointer)
         }
         if weight.requiresGrad {  // dW (out, in) += dyᵀ (out, rows) · x (rows, in)
             let dW = weight.gradientTarget()
-            sgemm(true, false, m: outFeatures, n: inFeatures, k: rows, g, x.data, beta: dW.adds ? 1 : 0, dW.pointer)
+            sgemm(true, false, m: outFeatures, n: inFeatures, k: rows, g, x.data, beta: dW.beta, dW.pointer)
         }
         if let bias, bias.requiresGrad {  // db += Σ_rows dy
             let db = bias.gradPointer()
