@@ -1,15 +1,15 @@
 # vitdistill — DINO and DeiT reproduced on a CPU, in Swift.
 #
 #   make figures   run every experiment at SCALE (default) and SEED (0) and render every figure;
+#                  SCALE=full trains each model to its plateau (hours; figures/full, committed);
 #                  only what changed reruns; RESUME=1 continues the experiments a Ctrl-C stopped,
 #                  FRESH=1 discards their checkpoints (without either, a stopped run's are kept)
 #   make <experiment>  one experiment and its figure: supervised, patch-throughput, collapse,
 #                  ema-teacher, distillation, token-similarity, attention-maps
-#   make plots     render every figure from the data in figures/data, without training (seconds)
+#   make plots     render every figure from the data (SCALE=full: figures/full/data), no training
 #   make test      build in release, run the tests, then the quick pipeline as a smoke test
 #   make bench     speed of the tensor core on this machine (not a test); AVX2=1 its AVX2 path
 #   make fuzz      100 000 mutated safetensors and IDX files against their readers, counted by outcome
-#   make dino-full DINO's headline at full scale: one momentum teacher, 30 epochs (about an hour)
 #   make token-similarity-dose  DeiT⚗'s token cosine against its teacher's strength (an hour or more)
 #   make setup     install the system packages that are missing
 #   make build     release build of every executable;  make clean  removes the builds
@@ -25,9 +25,11 @@ EXPERIMENTS := supervised patch-throughput attention-maps collapse ema-teacher d
 # One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release
-# The default scale and seed write the committed data and figures; any other scale or seed writes
-# its own copy under .build, so a smoke run never overwrites them.
-FIGURE_DIR := $(if $(and $(filter default,$(SCALE)),$(filter 0,$(SEED))),figures,.build/figures-$(SCALE)$(if $(filter-out 0,$(SEED)),-seed$(SEED)))
+# Seed 0 of the default and full scales writes the committed data and figures (figures/ and
+# figures/full/); any other scale or seed writes its own copy under .build, so a smoke run never
+# overwrites them.
+COMMITTED_DIR := $(if $(filter 0,$(SEED)),$(if $(filter default,$(SCALE)),figures,$(if $(filter full,$(SCALE)),figures/full)))
+FIGURE_DIR := $(or $(COMMITTED_DIR),.build/figures-$(SCALE)$(if $(filter-out 0,$(SEED)),-seed$(SEED)))
 DATA_DIR := $(FIGURE_DIR)/data
 BINARIES := $(EXPERIMENTS:%=.build/release/%)
 DATA_FILES := $(EXPERIMENTS:%=$(DATA_DIR)/%.json)
@@ -42,7 +44,7 @@ ifneq ($(shell grep -m1 -ow avx512f /proc/cpuinfo 2>/dev/null),)
 export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 
-.PHONY: help setup build test bench fuzz figures plots dino-full token-similarity-dose clean $(EXPERIMENTS)
+.PHONY: help setup build test bench fuzz figures plots token-similarity-dose clean $(EXPERIMENTS)
 
 help:
 	@sed -n '3,15p' Makefile | sed 's/^# //'
@@ -138,11 +140,6 @@ plots:
 	@$(MAKE) --no-print-directory setup PACKAGES=gnuplot-nox
 	@$(COPY_SCRIPTS)
 	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
-
-# The full-scale momentum teacher (papers/dino.md, "the momentum teacher beats raw pixels"), with
-# the fixed-random backbone beside it; writes figures/data/full/ema-teacher*. RESUME=1 continues it.
-dino-full: build
-	.build/release/ema-teacher --scale full --teachers momentum,fixed-random --seeds 1 --output figures/data/full $(if $(RESUME),--resume)$(if $(FRESH), --fresh)
 
 # The dose-response study of token-similarity's panel (d): DeiT⚗ taught by ConvNets trained for
 # 1, 2, 5 and 40 epochs, 3 seeds each, against the control; writes $(DATA_DIR)/token-similarity-dose*

@@ -27,7 +27,7 @@ struct AttentionMaps: Experiment {
     static let abstract = "The last block's class-token attention of a DINO, a supervised and a random ViT, against the object (DINO Fig. 1, 3, §4.2.1)."
 
     struct Config: ExperimentConfig {
-        var dino: DINORecipe                 // DINORecipe.teacherStudy at patch 4: the paper's values beside each field
+        var dino: DINORecipe                 // DINORecipe.sharedTeacher at patch 4: the paper's values beside each field
         var supervised: SupervisedRecipe     // the same backbone with a class head, on the labels
         var mass: Float = 0.6                // official visualize_attention.py --threshold 0.6
         var foregroundThreshold: Float = 0.1 // pixel > 0.1 (of 1) is object; a patch is when half its pixels are
@@ -43,13 +43,11 @@ struct AttentionMaps: Experiment {
             case .quick:
                 return Config(dino: DINORecipe.quick(epochs: 1).withPatchSize(4),
                               supervised: SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3, trainImages: 2048))
-            case .default:
-                // The teacher study's momentum teacher (3 epochs of all 60 000 images) at patch 4: a
-                // 7 × 7 grid. patch-throughput trains the same artifact for its k-NN point.
-                return Config(dino: DINORecipe.teacherStudy(epochs: 3, trainImages: nil).withPatchSize(4),
-                              supervised: SupervisedRecipe(epochs: 3, batchSize: 128, learningRate: 1e-3))
-            case .full:
-                return Config(dino: DINORecipe.fashionMNIST(epochs: 30, trainImages: nil).withPatchSize(4), supervised: SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
+            case .default, .full:
+                // The teacher study's momentum teacher at patch 4: a 7 × 7 grid. patch-throughput
+                // trains the same artifact for its k-NN point.
+                return Config(dino: DINORecipe.sharedTeacher(scale).withPatchSize(4),
+                              supervised: SupervisedRecipe(epochs: scale == .full ? 12 : 3, batchSize: 128, learningRate: 1e-3))
             }
         }
 

@@ -66,6 +66,7 @@ struct Collapse: Experiment {
         let teacherEntropy: Double, kl: Double, loss: Double, featureStd: Double
         @NullWhenNil var knn20: Double?
         let teacherTemperature: Float, centering: Bool, entropyOverLnK: Double
+        @NullWhenNil var klPlateauGain: Double?   // the per-epoch KL's change over the last fifth (plateauGain); full scale: > −0.005
     }
 
     func run(_ config: Config, _ lab: ExperimentContext) throws -> Report {
@@ -84,9 +85,9 @@ struct Collapse: Experiment {
             let trainer = try DINOTrainer(recipe: recipe, data: lab.data, seed: lab.seed ^ fnv1a("collapse"))
             let history = try trainer.train(label: variant.rawValue, evaluation: KNNSchedule(ks: config.ks, every: recipe.epochs),
                                             checkpoint: lab.checkpoints.run(variant.rawValue))
-            return (recipe, trainer.stepRecords, trainer.stepsPerEpoch, history.last!.knn[20])
+            return (recipe, trainer.stepRecords, trainer.stepsPerEpoch, history.last!.knn[20], plateauGain(history.map { Double($0.kl) }))
         }
-        for (variant, (recipe, steps, stepsPerEpoch, knn20)) in zip(config.variants, trained) {
+        for (variant, (recipe, steps, stepsPerEpoch, knn20, klPlateauGain)) in zip(config.variants, trained) {
             for r in steps {
                 table.append([variant.rawValue, r.step, r.loss, r.teacherEntropy, r.kl, r.centerNorm, r.featureStd, lnK])
             }
@@ -95,7 +96,7 @@ struct Collapse: Experiment {
             func mean(_ f: (DINOStepRecord) -> Float) -> Double { last.reduce(0) { $0 + Double(f($1)) } / Double(last.count) }
             runs[variant.rawValue] = Final(teacherEntropy: mean(\.teacherEntropy), kl: mean(\.kl), loss: mean(\.loss),
                                            featureStd: mean(\.featureStd), knn20: knn20, teacherTemperature: recipe.teacherTemperature,
-                                           centering: recipe.centering, entropyOverLnK: mean(\.teacherEntropy) / lnK)
+                                           centering: recipe.centering, entropyOverLnK: mean(\.teacherEntropy) / lnK, klPlateauGain: klPlateauGain)
             print(String(format: "%@: last epoch h(Pt) %.3f (ln K %.3f), KL %.4f, k-NN20 %.2f%%", variant.rawValue,
                          mean(\.teacherEntropy), lnK, mean(\.kl), knn20 ?? .nan))
         }

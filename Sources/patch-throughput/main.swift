@@ -29,7 +29,7 @@ struct Config: ExperimentConfig, SideBySideConfig {
     }
     var imagenet: [Model]
     var repeatSeconds = 3.0      // timed repeats fill this long, at least 3 of them (DeiT: 30 runs)
-    var dino: DINORecipe            // DINORecipe.teacherStudy, patch by patch; the paper's values beside its fields
+    var dino: DINORecipe            // DINORecipe.sharedTeacher, patch by patch; the paper's values beside its fields
     var dinoPatches = [7, 4]        // paper 16 and 8 at 224² (Tab. 2); patch 2 (197 tokens) trains ~4× slower than 4 and does not fit the budget
     var forwardBatch = 256          // the 28² models' forward throughput
     var lanes = Parallel.threads    // the DINO runs trained side by side (SideBySide); the results do not depend on it
@@ -51,11 +51,9 @@ struct Config: ExperimentConfig, SideBySideConfig {
             var c = Config(imagenet: [m("DeiT-Ti", .deitTi16, 2, 2536.5, "DeiT Tab.5")], dino: .quick(epochs: 1))
             (c.repeatSeconds, c.forwardBatch) = (0.2, 32)
             return c
-        case .default:
-            // ema-teacher's momentum teacher: 3 epochs of all 60 000 images, at each patch size.
-            return Config(imagenet: models, dino: .teacherStudy(epochs: 3, trainImages: nil))
-        case .full:
-            return Config(imagenet: models, dino: .fashionMNIST(epochs: 30, trainImages: nil))
+        case .default, .full:
+            // ema-teacher's momentum teacher at each patch size.
+            return Config(imagenet: models, dino: .sharedTeacher(scale))
         }
     }
 
@@ -85,6 +83,7 @@ struct PatchThroughput: Experiment {
     struct Summary: Encodable {
         let gflopPerImage: [String: Double]   // per 224² model
         let dinoKNN20: [String: Double]       // per patch size of the 28² DINO teachers, all 60 000 training images as the bank
+        let dinoPlateauGain: [String: Double] // per patch size: the subset-bank k-NN20 curve's rise over its last fifth (plateauGain)
     }
 
     /// The run's speeds: the summary's "timings".
@@ -142,7 +141,8 @@ struct PatchThroughput: Experiment {
         }
         var dinoTable = Table([.init("patch"), .init("tokens"), .init("images_per_second", "1/s"), .init("gflop_per_image", "GFLOP"),
                                .init("train_images_per_second", "1/s"), .init("knn20", "%"), .init("training_seconds", "s")])
-        var knn: [String: Double] = [:], dinoSpeeds: [String: Double] = [:]
+        var knn: [String: Double] = [:], dinoSpeeds: [String: Double] = [:], plateau: [String: Double] = [:]
+        var curves = Table([.init("patch"), .init("epoch"), .init("training_seconds", "s"), .init("knn20_subset", "%")])
         for (patch, (vit, history)) in zip(config.dinoPatches, trained) {
             vit.setTraining(false)
             let knn20 = history.last!.knn[20]!  // all 60 000 training images as the bank, after the last epoch
@@ -152,6 +152,12 @@ struct PatchThroughput: Experiment {
             let trainSeconds = history.reduce(0) { $0 + $1.seconds }
             let trainIPS = history.reduce(0) { $0 + $1.imagesPerSecond * $1.seconds } / trainSeconds
             knn["\(patch)"] = knn20
+            plateau["\(patch)"] = plateauGain(history.compactMap { $0.knnSubset[20] })
+            var seconds = 0.0
+            for record in history {
+                seconds += record.seconds
+                curves.append([patch, record.epoch, seconds, record.knnSubset[20] ?? Double.nan])
+            }
             dinoSpeeds["\(patch)"] = ips
             dinoTable.append([patch, vit.config.prefix.count + vit.config.grid * vit.config.grid, ips, vit.config.forwardFLOPs() / 1e9,
                               trainIPS, knn20, trainSeconds])
@@ -161,7 +167,7 @@ struct PatchThroughput: Experiment {
         // Summary: the seed-determined results at the top level; the speeds under "timings".
         func ratio(_ a: String, _ b: String) -> Double? { speeds[a].flatMap { a in speeds[b].map { a / $0 } } }
         var report = Report(results: Summary(gflopPerImage: Dictionary(uniqueKeysWithValues: config.imagenet.map { ($0.name, $0.vit.forwardFLOPs() / 1e9) }),
-                                             dinoKNN20: knn),
+                                             dinoKNN20: knn, dinoPlateauGain: plateau),
                             timings: Speeds(sgemmGflops: sgemm, imagesPerSecond: speeds, dinoImagesPerSecond: dinoSpeeds,
                                             ratioS16OverS8: ratio("ViT-S/16", "ViT-S/8"), ratioB16OverB8: ratio("ViT-B/16", "ViT-B/8"),
                                             paperRatioS16OverS8: 1007.0 / 180, paperRatioB16OverB8: 312.0 / 63))
@@ -172,6 +178,12 @@ struct PatchThroughput: Experiment {
                 + "k-NN20 of the class token, all 60 000 training images as the bank, on the 10 000 test images",
             "the same recipe and budget for every patch size: \(config.dino.epochs) epochs of \(config.dino.trainImages ?? 60_000) images, batch \(config.dino.batchSize), "
                 + "local crops of the multiple of the patch nearest 12 pixels; forward throughput at batch \(config.forwardBatch)",
+            "scale \(lab.scale.rawValue), seed \(lab.seed)", provenance,
+        ])
+
+        report.add("patch-throughput-curves.tsv", curves, comments: [
+            "the DINO teachers' k-NN20 after each epoch against their cumulative training seconds (steps only), by patch size; "
+                + "the bank: the first \(KNNSchedule.curves(lab.scale).subsetBank.map(String.init) ?? "60000") training images",
             "scale \(lab.scale.rawValue), seed \(lab.seed)", provenance,
         ])
 

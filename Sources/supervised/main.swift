@@ -55,6 +55,7 @@ struct Supervised: Experiment {
     /// One model's numbers in the summary.
     struct ModelResult: Encodable {
         let finalTestAccuracy: Double, epochs: Int, testAccuracyPerEpoch: [Double], parameters: Int
+        @NullWhenNil var plateauGain: Double?   // the curve's rise over its last fifth (plateauGain); full scale: < 0.5
     }
 
     /// What one model was: the summary's config.
@@ -89,7 +90,8 @@ struct Supervised: Experiment {
             print("\(kind.rawValue): \(model.parameterCount) parameters, test accuracy \(String(format: "%.2f", finalAccuracy))% "
                   + "after \(history.count) epochs, \(Progress.clock(total)) of training")
             results[kind.rawValue] = ModelResult(finalTestAccuracy: finalAccuracy, epochs: history.count,
-                                                 testAccuracyPerEpoch: history.map(\.testAccuracy), parameters: model.parameterCount)
+                                                 testAccuracyPerEpoch: history.map(\.testAccuracy), parameters: model.parameterCount,
+                                                 plateauGain: plateauGain(history.map(\.testAccuracy)))
             configs[kind.rawValue] = ModelConfig(architecture: architecture, recipe: recipe)
         }
         var report = Report(results: results, config: configs)

@@ -241,6 +241,19 @@ func temporaryFolder() -> URL {
         #expect(trainings.withLock { $0 } == 1 && results.filter { $0 }.count == 1, "trainings \(trainings.withLock { $0 }), trained \(results)")
     }
 
+    /// The plateau measure against its definition on hand-made curves: a rise over the last fifth
+    /// counts, a flat end does not, one noisy epoch is averaged with its tenth.
+    @Test func plateauGainComparesTheLastTenthWithTheTenthBeforeTheLastFifth() {
+        let rising = (1...40).map(Double.init)   // epochs 37–40 against 29–32: 38.5 − 30.5
+        #expect(plateauGain(rising) == 8)
+        #expect(plateauGain([Double](repeating: 80, count: 40)) == 0)
+        var flatWithSpike = [Double](repeating: 80, count: 40)
+        flatWithSpike[39] = 82                   // averaged over 4 epochs: +0.5
+        #expect(plateauGain(flatWithSpike) == 0.5)
+        #expect(plateauGain([1, 2, 3, 4, 6]) == 2)   // 5 epochs: the last against the fourth
+        #expect(plateauGain([1, 2, 3, 4]) == nil)
+    }
+
     @Test func clockFormat() {
         #expect(Progress.clock(75) == "1:15" && Progress.clock(3700) == "1:01:40" && Progress.clock(0.4) == "0:00")
     }

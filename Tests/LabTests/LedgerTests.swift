@@ -159,11 +159,13 @@ struct LedgerExpression {
         try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
     }
 
-    /// A reference's values: `file#key.key` in figures/data/<file>.json.
+    /// A reference's values: `file#key.key` in figures/data/<file>.json, or for `full/file#key.key`
+    /// in figures/full/data/<file>.json.
     static func data(_ reference: String) throws -> [Double] {
         let parts = reference.components(separatedBy: "#")
         guard parts.count == 2 else { throw TestFailure("ledger: '\(reference)' is not file#key.key") }
-        let file = packageRoot.appendingPathComponent("figures/data/\(parts[0]).json")
+        let isFull = parts[0].hasPrefix("full/")
+        let file = packageRoot.appendingPathComponent((isFull ? "figures/full/data/\(parts[0].dropFirst(5))" : "figures/data/\(parts[0])") + ".json")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: file))
         guard let values = jsonValues(json, path: parts[1]) else { throw TestFailure("ledger: \(parts[0]).json has no number at \(parts[1])") }
         return values
@@ -233,15 +235,17 @@ struct LedgerExpression {
 
     /// Every number with decimals printed on a committed figure (axis ticks aside) is in its
     /// experiment's JSON data, as printed, or is a paper's value from papers/sources.md.
-    @Test(arguments: ["attention-maps", "collapse", "distillation", "ema-teacher", "patch-throughput", "supervised", "token-similarity"])
-    func everyNumberOnAFigureIsTheDatas(_ experiment: String) throws {
+    /// The full scale's figures are checked likewise, each one that has been drawn.
+    @Test(arguments: ["figures", "figures/full"], ["attention-maps", "collapse", "distillation", "ema-teacher", "patch-throughput", "supervised", "token-similarity"])
+    func everyNumberOnAFigureIsTheDatas(_ figures: String, _ experiment: String) throws {
+        if figures != "figures", !FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent("\(figures)/\(experiment).svg").path) { return }
         var known = writtenNumbers(try Self.text("papers/sources.md")).map(\.value)
-        let folder = packageRoot.appendingPathComponent("figures/data")
+        let folder = packageRoot.appendingPathComponent("\(figures)/data")
         for file in try FileManager.default.contentsOfDirectory(atPath: folder.path)
         where file.hasPrefix(experiment) && file.hasSuffix(".json") {
             known += numbers(in: try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent(file))))
         }
-        let lines = try Self.text("figures/\(experiment).svg").components(separatedBy: "\n")
+        let lines = try Self.text("\(figures)/\(experiment).svg").components(separatedBy: "\n")
         let tspan = try NSRegularExpression(pattern: "<tspan[^>]*>([^<]*)</tspan>")
         var checked = 0
         for (index, line) in lines.enumerated() {
@@ -251,11 +255,11 @@ struct LedgerExpression {
             let isTick = Double(label.trimmingCharacters(in: .whitespaces)) != nil && index > 0 && lines[index - 1].contains("<path")
             if isTick { continue }
             for number in writtenNumbers(label) where number.decimals > 0 {
-                #expect(known.contains { shows(number, $0) }, "figures/\(experiment).svg prints \(number.value) in '\(label)', which neither its data nor papers/sources.md holds")
+                #expect(known.contains { shows(number, $0) }, "\(figures)/\(experiment).svg prints \(number.value) in '\(label)', which neither its data nor papers/sources.md holds")
                 checked += 1
             }
         }
-        #expect(checked > 0 || experiment == "attention-maps", "figures/\(experiment).svg: no number checked")
+        #expect(checked > 0 || experiment == "attention-maps", "\(figures)/\(experiment).svg: no number checked")
     }
 
     /// The checker itself: a number shown to fewer decimals matches its value rounded, not another;

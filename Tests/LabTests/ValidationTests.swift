@@ -44,7 +44,7 @@ import NN
 
     /// Only the default scale at seed 0 writes the committed figures/data unless told otherwise;
     /// every other run writes where make writes it, under .build (ignored by git).
-    @Test func onlyTheDefaultRunWritesTheCommittedDataByDefault() throws {
+    @Test func onlyTheDefaultAndFullRunsAtSeed0WriteTheCommittedData() throws {
         func output(_ arguments: [String]) throws -> String {
             let url = try ExperimentOptions.parse(arguments).outputURL
             return url.path.hasPrefix(FileManager.default.currentDirectoryPath + "/")
@@ -53,6 +53,7 @@ import NN
         #expect(try output([]) == "figures/data")
         #expect(try output(["--scale", "quick"]) == ".build/figures-quick/data")
         #expect(try output(["--seed", "2"]) == ".build/figures-default-seed2/data")
+        #expect(try output(["--scale", "full"]) == "figures/full/data")
         #expect(try output(["--scale", "full", "--seed", "1"]) == ".build/figures-full-seed1/data")
         #expect(try output(["--scale", "quick", "--output", "/tmp/x"]) == "/tmp/x")
         #expect(throws: (any Error).self) { try ExperimentOptions.parse(["--resume", "--fresh"]) }

@@ -26,6 +26,7 @@ struct TeacherResult: Encodable {
     let knn20Mean: Double, knn20Std: Double, knn200Mean: Double, knn200Std: Double, probeMean: Double, probeStd: Double
     @NullWhenNil var paperKNN20: Double?
     let knn20SubsetPerEpoch: [[Double]]
+    @NullWhenNil var plateauGainMean: Double?   // the subset curve's rise over its last fifth (plateauGain), mean over seeds
     let testFeatureSpread: Double
     // The last epoch's step diagnostics, mean over seeds (the collapse signatures); none for the fixed-random teacher.
     @NullWhenNil var lastEpochTeacherEntropy: Double?
@@ -100,7 +101,9 @@ extension TeacherRun {
             teacherResults[kind.rawValue] = TeacherResult(
                 knn20: runs.map { $0.knn[20]! }, knn200: runs.map { $0.knn[200]! }, probe: runs.map(\.probe),
                 knn20Mean: k20.mean, knn20Std: k20.std, knn200Mean: k200.mean, knn200Std: k200.std, probeMean: probe.mean, probeStd: probe.std,
-                paperKNN20: paper[kind], knn20SubsetPerEpoch: runs.map(curve), testFeatureSpread: spread,
+                paperKNN20: paper[kind], knn20SubsetPerEpoch: runs.map(curve),
+                plateauGainMean: { $0.count == runs.count ? meanAndStd($0).mean : nil }(runs.compactMap { plateauGain(Array(curve($0).dropFirst())) }),
+                testFeatureSpread: spread,
                 lastEpochTeacherEntropy: last(\.teacherEntropy), lastEpochKL: last(\.kl), lastEpochFeatureStd: last(\.featureStd))
             perTeacher[kind.rawValue] = .init(trainingSeconds: runs.map { $0.history.reduce(0) { $0 + $1.seconds } },
                                               evaluationSeconds: runs.map { $0.history.reduce(0) { $0 + $1.evaluationSeconds } })

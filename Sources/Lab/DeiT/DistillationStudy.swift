@@ -152,6 +152,8 @@ public enum DistillationStudy {
         var fusedSoftmax: [Double]? = nil            // DeiT⚗: the paper's fusion, beside the official code's
         var fusionsDisagreeImages: [Int]? = nil
         var testAccuracyPerEpoch: [[Double]] = []
+        var plateauGain: [Double]? = nil             // each seed's curve's rise over its last fifth (plateauGain)
+        var plateauGainMean: Double? = nil
         var teacherAccuracy: [Double]? = nil
         var disagreementOwnTeacher: [Double]? = nil
         // How often the teacher's hard label is not the (dominant) true label of the view the
@@ -207,6 +209,8 @@ public enum DistillationStudy {
             }
             let histories = students[variant.name]!.map(\.history)
             entry.testAccuracyPerEpoch = histories.map { $0.map(\.testAccuracy) }
+            let gains = entry.testAccuracyPerEpoch.compactMap(plateauGain)
+            if gains.count == seeds { (entry.plateauGain, entry.plateauGainMean) = (gains, meanAndStd(gains).mean) }
             timings.trainingSeconds[variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
             if variant.teacher != nil {
                 entry.teacherAccuracy = runs.map { $0.teacher! }

@@ -17,9 +17,12 @@ public enum Teachers {
         case .default:
             return (ConvNetConfig(widths: [32, 64, 128], stemPool: true), SupervisedRecipe(epochs: 7, batchSize: 128, learningRate: 2e-3))
         case .full:
-            var r = SupervisedRecipe(epochs: 40, batchSize: 128, learningRate: 2e-3)
+            // The default's ConvNet, trained longer (DeiTStudent.teacherRecipe's regime trains it
+            // for the DeiT experiments; this flip-only one is `supervised --data-regime full`'s).
+            var (config, r) = convNet(.default)
+            r.epochs = 20
             r.cropScale = 0.6...1  // long runs overfit without it
-            return (ConvNetConfig(widths: [32, 64, 128], blocksPerStage: 2, stemPool: true), r)
+            return (config, r)
         }
     }
 
@@ -31,7 +34,10 @@ public enum Teachers {
         case .default:
             return (ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4), SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
         case .full:
-            return (ViTConfig(patchSize: 4, width: 192, depth: 6, heads: 3), SupervisedRecipe(epochs: 60, batchSize: 128, learningRate: 1e-3))
+            var (config, r) = vit(.default)
+            r.epochs = 30
+            r.cropScale = 0.6...1
+            return (config, r)
         }
     }
 

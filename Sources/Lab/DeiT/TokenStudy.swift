@@ -37,6 +37,7 @@ public enum TokenStudy {
         public let inputTokensMean: Double, inputTokensStd: Double, outputMean: Double, outputStd: Double
         public let inputWithPositions: Spread, blocks: [Spread], classHeadAccuracy: Spread, secondHeadAccuracy: Spread
         public let disagreementRate: Spread?
+        public let plateauGain: Spread?   // the class head's curve's rise over its last fifth (plateauGain)
         public let perSeed: [[String: Double]]
 
         public init(_ runs: [Run]) {
@@ -48,6 +49,8 @@ public enum TokenStudy {
             secondHeadAccuracy = Spread(runs.map { $0.heads.distillationHead! })
             let rates = runs.compactMap(\.disagreement)
             disagreementRate = rates.isEmpty ? nil : Spread(rates)
+            let gains = runs.compactMap { Lab.plateauGain($0.history.map(\.testAccuracy)) }
+            plateauGain = gains.count == runs.count ? Spread(gains) : nil
             perSeed = runs.map { r in
                 var d = ["input_tokens": r.cosines.inputTokens, "output": r.cosines.output, "class_head_accuracy": r.heads.classHead]
                 if let rate = r.disagreement { d["disagreement_rate"] = rate }

@@ -7,14 +7,15 @@ import Tensor
 /// How much work a run does.
 /// - quick: seconds to a minute; tests and CI smoke runs; numbers mean nothing.
 /// - default: what `make figures` runs and the committed figures come from.
-/// - full: longer training, closer to the papers' trends; an hour or more.
+/// - full: each experiment trained until its monitored measure stops improving (its plateau);
+///   committed in figures/full, hours.
 public enum Scale: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     case quick, `default`, full
 }
 
 /// Options every experiment executable has.
 public struct ExperimentOptions: ParsableArguments {
-    @Option(help: "Run size: quick (seconds, numbers meaningless), default (the committed figures), full (hours).")
+    @Option(help: "Run size: quick (seconds, numbers meaningless), default (the committed figures, an hour in all), full (each model to its plateau, committed in figures/full; hours).")
     public var scale: Scale = .default
 
     // Read as text so that "-1" reaches `validate` as a value, not as an unknown flag.
@@ -25,7 +26,7 @@ public struct ExperimentOptions: ParsableArguments {
     /// The run's seed; experiments with several seeds use seed, seed &+ 1, … (wrapping at 2^64).
     public var seed: UInt64 { UInt64(seedText)! }
 
-    @Option(help: "Folder for the data files the figures are drawn from (default: figures/data at the default scale and seed 0, which make figures commits; .build/figures-<scale>[-seed<seed>]/data otherwise, as make writes them).")
+    @Option(help: "Folder for the data files the figures are drawn from (default, at seed 0: figures/data at the default scale and figures/full/data at full, which are committed; .build/figures-<scale>[-seed<seed>]/data otherwise, as make writes them).")
     public var output: String?
 
     @Option(help: "Folder for cached models (teachers, students), reused across runs, and for the checkpoints of interrupted runs.")
@@ -63,10 +64,15 @@ public struct ExperimentOptions: ParsableArguments {
     /// The `count` seeds of a multi-seed experiment: seed, seed &+ 1, …
     public func seeds(_ count: Int) -> [UInt64] { (0..<count).map { seed &+ UInt64($0) } }
 
-    /// Only the default scale at seed 0 writes the committed data; any other run writes its own
-    /// folder under .build (the Makefile's rule), so a quick try never overwrites figures/data.
+    /// Only seed 0 of the default and full scales writes committed data (figures/data and
+    /// figures/full/data); any other run writes its own folder under .build (the Makefile's rule),
+    /// so a quick try never overwrites them.
     public static func defaultOutput(scale: Scale, seed: UInt64) -> String {
-        scale == .default && seed == 0 ? "figures/data" : ".build/figures-\(scale.rawValue)\(seed == 0 ? "" : "-seed\(seed)")/data"
+        switch (scale, seed) {
+        case (.default, 0): "figures/data"
+        case (.full, 0): "figures/full/data"
+        default: ".build/figures-\(scale.rawValue)\(seed == 0 ? "" : "-seed\(seed)")/data"
+        }
     }
 
     public var outputURL: URL { URL(fileURLWithPath: output ?? Self.defaultOutput(scale: scale, seed: seed), isDirectory: true) }
