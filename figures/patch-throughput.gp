@@ -2,7 +2,8 @@
 # `patch-throughput`. Columns of patch-throughput-imagenet.tsv: model, patch, width, tokens, batch,
 # images/s, low, high, GFLOP/image, GFLOP/s, % of sgemm, peak MB, the paper's images/s (V100);
 # rows are picked by model name (a quick run times DeiT-Ti alone). Columns of
-# patch-throughput-dino.tsv: patch, tokens, images/s, GFLOP/image, training images/s, k-NN20 %, s.
+# patch-throughput-dino.tsv: patch, tokens, images/s, GFLOP/image, training images/s, k-NN20 %, s;
+# of patch-throughput-curves.tsv (when present): patch, epoch, cumulative training s, k-NN20 %.
 load "style.gp"
 big = "data/patch-throughput-imagenet.tsv"
 dino = "data/patch-throughput-dino.tsv"
@@ -16,6 +17,12 @@ set print $paper
 print "ViT-S/16\t1007\t74.5"
 print "ViT-S/8\t180\t78.3"
 unset print
+
+# The k-NN curves against training seconds (a third panel), when the run wrote them.
+curves = "data/patch-throughput-curves.tsv"
+has_curves = (system(sprintf("test -s '%s' && echo 1 || echo 0", curves)) eq "1")
+bank = (has_curves ? note(curves, "first [0-9]+ training") : "")
+bank = (bank eq "" ? "a subset" : "the first " . thousands(real(word(bank, 2))) . " training")
 
 # The training budget, as the table's comment states it ("3 epochs of 60000 images").
 b = note(dino, "[0-9]+ epochs? of [0-9]+ images")
@@ -38,8 +45,8 @@ above(y, mid) = (y > mid ? y : NaN)
 below(y, mid) = (y > mid ? NaN : y)
 
 do for [fmt in formats] {
-    eval output(fmt, "patch-throughput", 1000, 420)
-    set multiplot layout 1, 2 title "Patch size and throughput" font ",13"
+    eval output(fmt, "patch-throughput", has_curves ? 1450 : 1000, 420)
+    eval sprintf("set multiplot layout 1, %d title 'Patch size and throughput' font ',13'", has_curves ? 3 : 2)
 
     set title "Forward images/s at 224² (log scale)"
     set xlabel "patch size (pixels)"
@@ -81,5 +88,19 @@ do for [fmt in formats] {
          $paper using 2:(below($3, paper_mid)):(theirs(strcol(1), $3)) with labels offset char 0, char -1 font ",9" tc rgb "#555555" notitle
     unset offsets
     set format x "% h"
+
+    # The question of a fixed CPU budget: at equal seconds, which patch size has the better k-NN?
+    if (has_curves) {
+        set title "The same seconds: k-NN after each epoch\n(the " . bank . " images as the bank)"
+        set xlabel "training seconds (steps only, cumulative)"
+        set ylabel "k-NN20 top-1 accuracy (%)"
+        unset logscale x
+        set xrange [0:*]
+        set yrange [*:*]
+        set key bottom right font ",9"
+        patches = system(sprintf("awk '!/^#/ { printf \"%%s \", $1 }' '%s'", dino))
+        plot for [i = 1:words(patches)] curves using ($1 == word(patches, i) + 0 ? $3 : NaN):4 \
+             with linespoints lt i title "patch " . word(patches, i)
+    }
     unset multiplot
 }

@@ -153,7 +153,17 @@ struct LedgerExpression {
 }
 
 @Suite("claims ledger") struct LedgerTests {
-    static let statuses = ["reproduced", "partly", "not at this scale"]
+    /// A status cell opens with the outcome at each scale, "<default> / <full>", each one of
+    /// `statuses` or "—" (not run at that scale: the full one until its experiment has run; the
+    /// default one for a claim only the full scale tests), then optionally ": why".
+    static let statuses = ["reproduced", "partly", "not"]
+
+    /// The (default, full) outcomes a status cell opens with, or nil if it does not.
+    static func outcomes(_ cell: String) -> (default: String, full: String)? {
+        let head = cell.components(separatedBy: ":")[0].components(separatedBy: " / ")
+        guard head.count == 2, head.allSatisfy({ statuses.contains($0) || $0 == "—" }) else { return nil }
+        return (head[0], head[1])
+    }
 
     static func text(_ path: String) throws -> String {
         try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
@@ -175,9 +185,9 @@ struct LedgerExpression {
     func everyNumberOfOursIsTheDatas(_ paper: String) throws {
         let table = try ClaimsTable(markdown: Self.text("papers/\(paper)"))
         let ledger = try Ledger(markdown: Self.text("papers/ledger.md")).claims[paper] ?? []
-        guard let claim = table.header.firstIndex(of: "claim"), let ours = table.header.firstIndex(of: "ours"),
-              let status = table.header.firstIndex(of: "status") else {
-            Issue.record("\(paper): the claims table needs columns 'claim', 'ours' and 'status'; it has \(table.header)")
+        guard let claim = table.header.firstIndex(of: "claim"), let atDefault = table.header.firstIndex(of: "default"),
+              let atFull = table.header.firstIndex(of: "full"), let status = table.header.firstIndex(of: "status") else {
+            Issue.record("\(paper): the claims table needs columns 'claim', 'default', 'full' and 'status'; it has \(table.header)")
             return
         }
         #expect(table.rows.count >= 5, "\(paper): only \(table.rows.count) claims")
@@ -185,51 +195,60 @@ struct LedgerExpression {
         var checked = 0
         for row in table.rows {
             guard row.count == table.header.count else { Issue.record("\(paper): a row has \(row.count) cells: \(row)"); continue }
-            #expect(Self.statuses.contains { row[status].hasPrefix($0) }, "\(paper): status '\(row[status])' starts with none of \(Self.statuses)")
-            // A number may stand anywhere in the row but the paper's cell; each one of "ours" must be named.
-            let oursNumbers = writtenNumbers(row[ours])
-            let shown = oursNumbers + table.header.indices.filter { $0 != ours && table.header[$0] != "paper" }.flatMap { writtenNumbers(row[$0]) }
+            #expect(Self.outcomes(row[status]) != nil, "\(paper): status '\(row[status])' does not open with '<default> / <full>', each one of \(Self.statuses) (full: or —)")
+            // A number may stand anywhere in the row but the paper's cell; each one of ours, at
+            // either scale, must be named.
+            let oursText = row[atDefault] + " | " + row[atFull]
+            let oursNumbers = writtenNumbers(oursText)
+            let shown = oursNumbers + table.header.indices.filter { ![atDefault, atFull].contains($0) && table.header[$0] != "paper" }.flatMap { writtenNumbers(row[$0]) }
             var accounted = Set<Int>()
             for entry in ledger.first(where: { $0.claim == row[claim] })?.entries ?? [] {
                 var expression = LedgerExpression(entry, data: Self.data)
                 for value in try expression.values() {
                     // A reference is shown with its sign; a derived number may be written as "3.0 below".
                     let matches = shown.indices.filter { expression.isReference ? shows(shown[$0], value) : shows((abs(shown[$0].value), shown[$0].decimals), abs(value)) }
-                    #expect(!matches.isEmpty, "\(paper): \(entry) = \(value), but the row '\(row[claim])' shows '\(row[ours])' and '\(row[status])'")
+                    #expect(!matches.isEmpty, "\(paper): \(entry) = \(value), but the row '\(row[claim])' shows '\(oursText)' and '\(row[status])'")
                     accounted.formUnion(matches)
                     checked += 1
                 }
             }
             // Every number written with decimals is one the ledger names.
             for (index, number) in oursNumbers.enumerated() where number.decimals > 0 && !accounted.contains(index) {
-                Issue.record("\(paper): '\(row[claim])' shows \(number.value) in '\(row[ours])', which no ledger entry names")
+                Issue.record("\(paper): '\(row[claim])' shows \(number.value) in '\(oursText)', which no ledger entry names")
             }
         }
         #expect(checked >= table.rows.count, "\(paper): only \(checked) numbers checked")
     }
 
-    /// The README's scoreboard is the two claims tables: one row per claim, each "ours" cell and
-    /// status word as the paper's page has them, and the counts under it theirs.
+    /// The README's scoreboard is the two claims tables: one row per claim, its cells at each scale
+    /// and its outcomes as the paper's page has them, and the counts under it theirs.
     @Test func theScoreboardIsTheClaimsTables() throws {
         let readme = try Self.text("README.md")
-        var claims: [(ours: String, status: String)] = []
+        var claims: [(atDefault: String, atFull: String, outcomes: (default: String, full: String))] = []
         for paper in ["dino.md", "deit.md"] {
             let table = try ClaimsTable(markdown: Self.text("papers/\(paper)"))
-            let (ours, status) = (table.header.firstIndex(of: "ours")!, table.header.firstIndex(of: "status")!)
-            claims += table.rows.map { row in (row[ours], Self.statuses.first { row[status].hasPrefix($0) } ?? row[status]) }
+            let columns = ["default", "full", "status"].compactMap { table.header.firstIndex(of: $0) }
+            guard columns.count == 3 else { Issue.record("\(paper): no 'default', 'full' and 'status' columns"); return }
+            claims += table.rows.map { row in (row[columns[0]], row[columns[1]], Self.outcomes(row[columns[2]]) ?? ("?", "?")) }
         }
         let board = try ClaimsTable(markdown: readme, heading: "## Scoreboard")
-        guard let ours = board.header.firstIndex(of: "ours"), let status = board.header.firstIndex(of: "status") else {
-            Issue.record("the scoreboard needs columns 'ours' and 'status'; it has \(board.header)")
+        let columns = ["default", "full", "status"].compactMap { board.header.firstIndex(of: $0) }
+        guard columns.count == 3 else {
+            Issue.record("the scoreboard needs columns 'default', 'full' and 'status'; it has \(board.header)")
             return
         }
         #expect(board.rows.count == claims.count, "the scoreboard has \(board.rows.count) rows, the claims tables \(claims.count)")
         for (row, claim) in zip(board.rows, claims) {
-            #expect(row[ours] == claim.ours && row[status] == claim.status,
-                    "scoreboard row '\(row[ours])' (\(row[status])) differs from the claims table's '\(claim.ours)' (\(claim.status))")
+            let status = "\(claim.outcomes.default) / \(claim.outcomes.full)"
+            let shown = "'\(row[columns[0]])' | '\(row[columns[1]])' (\(row[columns[2]]))", expected = "'\(claim.atDefault)' | '\(claim.atFull)' (\(status))"
+            #expect(shown == expected, "scoreboard row \(shown) differs from the claims table's \(expected)")
         }
-        let count = { (s: String) in claims.filter { $0.status == s }.count }
-        let summary = "**\(claims.count) claims: \(count("reproduced")) reproduced, \(count("partly")) partly, \(count("not at this scale")) not at this scale**"
+        func count(full: Bool) -> String {
+            let n = { (s: String) in claims.filter { (full ? $0.outcomes.full : $0.outcomes.default) == s }.count }
+            let pending = n("—")
+            return "\(n("reproduced")) reproduced, \(n("partly")) partly, \(n("not")) not" + (pending > 0 ? ", \(pending) not yet run" : "")
+        }
+        let summary = "**\(claims.count) claims. Default scale: \(count(full: false)). Full scale: \(count(full: true)).**"
         #expect(readme.contains(summary), "the README's count should read \(summary)")
     }
 
