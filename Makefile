@@ -22,7 +22,8 @@ SEED ?= 0
 # The experiments, in the order make figures runs them (later ones reuse earlier ones' models:
 # attention-maps the patch-4 DINO of patch-throughput).
 EXPERIMENTS := supervised patch-throughput attention-maps collapse ema-teacher distillation token-similarity
-# One figure per experiment: figures/<experiment>.gp draws figures/data/<experiment>*.
+# One figure per experiment: figures/<experiment>.gp draws data/<experiment>* beside it (figures/data;
+# a copy of it in figures/full draws figures/full/data). `make plots` skips an experiment not yet run.
 FIGURE_SCRIPTS := $(EXPERIMENTS:%=%.gp)
 SWIFT_BUILD_FLAGS := -c release
 # Seed 0 of the default and full scales writes the committed data and figures (figures/ and
@@ -139,7 +140,9 @@ figures: $(FIGURE_FILES)
 plots:
 	@$(MAKE) --no-print-directory setup PACKAGES=gnuplot-nox
 	@$(COPY_SCRIPTS)
-	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
+	@cd $(FIGURE_DIR) && for f in $(FIGURE_SCRIPTS); do \
+	  if [ ! -e data/$${f%.gp}.json ]; then echo "plots: $(FIGURE_DIR)/data has no $${f%.gp}.json yet; skipped"; continue; fi; \
+	  gnuplot $$f || exit 1; echo "plots: $(FIGURE_DIR)/$${f%.gp}.png, .svg"; done
 
 # The dose-response study of token-similarity's panel (d): DeiT⚗ taught by ConvNets trained for
 # 1, 2, 5 and 40 epochs, 3 seeds each, against the control; writes $(DATA_DIR)/token-similarity-dose*

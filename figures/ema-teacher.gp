@@ -1,15 +1,20 @@
 # DINO's teacher study (§5.2, Fig. 6 right), from `ema-teacher`: k-NN accuracy of the teacher's
 # features per epoch for five ways of building the teacher, mean ± std over seeds, and the final
 # values beside the paper's (ImageNet, ViT-S, 300 epochs). Columns of ema-teacher-curves.tsv:
-# epoch (0: the initialization all teachers of a seed share), then mean and std for momentum,
-# student-copy, previous-iteration, previous-epoch, fixed-random (the experiment's default
-# order), then raw pixels. The curves use a subset of the training images as the k-NN bank (a
+# epoch (0: the initialization all teachers of a seed share), then mean and std per teacher
+# (by default momentum, student-copy, previous-iteration, previous-epoch, fixed-random; a run
+# of fewer, `--teachers`, has fewer columns, read from the header), then raw pixels. The curves use a subset of the training images as the k-NN bank (a
 # cheaper pass), the final bars all of them, so the curves sit a few points lower.
 load "style.gp"
 curves = "data/ema-teacher-curves.tsv"
 final = "data/ema-teacher-final.tsv"
 summary = "data/ema-teacher.json"
-names = "momentum student-copy previous-iteration previous-epoch fixed-random"
+# The teachers this run trained, from the curves' header ("momentum_mean [%]" …); each keeps the
+# colour of its place in the default order.
+names = system(sprintf("awk '/^# epoch/ { for (i = 2; i <= NF; i++) if ($i ~ /_mean$/) { sub(/_mean$/, \"\", $i); printf \"%%s \", $i } exit }' '%s'", curves))
+n = words(names)
+order = "momentum student-copy previous-iteration previous-epoch fixed-random"
+colour(t) = words(substr(order, 1, strstrt(order, t)))
 
 # The banks and the seed count, as the JSON's config and the tables' comments state them.
 bank = json(summary, "config.evaluation.subset_bank")
@@ -27,9 +32,13 @@ knn(t) = real(json(summary, sprintf("results.%s.knn20_mean", t)))
 # The left panel's range: from below the lowest error bar (in steps of 10) to 100, with room for
 # the key. (Before any range is set: stats keeps to the current ranges.)
 lowest = 100
-do for [i=1:5] { stats curves using (column(2*i) - column(2*i+1)) nooutput; lowest = (STATS_min < lowest ? STATS_min : lowest) }
+do for [i=1:n] { stats curves using (column(2*i) - column(2*i+1)) nooutput; lowest = (STATS_min < lowest ? STATS_min : lowest) }
 stats curves using 1 nooutput
 epochs = STATS_max
+
+# Raw pixels' label: at the left of a short run; at the right of a long one, where the curves
+# have risen past its height.
+raw_align = (epochs > 12 ? "right" : "left")
 
 do for [fmt in formats] {
     eval output(fmt, "ema-teacher", 1100, 440)
@@ -41,17 +50,17 @@ do for [fmt in formats] {
     set key top right maxrows 3 font ",9"
     set yrange [10 * floor(lowest / 10):100]
     set xrange [-0.25:epochs + 0.25]
-    set xtics 0, 1
+    set xtics 0, (epochs > 12 ? 5 : 1)
     # Raw pixels labelled on their line: in the key, so long an entry would crowd the others.
-    plot for [i=1:5] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt i title word(names, i), \
-         curves using 1:12 with lines @reference notitle, \
-         curves every ::0::0 using (-0.2):($12 - 3.5):(sprintf("raw pixels, bank of %s: %.1f %%", full, real(json(summary, "results.raw_pixels_knn.k20")))) \
-             with labels left font ",9" tc rgb "#555555" notitle
+    plot for [i=1:n] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt colour(word(names, i)) title word(names, i), \
+         curves using 1:(column(2*n+2)) with lines @reference notitle, \
+         curves every ::0::0 using (epochs > 12 ? epochs + 0.2 : -0.2):(column(2*n+2) - 3.5):(sprintf("raw pixels, bank of %s: %.1f %%", full, real(json(summary, "results.raw_pixels_knn.k20")))) \
+             with labels @raw_align font ",9" tc rgb "#555555" notitle
 
     set title sprintf("Final: k-NN on %s, and the paper's (ImageNet)", full) font ",10"
     set xlabel ""
     set ylabel "k-NN accuracy (%)"
-    set xrange [-0.6:4.6]
+    set xrange [-0.6:n - 0.4]
     set xtics autofreq
     set yrange [0:100]
     set style fill solid 0.75 border -1

@@ -22,7 +22,7 @@ unset print
 curves = "data/patch-throughput-curves.tsv"
 has_curves = (system(sprintf("test -s '%s' && echo 1 || echo 0", curves)) eq "1")
 bank = (has_curves ? note(curves, "first [0-9]+ training") : "")
-bank = (bank eq "" ? "a subset" : "the first " . thousands(real(word(bank, 2))) . " training")
+bank = (bank eq "" ? "a subset of the training" : "the first " . thousands(real(word(bank, 2))) . " training")
 
 # The training budget, as the table's comment states it ("3 epochs of 60000 images").
 b = note(dino, "[0-9]+ epochs? of [0-9]+ images")
@@ -91,7 +91,7 @@ do for [fmt in formats] {
 
     # The question of a fixed CPU budget: at equal seconds, which patch size has the better k-NN?
     if (has_curves) {
-        set title "The same seconds: k-NN after each epoch\n(the " . bank . " images as the bank)"
+        set title "The same seconds: k-NN after each epoch\n(" . bank . " images as the bank)"
         set xlabel "training seconds (steps only, cumulative)"
         set ylabel "k-NN20 top-1 accuracy (%)"
         unset logscale x

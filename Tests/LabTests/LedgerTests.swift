@@ -1,8 +1,9 @@
 // The claims ledger. papers/dino.md and papers/deit.md list each claim the project tests with our
-// number beside the paper's; papers/ledger.md names, for each claim, where each of those numbers
-// lives in figures/data/*.json (`file#results.key.key`) or how it derives from them (a difference,
-// a ratio, a separation in pooled standard deviations). This test evaluates every entry and fails if
-// the "ours" cell does not show it, so the documents cannot drift from the data. It also reads the
+// numbers at each scale (default, full) beside the paper's; papers/ledger.md names, for each claim,
+// where each of those numbers lives in figures/data/*.json or figures/full/data/*.json
+// (`file#results.key.key`, `full/file#…`) or how it derives from them (a difference, a ratio, a
+// separation in pooled standard deviations). This test evaluates every entry and fails if the row
+// does not show it, so the documents cannot drift from the data. It also reads the
 // committed SVG figures: every number printed on one is in its experiment's data or is a paper's value.
 import Foundation
 import Testing
@@ -245,8 +246,10 @@ struct LedgerExpression {
         }
         func count(full: Bool) -> String {
             let n = { (s: String) in claims.filter { (full ? $0.outcomes.full : $0.outcomes.default) == s }.count }
-            let pending = n("—")
-            return "\(n("reproduced")) reproduced, \(n("partly")) partly, \(n("not")) not" + (pending > 0 ? ", \(pending) not yet run" : "")
+            // "—" at full: its experiment has not run at full yet; at default: a claim only the full scale tests.
+            let none = n("—")
+            return "\(n("reproduced")) reproduced, \(n("partly")) partly, \(n("not")) not"
+                + (none > 0 ? (full ? ", \(none) not yet run" : ", \(none) tested at full scale only") : "")
         }
         let summary = "**\(claims.count) claims. Default scale: \(count(full: false)). Full scale: \(count(full: true)).**"
         #expect(readme.contains(summary), "the README's count should read \(summary)")
