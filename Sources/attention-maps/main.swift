@@ -4,7 +4,8 @@
 // attention mask keeping 60 % of the mass and the object mask — ViT-S/16 DINO 45.9, supervised
 // 27.3, random 22.0 (PASCAL VOC12, best head).
 //
-// Three ViTs of one shape, patch 4 (a 7 × 7 grid): DINO (the teacher study's momentum teacher),
+// Three ViTs of one shape, patch 4 (a 7 × 7 grid): DINO (the momentum teacher ema-teacher and
+// patch-throughput share, DINORecipe.sharedTeacher),
 // supervised on the labels, and randomly initialized. Fashion-MNIST's background is black, so the
 // object mask is the image's own bright pixels, pooled to the patch grid. Three measures over the
 // 10 000 test images, each with a bootstrap interval: the attention's mass on the object, the
@@ -44,8 +45,8 @@ struct AttentionMaps: Experiment {
                 return Config(dino: DINORecipe.quick(epochs: 1).withPatchSize(4),
                               supervised: SupervisedRecipe(epochs: 1, batchSize: 64, learningRate: 1e-3, trainImages: 2048))
             case .default, .full:
-                // The teacher study's momentum teacher at patch 4: a 7 × 7 grid. patch-throughput
-                // trains the same artifact for its k-NN point.
+                // The shared momentum teacher (DINORecipe.sharedTeacher) at patch 4: a 7 × 7 grid.
+                // patch-throughput trains the same artifact for its k-NN point.
                 return Config(dino: DINORecipe.sharedTeacher(scale).withPatchSize(4),
                               supervised: SupervisedRecipe(epochs: scale == .full ? 12 : 3, batchSize: 128, learningRate: 1e-3))
             }
@@ -65,6 +66,7 @@ struct AttentionMaps: Experiment {
         let paperJaccard: Double
         let knn20: Double                   // k-NN20 of its class-token features, the 60 000 training images as the bank
         @NullWhenNil var testAccuracy: Double?  // the supervised ViT's own head
+        @NullWhenNil var plateauGain: Double?   // its test curve's rise over the last fifth (plateauGain)
     }
 
     struct Summary: Encodable {
@@ -86,8 +88,8 @@ struct AttentionMaps: Experiment {
                                               label: "DINO patch \(dinoRecipe.backbone.patchSize)", checkpoint: lab.checkpoints.run("dino")).model
         var shape = dinoRecipe.backbone
         shape.classes = 10
-        let supervised = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data)
-            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("supervised")).model
+        let (supervised, supervisedHistory) = try Artifacts.supervisedViT(config: shape, recipe: config.supervised, scale: lab.scale, seed: lab.seed, data: data)
+            .trained(cache: lab.cache, checkpoint: lab.checkpoints.run("supervised"))
         var randomRNG = RNG(seed: lab.seed ^ fnv1a("attention-maps random"))
         let random = try VisionTransformer(dinoRecipe.backbone, rng: &randomRNG)
         let models: [(name: String, model: VisionTransformer)] = [("dino", dino), ("supervised", supervised), ("random", random)]
@@ -153,7 +155,8 @@ struct AttentionMaps: Experiment {
         for (name, model) in models {
             let knn20 = try knnAccuracy(model, data: data, ks: [20])[20]!
             results[name] = ModelResult(centered: statistics["centered"]![name]!, canvas: statistics["canvas"]![name]!, paperJaccard: Config.paper[name]!,
-                                        knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil)
+                                        knn20: knn20, testAccuracy: name == "supervised" ? accuracy(supervised, on: data.test, data: data) : nil,
+                                        plateauGain: name == "supervised" ? plateauGain(supervisedHistory.map(\.testAccuracy)) : nil)
         }
         print(models.map { String(format: "%@ k-NN20 %.2f%%", $0.name, results[$0.name]!.knn20) }.joined(separator: ", "))
         var report = Report(results: Summary(models: results, differences: differences, ordering: ordering))

@@ -33,8 +33,9 @@ struct Config: RecipeConfig, SideBySideConfig {
             (c.seeds, c.probe.epochs) = (1, 2)
             return c
         case .default, .full:
-            // 3 full epochs (5 625 steps): the previous-epoch teacher lags a whole pass over the
-            // data, as in the paper; 12 short epochs of 15 000 let it tie momentum (dino-sweep.md).
+            // Full epochs (3 by default, 5 625 steps; DINORecipe.sharedTeacher): the previous-epoch
+            // teacher lags a whole pass over the data, as in the paper; 12 short epochs of 15 000
+            // let it tie momentum (dino-sweep.md).
             return Config(recipe: .sharedTeacher(scale), evaluation: .curves(scale))
         }
     }

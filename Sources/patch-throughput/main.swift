@@ -7,9 +7,10 @@
 // random weights) on this CPU, with GFLOP per image counted from the shapes, the achieved GFLOP/s
 // beside a raw sgemm of the same run, and peak memory. Part 2: what smaller patches buy, as
 // Tab. 2 measures it — DINO momentum teachers at 28², patch 7 and patch 4 (16 and 49 tokens), the
-// teacher study's recipe and the same budget in images: their k-NN20 and their forward images/s.
+// momentum teacher's recipe (DINORecipe.sharedTeacher) and the same budget in images: their k-NN20,
+// their forward images/s, and their k-NN after each epoch against the seconds it took.
 //
-// Writes figures/data/patch-throughput-{imagenet,dino}.tsv and patch-throughput.json;
+// Writes figures/data/patch-throughput-{imagenet,dino,curves}.tsv and patch-throughput.json;
 // figures/patch-throughput.gp draws them.
 import ArgumentParser
 import Data

@@ -42,8 +42,9 @@ import NN
         }
     }
 
-    /// Only the default scale at seed 0 writes the committed figures/data unless told otherwise;
-    /// every other run writes where make writes it, under .build (ignored by git).
+    /// Only the default and full scales at seed 0 write the committed data (figures/data,
+    /// figures/full/data) unless told otherwise; every other run writes where make writes it,
+    /// under .build (ignored by git).
     @Test func onlyTheDefaultAndFullRunsAtSeed0WriteTheCommittedData() throws {
         func output(_ arguments: [String]) throws -> String {
             let url = try ExperimentOptions.parse(arguments).outputURL

@@ -15,7 +15,7 @@ public enum Scale: String, CaseIterable, Codable, Sendable, ExpressibleByArgumen
 
 /// Options every experiment executable has.
 public struct ExperimentOptions: ParsableArguments {
-    @Option(help: "Run size: quick (seconds, numbers meaningless), default (the committed figures, an hour in all), full (each model to its plateau, committed in figures/full; hours).")
+    @Option(help: "Run size: quick (seconds, numbers meaningless), default (the committed figures; `make figures`), full (each model to its plateau, committed in figures/full; hours).")
     public var scale: Scale = .default
 
     // Read as text so that "-1" reaches `validate` as a value, not as an unknown flag.
