@@ -42,7 +42,7 @@ struct Supervised: Experiment {
 
     struct Options: ConfigFlags {
         @Option(help: "Models to train: convnet, vit, or both (comma-separated).") var models: String?
-        @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, \(DeiTStudent.teacherEpochs(.default)) epochs at the default scale, \(DeiTStudent.teacherEpochs(.full)) at full; the default) or full (all 60 000 images, flips only: ConvNet \(Teachers.recipe(.convnet, .default).epochs) epochs, ViT \(Teachers.recipe(.vit, .default).epochs) at the default scale).") var dataRegime: String?
+        @Option(help: "Where the teachers learn: deit (distillation's teachers: 10 000 images under DeiT's augmentation, \(DeiTStudent.teacherEpochs(.default, .convnet)) epochs at the default scale, ConvNet \(DeiTStudent.teacherEpochs(.full, .convnet)) and ViT \(DeiTStudent.teacherEpochs(.full, .vit)) at full; the default) or full (all 60 000 images, flips only: ConvNet \(Teachers.recipe(.convnet, .default).epochs) epochs, ViT \(Teachers.recipe(.vit, .default).epochs) at the default scale).") var dataRegime: String?
         @Option(help: "Epochs of every model (default scale: ConvNet \(Config.preset(.default).recipe(.convnet, .default).epochs), ViT \(Config.preset(.default).recipe(.vit, .default).epochs) under deit); the cached teacher then differs from the default one.") var epochs: Int?
 
         func apply(to config: inout Config) throws {
