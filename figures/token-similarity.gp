@@ -99,7 +99,7 @@ do for [fmt in formats] {
     } else {
         set xrange [0:1]
         set yrange [1e-3:1]
-        set label 4 "no dose-response data: make token-similarity-dose" at graph 0.5, 0.5 center tc rgb "#777777"
+        set label 4 "no dose-response study at this scale (make token-similarity-dose)" at graph 0.5, 0.5 center tc rgb "#777777"
         plot NaN notitle
         unset label 4
     }
