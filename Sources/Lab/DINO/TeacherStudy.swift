@@ -102,7 +102,7 @@ extension TeacherRun {
                 knn20: runs.map { $0.knn[20]! }, knn200: runs.map { $0.knn[200]! }, probe: runs.map(\.probe),
                 knn20Mean: k20.mean, knn20Std: k20.std, knn200Mean: k200.mean, knn200Std: k200.std, probeMean: probe.mean, probeStd: probe.std,
                 paperKNN20: paper[kind], knn20SubsetPerEpoch: runs.map(curve),
-                plateauGainMean: { $0.count == runs.count ? meanAndStd($0).mean : nil }(runs.compactMap { plateauGain(Array(curve($0).dropFirst())) }),
+                plateauGainMean: plateauGains(runs.map { Array(curve($0).dropFirst()) }).map { meanAndStd($0).mean },
                 testFeatureSpread: spread,
                 lastEpochTeacherEntropy: last(\.teacherEntropy), lastEpochKL: last(\.kl), lastEpochFeatureStd: last(\.featureStd))
             perTeacher[kind.rawValue] = .init(trainingSeconds: runs.map { $0.history.reduce(0) { $0 + $1.seconds } },

@@ -209,8 +209,7 @@ public enum DistillationStudy {
             }
             let histories = students[variant.name]!.map(\.history)
             entry.testAccuracyPerEpoch = histories.map { $0.map(\.testAccuracy) }
-            let gains = entry.testAccuracyPerEpoch.compactMap(plateauGain)
-            if gains.count == seeds { (entry.plateauGain, entry.plateauGainMean) = (gains, meanAndStd(gains).mean) }
+            if let gains = plateauGains(entry.testAccuracyPerEpoch) { (entry.plateauGain, entry.plateauGainMean) = (gains, meanAndStd(gains).mean) }
             timings.trainingSeconds[variant.name] = histories.map { $0.reduce(0) { $0 + $1.seconds } }
             if variant.teacher != nil {
                 entry.teacherAccuracy = runs.map { $0.teacher! }

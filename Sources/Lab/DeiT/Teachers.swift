@@ -19,11 +19,10 @@ public enum Teachers {
         case .full:
             // The default's ConvNet, trained longer (DeiTStudent.teacherRecipe's regime trains it
             // for the DeiT experiments; this flip-only one is `supervised --data-regime full`'s).
-            let config = convNet(.default).config
-            var r = convNet(.default).recipe
-            r.epochs = 20
-            r.cropScale = 0.6...1  // long runs overfit without it
-            return (config, r)
+            var full = convNet(.default)
+            full.recipe.epochs = 20
+            full.recipe.cropScale = 0.6...1  // long runs overfit without it
+            return full
         }
     }
 
@@ -35,11 +34,10 @@ public enum Teachers {
         case .default:
             return (ViTConfig(patchSize: 7, width: 128, depth: 6, heads: 4), SupervisedRecipe(epochs: 12, batchSize: 128, learningRate: 1e-3))
         case .full:
-            let config = vit(.default).config
-            var r = vit(.default).recipe
-            r.epochs = 30
-            r.cropScale = 0.6...1
-            return (config, r)
+            var full = vit(.default)
+            full.recipe.epochs = 30
+            full.recipe.cropScale = 0.6...1
+            return full
         }
     }
 

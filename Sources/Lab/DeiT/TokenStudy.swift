@@ -49,8 +49,7 @@ public enum TokenStudy {
             secondHeadAccuracy = Spread(runs.map { $0.heads.distillationHead! })
             let rates = runs.compactMap(\.disagreement)
             disagreementRate = rates.isEmpty ? nil : Spread(rates)
-            let gains = runs.compactMap { Lab.plateauGain($0.history.map(\.testAccuracy)) }
-            plateauGain = gains.count == runs.count ? Spread(gains) : nil
+            plateauGain = plateauGains(runs.map { $0.history.map(\.testAccuracy) }).map(Spread.init)
             perSeed = runs.map { r in
                 var d = ["input_tokens": r.cosines.inputTokens, "output": r.cosines.output, "class_head_accuracy": r.heads.classHead]
                 if let rate = r.disagreement { d["disagreement_rate"] = rate }

@@ -63,3 +63,9 @@ public func plateauGain(_ curve: [Double]) -> Double? {
     func mean(_ values: ArraySlice<Double>) -> Double { values.reduce(0, +) / Double(values.count) }
     return mean(curve[(n - window)...]) - mean(curve[(fifth - window)..<fifth])
 }
+
+/// Each curve's plateauGain (one curve per seed), or nil unless every curve has one.
+public func plateauGains(_ curves: [[Double]]) -> [Double]? {
+    let gains = curves.compactMap(plateauGain)
+    return gains.count == curves.count ? gains : nil
+}
