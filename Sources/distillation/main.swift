@@ -39,6 +39,10 @@ struct Config: RecipeConfig, SideBySideConfig {
         var c = Config(student: student, recipe: recipe)
         for t in TeacherArchitecture.allCases { c.teachers[t] = DeiTStudent.teacherRecipe(scale, t) }
         if scale == .quick { c.seeds = 1 }
+        // 150-epoch students: the official code's KL normalization and the ViT teacher's token
+        // student answer side questions the default already measures; without them a full run
+        // fits its 2.5 hours on a Zen 5 (the five left: Tab. 3, Tab. 4 and hard-vit for Tab. 2).
+        if scale == .full { c.variants.removeAll { $0 == StudentSetup(.soft, .convnet, kl: .perElement) || $0 == StudentSetup(.token, .vit) } }
         return c
     }
 
@@ -55,7 +59,7 @@ struct Distillation: Experiment {
     static let abstract = "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4)."
 
     struct Options: ConfigFlags {
-        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit).") var variants: String?
+        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default scale: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit; full scale: the same without soft-convnet-per-element and token-vit).") var variants: String?
         @Option(help: "Number of seeds per student: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).") var seeds: Int?
         @Option(help: "Epochs of each teacher on those images (default scale: ConvNet \(Config.preset(.default).teachers[.convnet]!.epochs), ViT \(Config.preset(.default).teachers[.vit]!.epochs)).") var teacherEpochs: Int?
         @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.") var augmentation: String?
@@ -100,22 +104,26 @@ struct Distillation: Experiment {
                         "scale \(lab.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
                         lab.provenance]
         // The teachers of the run's seed, trained on the student's images with its augmentation
-        // (cached; trained here, side by side, if missing), one pair for every student seed, as
-        // DeiT teaches every student from one pretrained teacher.
-        let kinds = DistillationStudy.teachersNeeded(by: config.variants).sorted { $0.rawValue < $1.rawValue }
-        let teacherSeconds = try SideBySide.run(kinds.count, lanes: config.lanes) { i in
-            let start = Date()
-            _ = try DistillationStudy.teacher(kinds[i], recipes: config.teachers, lab: lab)
-            return (kinds[i].rawValue, Date().timeIntervalSince(start))
-        }
-        // One job per seed and teacher: its students run in order on the same views, so the
-        // teacher computes each view once and the later students look it up (MemoizedTeacher).
+        // (cached; trained here if missing), one pair for every student seed, as DeiT teaches
+        // every student from one pretrained teacher. Then one job per seed and teacher: its
+        // students run in order on the same views, so the teacher computes each view once and the
+        // later students look it up (MemoizedTeacher). Teachers and students share one queue, the
+        // longest teacher first, so the lane that finishes the other teacher starts the ConvNet's
+        // students at once; a job whose teacher is still training waits on its cache lock.
+        let kinds = DistillationStudy.teachersNeeded(by: config.variants).sorted { $0.rawValue > $1.rawValue }
         let seeds = lab.seeds(config.seeds)
         let groups = [TeacherArchitecture.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
-        let jobs = seeds.flatMap { seed in groups.map { (seed, $0) } }
-        let done = try SideBySide.run(jobs.count, lanes: config.lanes) { i in
-            try DistillationStudy.train(jobs[i].1, seed: jobs[i].0, recipe: config.recipe, loss: config.loss, teacherRecipes: config.teachers, lab: lab)
+        let jobs = groups.flatMap { group in seeds.map { (seed: $0, group) } }
+        let finished = try SideBySide.run(kinds.count + jobs.count, lanes: config.lanes) { i -> (teacher: (String, Double)?, job: DistillationStudy.Job?) in
+            guard i >= kinds.count else {
+                let start = Date()
+                _ = try DistillationStudy.teacher(kinds[i], recipes: config.teachers, lab: lab)
+                return ((kinds[i].rawValue, Date().timeIntervalSince(start)), nil)
+            }
+            let (seed, group) = jobs[i - kinds.count]
+            return (nil, try DistillationStudy.train(group, seed: seed, recipe: config.recipe, loss: config.loss, teacherRecipes: config.teachers, lab: lab))
         }
+        let teacherSeconds = finished.compactMap(\.teacher), done = finished.compactMap(\.job)
         var students: [String: [DistillationStudy.TrainedStudent]] = [:]   // variant → per seed
         for job in done { for s in job.students { students[s.variant.name, default: []].append(s) } }
         for s in seeds.indices { for student in config.variants { precondition(students[student.name]![s].seed == seeds[s]) } }

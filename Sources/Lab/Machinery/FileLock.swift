@@ -1,6 +1,7 @@
-// A lock between processes on a file in the cache, so two experiments that need the same trained
-// model (`make -j`, a job array on one file system) train it once: the second waits, then loads
-// what the first stored.
+// A lock on a file in the cache, so two runs that need the same trained model (two experiments
+// under `make -j`, a job array on one file system, two lanes of one experiment) train it once: the
+// second waits, then loads what the first stored. flock's lock belongs to the open file, so it
+// also holds between threads of one process.
 import Foundation
 import Tensor
 
@@ -13,7 +14,7 @@ final class FileLock {
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path, "cannot be opened as a lock (\(String(cString: strerror(errno))))") }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            print("model cache: another process is making \(what); waiting for it")
+            print("model cache: another run is making \(what); waiting for it")
             fflush(nil)
             while flock(descriptor, LOCK_EX) != 0 {
                 guard errno == EINTR else {
