@@ -42,7 +42,7 @@ struct Config: RecipeConfig, SideBySideConfig {
         // 150-epoch students: the official code's KL normalization and the ViT teacher's token
         // student answer side questions the default already measures; without them a full run
         // fits its 2.5 hours on a Zen 5 (the five left: Tab. 3, Tab. 4 and hard-vit for Tab. 2).
-        if scale == .full { c.variants.removeAll { $0 == StudentSetup(.soft, .convnet, kl: .perElement) || $0 == StudentSetup(.token, .vit) } }
+        if scale == .full { c.variants.removeAll { [StudentSetup(.soft, .convnet, kl: .perElement), StudentSetup(.token, .vit)].contains($0) } }
         return c
     }
 
@@ -59,7 +59,7 @@ struct Distillation: Experiment {
     static let abstract = "A ViT student without a teacher, with soft and hard distillation and with a distillation token; ConvNet vs ViT teachers (DeiT Tab. 2–4)."
 
     struct Options: ConfigFlags {
-        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default scale: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit; full scale: the same without soft-convnet-per-element and token-vit).") var variants: String?
+        @Option(help: "Students to train, comma-separated: none, <soft|hard|token>-<convnet|vit>, or soft-<convnet|vit>-<per-sample|per-element> (default and quick scales: none, soft-convnet, soft-convnet-per-element, hard-convnet, token-convnet, hard-vit, token-vit; full scale: the same without soft-convnet-per-element and token-vit).") var variants: String?
         @Option(help: "Number of seeds per student: seed, seed+1, … (default scale: \(Config.preset(.default).seeds); the paper's 1).") var seeds: Int?
         @Option(help: "Epochs of each teacher on those images (default scale: ConvNet \(Config.preset(.default).teachers[.convnet]!.epochs), ViT \(Config.preset(.default).teachers[.vit]!.epochs)).") var teacherEpochs: Int?
         @Option(help: "Augmentation of students and teachers: deit (DeiT's, scaled to 28²: crops, erasing, Mixup/CutMix; the default scale's) or flip (a horizontal flip only; the quick scale's). Under deit the teachers train on the students' images with it.") var augmentation: String?
@@ -103,19 +103,20 @@ struct Distillation: Experiment {
         let comments = ["DeiT distillation on Fashion-MNIST: a ViT student per objective and teacher; final accuracies on all \(lab.data.test.count) test images",
                         "scale \(lab.scale.rawValue), student \(Results.jsonText(Results.jsonObject(config.student))), recipe \(Results.jsonText(Results.jsonObject(config.recipe))), loss \(Results.jsonText(Results.jsonObject(config.loss)))",
                         lab.provenance]
-        // The teachers of the run's seed, trained on the student's images with its augmentation
-        // (cached; trained here if missing), one pair for every student seed, as DeiT teaches
-        // every student from one pretrained teacher. Then one job per seed and teacher: its
-        // students run in order on the same views, so the teacher computes each view once and the
-        // later students look it up (MemoizedTeacher). Teachers and students share one queue, the
-        // longest teacher first, so the lane that finishes the other teacher starts the ConvNet's
-        // students at once; a job whose teacher is still training waits on its cache lock.
-        let kinds = DistillationStudy.teachersNeeded(by: config.variants).sorted { $0.rawValue > $1.rawValue }
+        // The teachers of the run's seed (cached; trained here if missing), trained on the
+        // student's images with its augmentation, as DeiT teaches every student from one
+        // pretrained teacher; then one job per seed and teacher, whose students run in order on the
+        // same views, so the teacher computes each view once and the later students look it up
+        // (MemoizedTeacher). One queue, the longest teacher first: the lane that finishes the
+        // ConvNet starts its students while the ViT trains; a job whose teacher is still training
+        // waits on the cache's lock.
+        let needed = DistillationStudy.teachersNeeded(by: config.variants)
+        let kinds = [TeacherArchitecture.vit, .convnet].filter(needed.contains)
         let seeds = lab.seeds(config.seeds)
         let groups = [TeacherArchitecture.convnet, .vit].map { t in config.variants.filter { $0.job == t } }.filter { !$0.isEmpty }
         let jobs = groups.flatMap { group in seeds.map { (seed: $0, group) } }
         let finished = try SideBySide.run(kinds.count + jobs.count, lanes: config.lanes) { i -> (teacher: (String, Double)?, job: DistillationStudy.Job?) in
-            guard i >= kinds.count else {
+            if i < kinds.count {
                 let start = Date()
                 _ = try DistillationStudy.teacher(kinds[i], recipes: config.teachers, lab: lab)
                 return ((kinds[i].rawValue, Date().timeIntervalSince(start)), nil)

@@ -34,8 +34,8 @@ public struct ModelCache {
     /// A trained model's artifact: loads `model` and the history of its training from `file` if
     /// a sound one is there (its checksum matches, its values are finite, it fits the model, its
     /// history reads back); otherwise runs `train` (saying why), which returns that history, and
-    /// stores both. Holds `file`'s lock throughout, so a second process asking for the same model
-    /// waits for the first, then loads it.
+    /// stores both. Holds `file`'s lock throughout, so a second run (a process, or another lane of
+    /// this one) asking for the same model waits for the first, then loads it.
     /// With `data` (the dataset's fingerprint), a file trained on other data is retrained too.
     public func loadOrTrain<History: Codable>(_ model: any Module, at file: URL, recipe: String? = nil, data: String? = nil,
                                               train: () throws -> History) throws -> (history: History, trained: Bool) {
@@ -63,6 +63,9 @@ public struct ModelCache {
         } else {
             print("model cache: no \(name) in \(directory.path); training it")
         }
+        // A run that waited here while a stop signal ended the lane training this model stops
+        // too, rather than start it afresh and overwrite the checkpoint that lane just saved.
+        Interruption.stopIfRequested(during: "the wait for \(name)")
         let history = try train()
         var metadata = model.architectureMetadata(prefix: "")
         metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
