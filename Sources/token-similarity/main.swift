@@ -161,10 +161,10 @@ struct TokenSimilarity: Experiment {
             lab.provenance,
             String(format: "paper (DeiT §4): learned tokens %.2f, last layer %.2f, two class tokens %.3f", TokenStudy.paper.inputTokens,
                    TokenStudy.paper.lastLayer, TokenStudy.paper.twoClassTokens)]
-        report.add("token-similarity.tsv", TokenStudy.depthTable(depth: config.student.depth, student: student, control: control), comments: [
-            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images; mean and std over seeds"] + common)
+        report.add("token-similarity.tsv", TokenStudy.depthTable(depth: config.student.depth, runs: byKind), comments: [
+            "cosine between token 0 (class) and token 1 (distillation / second class token), averaged over the 10 000 test images; mean and std over seeds, then the median"] + common)
         report.add("token-similarity-epochs.tsv", TokenStudy.epochTable(depth: config.student.depth, epochs: config.recipe.epochs, runs: byKind), comments: [
-            "after each epoch: the same cosines over the first \(config.probeImages) test images, mean and std over seeds; the share of training views whose teacher argmax differs from the dominant true label"] + common)
+            "after each epoch: the same cosines over the first \(config.probeImages) test images, mean and std over seeds; the share of training views whose teacher argmax differs from the dominant true label; the medians over seeds; each block"] + common)
 
         report.add("token-similarity-seeds.tsv", text: (["# every model alone: columns 1–2 its cosine through the network (0 learned tokens … depth + 1 after the norm, over the 10 000 test images), columns 3–5 its cosines after each epoch (the first \(config.probeImages)); one block per model, \(Kind.allCases.map(\.rawValue).joined(separator: " seeds, then ")) seeds"]
                                                           + common.map { "# " + $0 }).joined(separator: "\n") + "\n" + TokenStudy.seedBlocks(seeds: seeds, runs: byKind).joined(separator: "\n\n"))

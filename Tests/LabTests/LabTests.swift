@@ -254,6 +254,13 @@ func temporaryFolder() -> URL {
         #expect(plateauGain([1, 2, 3, 4]) == nil)
     }
 
+    /// The median over seeds: the middle seed, not pulled by one that splits; NaN stays NaN.
+    @Test func medianIsTheMiddleSeed() {
+        #expect(median([0.993, 0.809, 0.991]) == 0.991)
+        #expect(median([4, 1, 3, 2]) == 2.5)
+        #expect(median([]).isNaN && median([1, .nan, 2]).isNaN)
+    }
+
     @Test func clockFormat() {
         #expect(Progress.clock(75) == "1:15" && Progress.clock(3700) == "1:01:40" && Progress.clock(0.4) == "0:00")
     }

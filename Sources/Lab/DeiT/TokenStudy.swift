@@ -87,35 +87,44 @@ public enum TokenStudy {
     }
 
     /// One row per depth: 0 the learned tokens, 1…depth after each block, depth + 1 after the
-    /// final norm; each model's mean and std over seeds.
-    public static func depthTable(depth: Int, student: ModelSummary?, control: ModelSummary?) -> Table {
+    /// final norm; each model's mean and std over seeds, then each model's median (the control's
+    /// seeds split: most converge, one may not, and it pulls the mean).
+    public static func depthTable(depth: Int, runs byKind: [Kind: [Run]]) -> Table {
         let names = ["tokens"] + (1...depth).map { "block\($0)" } + ["norm"]
-        func byDepth(_ s: ModelSummary?) -> [Spread] {
-            guard let s else { return names.map { _ in Spread([]) } }
-            return [Spread(mean: s.inputTokensMean, std: s.inputTokensStd)] + s.blocks + [Spread(mean: s.outputMean, std: s.outputStd)]
+        /// Per depth, the values over seeds (none when the kind did not run).
+        func byDepth(_ kind: Kind) -> [[Double]] {
+            let profiles = (byKind[kind] ?? []).map { [$0.cosines.inputTokens] + $0.cosines.blocks + [$0.cosines.output] }
+            return names.indices.map { i in profiles.map { $0[i] } }
         }
         var table = Table([.init("depth"), .init("where"), .init("distillation_mean"), .init("distillation_std"),
-                           .init("two_class_tokens_mean"), .init("two_class_tokens_std")])
-        for (i, (d, c)) in zip(byDepth(student), byDepth(control)).enumerated() { table.append([i, names[i], d.mean, d.std, c.mean, c.std]) }
+                           .init("two_class_tokens_mean"), .init("two_class_tokens_std"), .init("distillation_median"), .init("two_class_tokens_median")])
+        for (i, (d, c)) in zip(byDepth(.distillation), byDepth(.control)).enumerated() {
+            let (student, control) = (meanAndStd(d), meanAndStd(c))
+            table.append([i, names[i], student.mean, student.std, control.mean, control.std, median(d), median(c)])
+        }
         return table
     }
 
     /// Per epoch, mean and std over seeds of the probe's cosines, and the teacher's disagreement:
-    /// the learned tokens and the output first, then after each block.
+    /// the learned tokens and the output first, then their medians over seeds, then each block's
+    /// mean and std.
     public static func epochTable(depth: Int, epochs: Int, runs byKind: [Kind: [Run]]) -> Table {
         let blocks = (1...depth).map { "block\($0)" }
         var columns: [Table.Column] = [.init("epoch")]
         for kind in Kind.allCases { for n in ["tokens", "norm"] { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
         columns += [.init("disagreement_mean"), .init("disagreement_std")]
+        for kind in Kind.allCases { for n in ["tokens", "norm"] { columns.append(.init("\(kind.rawValue)_\(n)_median")) } }
         for kind in Kind.allCases { for n in blocks { columns += [.init("\(kind.rawValue)_\(n)_mean"), .init("\(kind.rawValue)_\(n)_std")] } }
         var table = Table(columns)
         for e in 0..<epochs {
+            func values(_ kind: Kind, _ metric: String) -> [Double] { (byKind[kind] ?? []).map { $0.history[e].metrics?[metric] ?? .nan } }
             func spread(_ kind: Kind, _ metric: String) -> [Any] {
-                let s = meanAndStd((byKind[kind] ?? []).map { $0.history[e].metrics?[metric] ?? .nan })
+                let s = meanAndStd(values(kind, metric))
                 return [s.mean, s.std]
             }
             table.append([e + 1] + Kind.allCases.flatMap { kind in ["tokens", "norm"].flatMap { spread(kind, "cos_\($0)") } }
                          + spread(.distillation, "teacherLabelFlips")
+                         + Kind.allCases.flatMap { kind in ["tokens", "norm"].map { median(values(kind, "cos_\($0)")) as Any } }
                          + Kind.allCases.flatMap { kind in blocks.flatMap { spread(kind, "cos_\($0)") } })
         }
         return table

@@ -10,6 +10,14 @@ public func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
     return (mean, variance.squareRoot())
 }
 
+/// The middle value (the mean of the two middle ones for an even count): the typical seed or timed
+/// run, where one that goes its own way would pull the mean.
+public func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty, !values.contains(where: \.isNaN) else { return .nan }
+    let sorted = values.sorted(), half = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
+}
+
 /// "1 seed", "3 seeds": for the text a run prints and its tables' comments.
 public func seedCount(_ n: Int) -> String { n == 1 ? "1 seed" : "\(n) seeds" }
 

@@ -27,12 +27,6 @@ public func timeRepeatedly(warmup: Int = 1, atLeast: Int = 3, seconds: Double = 
     return Timing(samples: samples)
 }
 
-/// The middle value of `xs` (the mean of the two middle ones when their count is even).
-public func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
 /// A forward pass without a graph, timed as evaluation: one warm-up, then repeats filling
 /// `seconds` (at least three).
 public func timeForward(seconds: Double, _ body: () -> Void) -> Timing {
