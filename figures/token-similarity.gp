@@ -1,12 +1,13 @@
 # DeiT §4's token similarity, from `token-similarity`: the cosine between the class token and the
 # distillation token of DeiT⚗, against a control ViT with two class tokens trained on the labels
 # alone (same initial weights, same views). Drawn as 1 − cos on a log axis, so 0.99 and 0.96 sit
-# apart. Each seed thin, the mean bold: the control is bimodal across seeds, so a mean alone hides it.
+# apart. Each seed thin, the median over seeds bold: the control is bimodal across seeds (most
+# converge to one token, a seed may split), and its mean would be pulled by the seed that splits.
 #   (a) through the network, with the paper's three values, each labelled;
 #   (b) the learned tokens over training;   (c) the output (after the final norm) over training;
 #   (d) the output against how often the teacher's label differs from the view's true label, over
 #       the dose-response settings, with the control's band.
-# Files: token-similarity.tsv (means per depth), token-similarity-epochs.tsv (means per epoch),
+# Files: token-similarity.tsv (means and medians per depth), token-similarity-epochs.tsv (per epoch),
 # token-similarity-seeds.tsv (each model: one block per seed, DeiT⚗'s then the control's),
 # token-similarity-dose.tsv (per setting).
 load "style.gp"
@@ -18,7 +19,7 @@ seeds = "data/token-similarity-seeds.tsv"
 
 do for [fmt in formats] {
     eval output(fmt, "token-similarity", 1200, 860)
-    set multiplot layout 2, 2 title "Class vs distillation token (DeiT §4): DeiT⚗ against two class tokens; each seed thin, the mean bold" font ",13"
+    set multiplot layout 2, 2 title "Class vs distillation token (DeiT §4): DeiT⚗ against two class tokens; each seed thin, the median bold" font ",13"
     stats depth using 1 nooutput
     last = STATS_max
     stats seeds using 2 nooutput
@@ -36,8 +37,8 @@ do for [fmt in formats] {
     set label 1 "paper, DeiT⚗ learned tokens: 0.06" at 0.15, 0.55 font ",9" tc rgb "#555555"
     set label 2 "paper, DeiT⚗ output: 0.93" at last - 0.15, 0.028 right font ",9" tc rgb "#555555"
     set label 3 "paper, two class tokens: 0.999" at last - 0.15, 0.0013 right font ",9" tc rgb "#555555"
-    plot depth using 1:(1 - $3):xtic(2) with linespoints lt 1 lw 2.5 title "DeiT⚗: class vs distillation token", \
-         depth using 1:(1 - $5) with linespoints lt 2 lw 2.5 title "control: two class tokens", \
+    plot depth using 1:(1 - $7):xtic(2) with linespoints lt 1 lw 2.5 title "DeiT⚗: class vs distillation token", \
+         depth using 1:(1 - $8) with linespoints lt 2 lw 2.5 title "control: two class tokens", \
          for [i=0:n-1] seeds index i using 1:(1 - $2) with lines lt 1 lw 0.8 notitle, \
          for [i=n:2*n-1] seeds index i using 1:(1 - $2) with lines lt 2 lw 0.8 notitle, \
          "+" using (0):(1 - 0.06) every ::0::0 with points pt 6 ps 1.5 lc rgb "#777777" notitle, \
@@ -54,8 +55,8 @@ do for [fmt in formats] {
     set xlabel "epoch"
     set ylabel "cos (learned tokens)"
     set key bottom right
-    plot epochs using 1:2 with lines lt 1 lw 2.5 title "DeiT⚗", \
-         epochs using 1:6 with lines lt 2 lw 2.5 title "two class tokens", \
+    plot epochs using 1:12 with lines lt 1 lw 2.5 title "DeiT⚗", \
+         epochs using 1:14 with lines lt 2 lw 2.5 title "two class tokens", \
          for [i=0:n-1] seeds index i using 3:4 with lines lt 1 lw 0.8 notitle, \
          for [i=n:2*n-1] seeds index i using 3:4 with lines lt 2 lw 0.8 notitle
 
@@ -66,8 +67,8 @@ do for [fmt in formats] {
     set yrange [1e-3:1]
     set ylabel "1 − cos (log)"
     set key top right
-    plot epochs using 1:(1 - $4) with lines lt 1 lw 2.5 title "DeiT⚗", \
-         epochs using 1:(1 - $8) with lines lt 2 lw 2.5 title "two class tokens", \
+    plot epochs using 1:(1 - $13) with lines lt 1 lw 2.5 title "DeiT⚗", \
+         epochs using 1:(1 - $15) with lines lt 2 lw 2.5 title "two class tokens", \
          for [i=0:n-1] seeds index i using 3:(1 - $5) with lines lt 1 lw 0.8 notitle, \
          for [i=n:2*n-1] seeds index i using 3:(1 - $5) with lines lt 2 lw 0.8 notitle
 
