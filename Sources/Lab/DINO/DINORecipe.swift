@@ -207,7 +207,7 @@ extension DINORecipe {
     /// model per patch size) at the default and full scales: the teacher study's 3 epochs by
     /// default; at full, the wider backbone above for 10 epochs of all 60 000 images (18 750 steps).
     /// Ten is what fits the full scale's 2.5 hours at 3 seeds: on a Zen 5 one run takes about 21
-    /// minutes with both lanes busy, and ema-teacher trains 12 (15 epochs took 3 hours). A 30-epoch
+    /// minutes with both lanes busy, and ema-teacher trains 12 (at 15 epochs they would take about 3 hours). A 30-epoch
     /// run's 10 000-bank k-NN20 was 82.3 % at epoch 8 and 83.8 % at 30; each summary's plateau gain
     /// says whether the 10-epoch schedule, annealed sooner, has flattened.
     public static func sharedTeacher(_ scale: Scale) -> DINORecipe {

@@ -17,6 +17,9 @@ public struct TokenCosines: Codable, Sendable {
     /// After the final norm: the vectors the two heads read. The paper's 0.93 ("the last layer").
     public var output: Double
 
+    /// Through the network: the learned tokens, after each block, after the final norm.
+    public var profile: [Double] { [inputTokens] + blocks + [output] }
+
     /// As an epoch record's metrics: cos_tokens, cos_block1 … cos_blockN, cos_norm.
     public var metrics: [String: Double] {
         var m = ["cos_tokens": inputTokens, "cos_norm": output]

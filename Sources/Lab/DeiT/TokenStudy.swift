@@ -29,7 +29,6 @@ public enum TokenStudy {
     public struct Spread: Encodable {
         public let mean: Double, std: Double
         public init(_ values: [Double]) { (mean, std) = meanAndStd(values) }
-        public init(mean: Double, std: Double) { (self.mean, self.std) = (mean, std) }
     }
 
     /// One model kind over its seeds, as the summary shows it.
@@ -93,7 +92,7 @@ public enum TokenStudy {
         let names = ["tokens"] + (1...depth).map { "block\($0)" } + ["norm"]
         /// Per depth, the values over seeds (none when the kind did not run).
         func byDepth(_ kind: Kind) -> [[Double]] {
-            let profiles = (byKind[kind] ?? []).map { [$0.cosines.inputTokens] + $0.cosines.blocks + [$0.cosines.output] }
+            let profiles = (byKind[kind] ?? []).map(\.cosines.profile)
             return names.indices.map { i in profiles.map { $0[i] } }
         }
         var table = Table([.init("depth"), .init("where"), .init("distillation_mean"), .init("distillation_std"),
@@ -141,9 +140,8 @@ public enum TokenStudy {
                 continue
             }
             for (seed, run) in zip(seeds, runs) {
-                let c = run.cosines
                 var block = Table([.init("where"), .init("cos"), .init("epoch"), .init("cos_tokens"), .init("cos_norm")])
-                let profile = [c.inputTokens] + c.blocks + [c.output]
+                let profile = run.cosines.profile
                 for row in 0..<max(profile.count, run.history.count) {
                     let record = row < run.history.count ? run.history[row].metrics : nil
                     block.append([row < profile.count ? row : Double.nan, row < profile.count ? profile[row] : .nan,
