@@ -20,6 +20,7 @@ colour(t) = words(substr(order, 1, strstrt(order, t)))
 bank = json(summary, "config.evaluation.subset_bank")
 subset = (bank eq "null" || bank eq "nan" ? "a subset of the training images" : "the first " . thousands(real(bank)) . " training images")
 full = note(final, "all [0-9 ]+ training images")
+bankOfAll = full[5:strstrt(full, " training") - 1]   # "60 000": raw pixels' bank is every training image, the curves' a subset
 seeds = note(final, "over [0-9]+ seeds?")
 spread = (seeds eq "over 1 seed" ? "1 seed" : "mean ± std " . seeds)   # a 0 std is no spread
 # Chance for Fashion-MNIST's 10 classes. The paper's 0.1 for the collapsed teachers is ImageNet's
@@ -36,10 +37,6 @@ do for [i=1:n] { stats curves using (column(2*i) - column(2*i+1)) nooutput; lowe
 stats curves using 1 nooutput
 epochs = STATS_max
 
-# Raw pixels' label: at the left of a short run; at the right of a long one, where the curves
-# have risen past its height.
-raw_align = (epochs > 12 ? "right" : "left")
-
 do for [fmt in formats] {
     eval output(fmt, "ema-teacher", 1100, 440)
     set multiplot layout 1, 2 title "DINO: which teacher? (Fashion-MNIST, weighted k-NN, k = 20)" font ",13"
@@ -50,19 +47,19 @@ do for [fmt in formats] {
     set key top right maxrows 3 font ",9"
     set yrange [10 * floor(lowest / 10):100]
     set xrange [-0.25:epochs + 0.25]
-    set xtics 0, (epochs > 12 ? 5 : 1)
-    # Raw pixels labelled on their line: in the key, so long an entry would crowd the others.
+    set xtics 0, (epochs > 12 ? 5 : 1) norotate
+    set ytics autofreq
+    # Raw pixels in the key, short: a label on their line would cross the curves that reach it.
     plot for [i=1:n] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt colour(word(names, i)) title word(names, i), \
-         curves using 1:(column(2*n+2)) with lines @reference notitle, \
-         curves every ::0::0 using (epochs > 12 ? epochs + 0.2 : -0.2):(column(2*n+2) - 3.5):(sprintf("raw pixels, bank of %s: %.1f %%", full, real(json(summary, "results.raw_pixels_knn.k20")))) \
-             with labels @raw_align font ",9" tc rgb "#555555" notitle
+         curves using 1:(column(2*n+2)) with lines @reference title sprintf("raw pixels (%s): %.1f %%", bankOfAll, real(json(summary, "results.raw_pixels_knn.k20")))
 
     set title sprintf("Final: k-NN on %s, and the paper's (ImageNet)", full) font ",10"
     set xlabel ""
     set ylabel "k-NN accuracy (%)"
     set xrange [-0.6:n - 0.4]
     set xtics autofreq
-    set yrange [0:100]
+    set yrange [0:115]   # the key above 100, clear of the bars' labels
+    set ytics 0, 20, 100
     set style fill solid 0.75 border -1
     set boxwidth 0.38
     set xtics rotate by -20
