@@ -18,8 +18,9 @@ colour(t) = words(substr(order, 1, strstrt(order, t)))
 
 # The banks and the seed count, as the JSON's config and the tables' comments state them.
 bank = json(summary, "config.evaluation.subset_bank")
-subset = (bank eq "null" || bank eq "nan" ? "a subset of the training images" : "the first " . thousands(real(bank)) . " training images")
 full = note(final, "all [0-9 ]+ training images")
+# No subset bank (--subset-bank 0): the curves use every training image too.
+subset = (bank eq "null" ? full : bank eq "nan" ? "a subset of the training images" : "the first " . thousands(real(bank)) . " training images")
 bankOfAll = full[5:strstrt(full, " training") - 1]   # "60 000": raw pixels' bank is every training image, the curves' a subset
 seeds = note(final, "over [0-9]+ seeds?")
 spread = (seeds eq "over 1 seed" ? "1 seed" : "mean ± std " . seeds)   # a 0 std is no spread
@@ -45,10 +46,10 @@ do for [fmt in formats] {
     set xlabel "epoch"
     set ylabel "k-NN accuracy (%)"
     set key top right maxrows 3 font ",9"
-    set yrange [10 * floor(lowest / 10):100]
+    set yrange [10 * floor(lowest / 10):110]   # the key above 100, clear of the curves and raw pixels
     set xrange [-0.25:epochs + 0.25]
     set xtics 0, (epochs > 12 ? 5 : 1) norotate
-    set ytics autofreq
+    set ytics 10 * floor(lowest / 10), 10, 100
     # Raw pixels in the key, short: a label on their line would cross the curves that reach it.
     plot for [i=1:n] curves using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lt colour(word(names, i)) title word(names, i), \
          curves using 1:(column(2*n+2)) with lines @reference title sprintf("raw pixels (%s): %.1f %%", bankOfAll, real(json(summary, "results.raw_pixels_knn.k20")))
