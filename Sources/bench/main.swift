@@ -21,6 +21,17 @@ let modelCases = ["vit-s16-fwd", "vit-s8-fwd", "vit-b16-fwd", "vit-b8-fwd", "vit
                   "convnet-step", "convnet-teacher-fwd", "convnet-step-im2col", "convnet-teacher-fwd-im2col"]
 let kernelCases = ["sgemm", "softmax", "layernorm", "gelu"]  // each memory-bound kernel also prints a copy of its bytes
 let requested = Array(CommandLine.arguments.dropFirst())
+if requested.contains(where: { $0 == "--help" || $0 == "-h" }) {
+    print("""
+        usage: bench [CASE ...]   (make bench; make bench AVX2=1 for the AVX2 path)
+        Times the tensor core's cases on this machine and prints `case  value  detail` lines, the
+        names and shapes of Sources/bench/torch_reference.py: images/s for the models, GFLOP/s for
+        sgemm, GB/s for the memory-bound kernels. No case: every case. Cases:
+          \(modelCases.joined(separator: ", "))
+          \(kernelCases.joined(separator: ", "))
+        """)
+    exit(0)
+}
 if let unknown = requested.first(where: { !(modelCases + kernelCases).contains($0) }) {
     FileHandle.standardError.write(Data("bench: unknown case '\(unknown)'; cases: \((modelCases + kernelCases).joined(separator: ", "))\n".utf8))
     exit(2)

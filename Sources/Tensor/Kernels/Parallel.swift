@@ -1,7 +1,7 @@
 // Splitting loops over the cores: our kernels (elementwise, softmax, layer norm, GELU, im2col,
 // attention heads) and the blocks of large matrix products, each block a single-threaded
 // OpenBLAS call. One pool of threads does all the parallel work (OpenBLASThreads.swift says
-// why; WorkerPool.swift is the pool, with Dispatch behind it when the pool is taken).
+// why; WorkerPool.swift is the pool, with Dispatch behind it when another caller has it).
 import Dispatch
 import Foundation
 
@@ -44,19 +44,21 @@ public enum Parallel {
             let chunk = { (c: Int) in
                 Parallel.$isWorker.withValue(true) { shared.value(c, count * c / chunks ..< count * (c + 1) / chunks) }
             }
-            if !WorkerPool.shared.run(chunks: chunks, chunk) {
-                let sendable = UncheckedSendable(chunk)
-                DispatchQueue.concurrentPerform(iterations: chunks) { sendable.value($0) }
-            }
+            if WorkerPool.shared.run(chunks: chunks, chunk) { return }
+            // Beside other lanes, the lane's own thread runs the chunks one after the other: the
+            // lanes keep the cores busy, and a hand-off to another thread only costs a wake-up.
+            if WorkerPool.shared.lanesFillTheCores { return (0..<chunks).forEach(chunk) }
+            let sendable = UncheckedSendable(chunk)
+            DispatchQueue.concurrentPerform(iterations: chunks) { sendable.value($0) }
         }
     }
 }
 
 extension Parallel {
     /// Runs `body` as one of several independent jobs on their own threads (Lab's SideBySide, one
-    /// call per lane): while two or more lanes are busy, parallel regions go to Dispatch and the
-    /// core's spinning workers sleep; a lane left alone takes them back (WorkerPool.swift). What
-    /// each region computes does not change.
+    /// call per lane): while two or more lanes are busy, each runs its parallel regions' chunks in
+    /// turn on its own thread and the core's spinning workers sleep; a lane left alone takes them
+    /// back (WorkerPool.swift). What each region computes does not change.
     public static func lane<R>(_ body: () throws -> R) rethrows -> R {
         try WorkerPool.shared.lane(body)
     }
