@@ -24,9 +24,10 @@ let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains(where: { $0 == "--help" || $0 == "-h" }) {
     print("""
         usage: bench [CASE ...]   (make bench; make bench AVX2=1 for the AVX2 path)
-        Times the tensor core's cases on this machine and prints `case  value  detail` lines, the
-        names and shapes of Sources/bench/torch_reference.py: images/s for the models, GFLOP/s for
-        sgemm, GB/s for the memory-bound kernels. No case: every case. Cases:
+        Times the tensor core's cases on this machine and prints tab-separated `case  value  detail`
+        lines (the cases Sources/bench/torch_reference.py also times keep its names and shapes):
+        images/s for the models (seconds for knn-eval), GFLOP/s for sgemm, GB/s for the
+        memory-bound kernels. No case: every case. Cases:
           \(modelCases.joined(separator: ", "))
           \(kernelCases.joined(separator: ", "))
         """)

@@ -8,7 +8,8 @@ import Tensor
 
 @Suite("OpenBLAS threads") struct BLASThreadsTests {
     @Test func singleThreadedProductsKeepTheirBitsBesideThreadedOnes() {
-        // Products that OpenBLAS would split if its threads were on, which would move their bits.
+        // The first OpenBLAS would split if its threads were on, which moves its bits (a missing lock
+        // failed this test); the second never splits, and checks the attention products' path.
         @Sendable func products() -> [[Float]] {
             var rng = RNG(seed: 26)
             let a = Tensor.randn([384, 602], rng: &rng), b = Tensor.randn([602, 300], rng: &rng)

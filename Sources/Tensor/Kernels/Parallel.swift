@@ -1,7 +1,8 @@
 // Splitting loops over the cores: our kernels (elementwise, softmax, layer norm, GELU, im2col,
 // attention heads) and the blocks of large matrix products, each block a single-threaded
 // OpenBLAS call. One pool of threads does all the parallel work (OpenBLASThreads.swift says
-// why; WorkerPool.swift is the pool, with Dispatch behind it when another caller has it).
+// why; WorkerPool.swift is the pool: Dispatch behind it when another caller has it, the calling
+// thread alone while side-by-side lanes fill the cores).
 import Dispatch
 import Foundation
 
@@ -37,7 +38,7 @@ public enum Parallel {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        // Both ways return only after every chunk has run, so `body` never outlives this call;
+        // Every way (the pool, the chunks in turn, Dispatch) returns only after every chunk has run, so `body` never outlives this call;
         // the box only tells the compiler so. Chunks write disjoint memory by contract.
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
@@ -45,8 +46,8 @@ public enum Parallel {
                 Parallel.$isWorker.withValue(true) { shared.value(c, count * c / chunks ..< count * (c + 1) / chunks) }
             }
             if WorkerPool.shared.run(chunks: chunks, chunk) { return }
-            // Beside other lanes, the lane's own thread runs the chunks one after the other: the
-            // lanes keep the cores busy, and a hand-off to another thread only costs a wake-up.
+            // While the lanes fill the cores, the calling thread (a lane's, as a rule) runs the chunks
+            // one after the other: a hand-off to another thread would only cost a wake-up.
             if WorkerPool.shared.lanesFillTheCores { return (0..<chunks).forEach(chunk) }
             let sendable = UncheckedSendable(chunk)
             DispatchQueue.concurrentPerform(iterations: chunks) { sendable.value($0) }
@@ -56,8 +57,8 @@ public enum Parallel {
 
 extension Parallel {
     /// Runs `body` as one of several independent jobs on their own threads (Lab's SideBySide, one
-    /// call per lane): while two or more lanes are busy, each runs its parallel regions' chunks in
-    /// turn on its own thread and the core's spinning workers sleep; a lane left alone takes them
+    /// call per lane): while two or more lanes are busy the core's spinning workers sleep, and while
+    /// as many as there are cores are, each runs its parallel regions' chunks in turn on its thread; a lane left alone takes them
     /// back (WorkerPool.swift). What each region computes does not change.
     public static func lane<R>(_ body: () throws -> R) rethrows -> R {
         try WorkerPool.shared.lane(body)

@@ -15,8 +15,9 @@
 //
 // One parallel region at a time uses the pool; a second caller meanwhile (a concurrent test) falls
 // back to Dispatch. While two or more lanes of independent runs are busy (Parallel.lane) the pool
-// sleeps and each lane runs its chunks one after the other on its own thread (measured on a Zen 5:
-// two DINO steps side by side at 528 and 569 images/s each, against 483 and 484 through Dispatch). Which thread runs a chunk never
+// sleeps; while as many as there are cores are, each lane runs its chunks one after the other on
+// its own thread (measured on a 2-vCPU Zen 5: two DINO steps side by side at 528 and 569
+// images/s each, against 483 and 484 through Dispatch). Which thread runs a chunk never
 // changes what the chunk computes.
 import Foundation
 import Glibc
@@ -80,8 +81,8 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
-    /// Whether two or more lanes of independent runs are busy: they fill the cores already.
-    @usableFromInline var lanesFillTheCores: Bool { lanes.load(ordering: .relaxed) >= 2 }
+    /// Whether as many lanes of independent runs as cores are busy: they fill the cores already.
+    @usableFromInline var lanesFillTheCores: Bool { lanes.load(ordering: .relaxed) >= Parallel.threads }
 
     /// Sends the spinning workers to sleep now rather than at the end of their spin, before
     /// OpenBLAS's own threads take the cores (BLAS.withOpenBLASThreads).
