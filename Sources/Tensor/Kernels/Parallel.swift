@@ -38,8 +38,9 @@ public enum Parallel {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        // Every way (the pool, the chunks in turn, Dispatch) returns only after every chunk has run, so `body` never outlives this call;
-        // the box only tells the compiler so. Chunks write disjoint memory by contract.
+        // Every way (the pool, the chunks in turn, Dispatch) returns only after every chunk has run,
+        // so `body` never outlives this call; the box only tells the compiler so. Chunks write
+        // disjoint memory by contract.
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             let chunk = { (c: Int) in
@@ -58,8 +59,9 @@ public enum Parallel {
 extension Parallel {
     /// Runs `body` as one of several independent jobs on their own threads (Lab's SideBySide, one
     /// call per lane): while two or more lanes are busy the core's spinning workers sleep, and while
-    /// as many as there are cores are, each runs its parallel regions' chunks in turn on its thread; a lane left alone takes them
-    /// back (WorkerPool.swift). What each region computes does not change.
+    /// as many as there are cores are, each runs its parallel regions' chunks in turn on its own
+    /// thread; a lane left alone takes the workers back (WorkerPool.swift). What each region
+    /// computes does not change.
     public static func lane<R>(_ body: () throws -> R) rethrows -> R {
         try WorkerPool.shared.lane(body)
     }
