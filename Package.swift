@@ -52,8 +52,9 @@ let package = Package(
         // `make bench`: speed of the core on this machine. A benchmark, not a test.
         // torch_reference.py times the same cases in PyTorch, for the ratios the notebook states;
         // onednn_convolutions.c times oneDNN's convolutions alone, the measurement that chose it.
+        // sgemm_libraries.c times OpenBLAS's sgemm against oneDNN's, the measurement that kept OpenBLAS.
         .executableTarget(name: "bench", dependencies: ["Tensor", "NN", "Data", "Lab"],
-                          exclude: ["torch_reference.py", "onednn_convolutions.c"], swiftSettings: cpuFlags),
+                          exclude: ["torch_reference.py", "onednn_convolutions.c", "sgemm_libraries.c"], swiftSettings: cpuFlags),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib"], swiftSettings: cpuFlags),
