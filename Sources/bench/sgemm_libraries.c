@@ -1,7 +1,8 @@
-/* Single-threaded sgemm of OpenBLAS (the core's products) against oneDNN's dnnl_sgemm (the JIT
- * kernels PyTorch's CPU path shares with MKL's design) on the products of a ViT-B/16 forward at
- * 224² (8 images: 1 576 rows) and on 1024³: the measurement behind the notebook's "Which sgemm"
- * section. The core runs one single-threaded product per core, so one thread is the fair setting.
+/* Single-threaded sgemm of OpenBLAS (the core's products) against oneDNN's dnnl_sgemm (JIT
+ * kernels, as in PyTorch's oneDNN path) on the products of a ViT-B/16 forward at 224² (8 images:
+ * 1 576 rows) and on 1024³: the measurement behind papers/notebook.md, "BLAS kernels", "Against
+ * oneDNN's sgemm". The core runs one single-threaded product per core, so one thread is the fair
+ * setting.
  *
  *   gcc -O2 -std=c11 -Wall -o /tmp/sgemm_libraries Sources/bench/sgemm_libraries.c -lopenblas -ldnnl
  *   OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX /tmp/sgemm_libraries                      # AVX-512
